@@ -1,0 +1,3 @@
+// Package accounting provides privacy accountants (RDP, PLD, zCDP),
+// composition, subsampling and inverse calibration.
+package accounting

@@ -1,0 +1,3 @@
+// Package dp provides differential-privacy noise mechanisms, calibration,
+// clipping and privacy budgets.
+package dp

@@ -1,0 +1,3 @@
+// Package secagg implements secure aggregation (SecAgg and SecAgg+) as pure
+// state machines with no I/O.
+package secagg
