@@ -1,0 +1,70 @@
+package dp
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// fastDecision is the float64 half of the body acceptance test in sample:
+// it returns (accept, true) when the float64 comparison is certain.
+func fastDecision(t *table, it int, x int64, acc uint64) (bool, bool) {
+	xf := float64(x)
+	p := t.pInv[it] * expNegFast((xf*t.c2+t.c1)*xf)
+	a := float64(acc>>t.accShift) * t.cell
+	switch {
+	case a+t.cell < p*(1-fastMargin):
+		return true, true
+	case a > p*(1+fastMargin):
+		return false, true
+	}
+	return false, false
+}
+
+// TestFastPathAgreesWithExact checks the certified float64 margin: whenever
+// the float64 test decides, the exact big-integer comparison of the same
+// uniform must decide the same way. Half of the cases put the uniform just
+// outside the margin (within 2^-28 of the acceptance probability), where an
+// error in the margin would show.
+func TestFastPathAgreesWithExact(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	r := rand.NewChaCha8([32]byte{1})
+	decided := 0
+	for _, c := range []struct {
+		kind  noiseKind
+		param float64
+	}{{kindGauss, 0.8}, {kindGauss, 13.7}, {kindGauss, 0x1p36 * 1.41}, {kindGauss, 0x1p47 * 1.9},
+		{kindLaplace, 0.3}, {kindLaplace, 5.5}, {kindLaplace, 0x1p36 * 1.2}, {kindLaplace, 0x1p49 * 1.7}} {
+		tb := newTable(c.kind, c.param)
+		for i := range 1500 {
+			it := rng.IntN(tb.nBody)
+			x := int64(it)<<tb.wBits | int64(rng.Uint64()&tb.wMask)
+			var acc uint64
+			if tb.accBits == 64 {
+				acc = rng.Uint64()
+			} else {
+				acc = rng.Uint64() >> (64 - tb.accBits)
+			}
+			if i%2 == 1 {
+				// Put V just outside the margin around p.
+				xf := float64(x)
+				p := tb.pInv[it] * math.Exp(-(xf*tb.c2+tb.c1)*xf)
+				off := 1 + (fastMargin*1.0001)*float64(1-2*(i/2%2))
+				v := math.Min(p*off, 1-0x1p-53)
+				acc = uint64(v * math.Ldexp(1, int(tb.accBits)))
+			}
+			fast, ok := fastDecision(tb, it, x, acc)
+			if !ok {
+				continue
+			}
+			decided++
+			num, den := tb.gammaExact(x)
+			if exact := exactLess(r, acc, tb.accBits, tb.h[it], tb.scaleOf(it), num, den); exact != fast {
+				t.Fatalf("kind %d param %g x %d acc %d: float64 says %v, exact says %v", c.kind, c.param, x, acc, fast, exact)
+			}
+		}
+	}
+	if decided < 6000 {
+		t.Errorf("only %d cases decided by the float64 path", decided)
+	}
+}

@@ -1,0 +1,384 @@
+package dp
+
+import (
+	"math"
+	"math/big"
+	"math/bits"
+	"math/rand/v2"
+)
+
+// This file implements the exact samplers of the discrete Gaussian and the
+// discrete Laplace distribution on the integers, for a real parameter that
+// is a float64 (σ for the Gaussian, b for the Laplace), with probabilities
+//
+//	Gaussian: P(x) ∝ exp(-x²/(2σ²)),  Laplace: P(x) ∝ exp(-|x|/b),  x ∈ ℤ.
+//
+// # Method
+//
+// Rejection sampling from a proposal whose probabilities are integers, so
+// that the proposal can be sampled exactly from random bits (Devroye 1986,
+// ch. II.3, with the acceptance test made exact as in Canonne, Kamath and
+// Steinke 2020, "CKS20"). Write f(x) = exp(-γ(x)) for x ≥ 0.
+//
+//   - Body: [0, x0) with x0 = 16·t (t a power of two near the scale) is cut
+//     into at most 512 steps of a power-of-two width w. Step k gets an
+//     integer height H_k ≥ S·f(k·w), a certified upper bound on the target
+//     scaled by a constant S (a float64).
+//   - Tail: x ≥ x0 gets the proposal T·2^-(v-16) on the block [v·t, (v+1)·t),
+//     which dominates S·f because f(v·t)·2^v is non-increasing for v ≥ 16.
+//   - The heights of all steps, the tail mass and a "reject" remainder are
+//     integers summing to 2^62, laid out in a Walker–Vose alias table of 1024
+//     columns, so one 64-bit word picks a step with exactly the right
+//     probability.
+//   - Within a step the offset is uniform on w (a power of two) and the
+//     sign is one bit; x = 0 with a negative sign is rejected so that 0 is
+//     not counted twice (as in the discrete Laplace sampler of CKS20), or,
+//     with unit steps, the zero step has half weight and keeps both signs.
+//   - The candidate x is accepted when V·H_k < S·exp(-γ(x)) for a fresh
+//     uniform V (the high bits of the offset word, or a third word). This
+//     is decided in float64 with a certified error margin;
+//     the rare undecided case (about 2^-29) is settled exactly by
+//     exactLess, which refines V and exp(-γ) in big-integer arithmetic.
+//
+// The output is exactly distributed; nothing is truncated. Every trial in
+// the body does the same work (one read of a uniformly random alias
+// column with a branch-free choice of item, two 64-bit words, or three
+// when the step is wider than 2^31, and one expNegFast) whatever x is, and
+// the number of trials is independent of the accepted value, as in any
+// rejection sampler. Only the tail (probability
+// about 10^-14 for the Gaussian, 10^-7 for the Laplace) and the exact path
+// do more work.
+
+type noiseKind uint8
+
+const (
+	kindGauss noiseKind = iota
+	kindLaplace
+)
+
+const (
+	colBits    = 10
+	nCols      = 1 << colBits
+	thrShift   = 12 // threshold = word >> 12, uniform on [0, 2^52)
+	colCap     = uint64(1) << (64 - thrShift)
+	tailBlocks = 16      // x0 = 16·t
+	stepsLog   = 5       // at most 32 steps per block of width t
+	fastMargin = 0x1p-30 // relative margin of the float64 acceptance test
+	maxParam   = 0x1p50  // largest σ or b accepted in lattice units
+	minParam   = 0x1p-20 // smallest σ or b accepted in lattice units
+	expFastMax = 700.0   // float64 path valid for γ up to here
+	totalMass  = 1 << 62 // nCols · colCap
+)
+
+// table is an immutable, precomputed sampler for one (kind, param) pair.
+// It is safe for concurrent use.
+type table struct {
+	kind  noiseKind
+	param float64 // σ or b, exactly as used
+
+	c1, c2 float64 // γ(x) ≈ (x·c2 + c1)·x in float64
+	wBits  uint    // log2 of the step width w
+	tBits  uint    // log2 of the tail block width t
+	wMask  uint64
+	nBody  int
+
+	exactOnly bool    // tests only: skip the float64 decision
+	zeroHalf  bool    // unit steps: item 0 has half weight and keeps both signs
+	thirdWord bool    // acceptance uniform needs its own word
+	accBits   uint    // random bits of the acceptance uniform
+	accShift  uint    // accBits - min(accBits, 53)
+	cell      float64 // 2^-min(accBits, 53)
+
+	// Alias table, one entry per column. Every draw reads one uniformly
+	// random column, and the choice between its two items is branch-free,
+	// so neither the cache nor the branch predictor sees which step won.
+	cols [nCols]column
+
+	pInv  []float64 // S / H_k
+	h     []uint64  // H_k
+	tailT uint64    // T
+	scale float64   // S
+
+	// Exact γ(x) = x^p · 2^numShift / den, p = 2 (Gaussian) or 1 (Laplace).
+	numShift uint
+	den      *big.Int
+}
+
+// column is one alias-table column: item self with probability thr/2^52,
+// otherwise item alias, with S/H of both items alongside.
+type column struct {
+	thr         uint64
+	pSelf, pAlt float64 // S/H_k of self and alias (0 for non-body items)
+	self, alias uint16
+}
+
+// newTable builds the sampler for a parameter in [minParam, maxParam].
+func newTable(kind noiseKind, param float64) *table {
+	t := &table{kind: kind, param: param}
+	j := math.Ilogb(param)
+	switch kind {
+	case kindGauss:
+		// t ≤ σ < 2t, so x0 = 16t ≥ 8σ and f(vt)2^v decreases for v ≥ 16.
+		t.c2 = 1 / (2 * param * param)
+	case kindLaplace:
+		// t ≥ b, so exp(-t/b) ≤ 1/2 and the tail proposal dominates.
+		if math.Ldexp(1, j) < param {
+			j++
+		}
+		t.c1 = 1 / param
+	}
+	if j < 0 {
+		j = 0
+	}
+	t.tBits = uint(j)
+	t.wBits = 0
+	if j > stepsLog {
+		t.wBits = uint(j - stepsLog)
+	}
+	t.wMask = 1<<t.wBits - 1
+	t.accBits = 64 - t.wBits
+	if t.wBits > 31 {
+		t.thirdWord, t.accBits = true, 64
+	}
+	cb := min(t.accBits, 53)
+	t.accShift = t.accBits - cb
+	t.cell = math.Ldexp(1, -int(cb))
+	x0 := int64(tailBlocks) << t.tBits
+	t.nBody = int(x0 >> t.wBits)
+
+	// Exact rational form of γ.
+	frac, e := math.Frexp(param)
+	m := new(big.Int).SetUint64(uint64(math.Ldexp(frac, 53)))
+	e -= 53 // param = m·2^e
+	t.den = new(big.Int)
+	switch kind {
+	case kindGauss: // γ = x²/(2 m² 2^{2e})
+		t.den.Mul(m, m)
+		t.den.Lsh(t.den, 1)
+		if e >= 0 {
+			t.den.Lsh(t.den, uint(2*e))
+		} else {
+			t.numShift = uint(-2 * e)
+		}
+	case kindLaplace: // γ = x/(m 2^e)
+		t.den.Set(m)
+		if e >= 0 {
+			t.den.Lsh(t.den, uint(e))
+		} else {
+			t.numShift = uint(-e)
+		}
+	}
+
+	// Step heights: f at each step start, then scale so that the integer
+	// heights nearly fill the table.
+	fk := make([]float64, t.nBody)
+	var sum float64
+	for k := range fk {
+		fk[k] = math.Exp(-t.gamma(int64(k) << t.wBits))
+		sum += fk[k]
+	}
+	tailUnits := float64(int64(2) << (t.tBits - t.wBits)) // 2t/w
+	fx0 := math.Exp(-t.gamma(x0))
+	// With unit steps, x = 0 gets half the proposal weight and both signs,
+	// instead of full weight and a rejected negative sign (which wastes
+	// P(0)/2 of all trials at small parameters).
+	t.zeroHalf = t.wBits == 0
+	if t.zeroHalf {
+		fk[0] /= 2
+		sum -= fk[0]
+	}
+	t.scale = float64(totalMass) * (1 - 0x1p-7) / (sum + tailUnits*fx0)
+	up := func(v float64) uint64 { return uint64(math.Ceil(t.scale*v*(1+fastMargin))) + 1 }
+	w := make([]uint64, nCols)
+	var tot uint64
+	t.h = make([]uint64, t.nBody)
+	t.pInv = make([]float64, t.nBody)
+	for k := range fk {
+		t.h[k] = up(fk[k])
+		t.pInv[k] = t.scaleOf(k) / float64(t.h[k])
+		w[k] = t.h[k]
+		tot += w[k]
+	}
+	t.tailT = up(fx0)
+	w[t.nBody] = t.tailT * uint64(2) << (t.tBits - t.wBits)
+	tot += w[t.nBody]
+	if tot >= totalMass {
+		panic("dp: internal error: proposal table overfull")
+	}
+	rest := uint64(totalMass) - tot
+	nRej := uint64(nCols - t.nBody - 1)
+	for i := t.nBody + 1; i < nCols; i++ {
+		w[i] = rest / nRej
+	}
+	w[nCols-1] += rest % nRej
+	t.buildAlias(w)
+	return t
+}
+
+// buildAlias lays out integer weights summing to nCols·colCap in a
+// Walker–Vose alias table, in exact integer arithmetic.
+func (t *table) buildAlias(w []uint64) {
+	small := make([]int, 0, nCols)
+	large := make([]int, 0, nCols)
+	for i, v := range w {
+		if v < colCap {
+			small = append(small, i)
+		} else {
+			large = append(large, i)
+		}
+	}
+	for len(small) > 0 && len(large) > 0 {
+		s := small[len(small)-1]
+		small = small[:len(small)-1]
+		l := large[len(large)-1]
+		t.cols[s] = column{thr: w[s], self: uint16(s), alias: uint16(l)}
+		w[l] -= colCap - w[s]
+		if w[l] < colCap {
+			large = large[:len(large)-1]
+			small = append(small, l)
+		}
+	}
+	for _, i := range append(small, large...) {
+		if w[i] != colCap {
+			panic("dp: internal error: alias table does not balance")
+		}
+		t.cols[i] = column{thr: colCap, self: uint16(i), alias: uint16(i)}
+	}
+	for i := range t.cols {
+		c := &t.cols[i]
+		if int(c.self) < t.nBody {
+			c.pSelf = t.pInv[c.self]
+		}
+		if int(c.alias) < t.nBody {
+			c.pAlt = t.pInv[c.alias]
+		}
+	}
+}
+
+// scaleOf returns the target scale of body item k: S, or S/2 for the
+// half-weight zero item. Both are exact float64 values.
+func (t *table) scaleOf(k int) float64 {
+	if k == 0 && t.zeroHalf {
+		return t.scale / 2
+	}
+	return t.scale
+}
+
+// gamma returns γ(x) in float64, with relative error below 2^-50.
+func (t *table) gamma(x int64) float64 {
+	xf := float64(x)
+	return (xf*t.c2 + t.c1) * xf
+}
+
+// gammaExact returns γ(x) = num/den exactly.
+func (t *table) gammaExact(x int64) (num, den *big.Int) {
+	num = new(big.Int).SetInt64(x)
+	if t.kind == kindGauss {
+		num.Mul(num, num)
+	}
+	num.Lsh(num, t.numShift)
+	return num, t.den
+}
+
+// sample returns one exact draw.
+func (t *table) sample(r *rand.ChaCha8) int64 {
+	for {
+		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 12-63).
+		w1 := r.Uint64()
+		c := &t.cols[w1&(nCols-1)]
+		// lt = 1 if the threshold word is below thr, else 0, without a
+		// branch (both are below 2^63).
+		lt := ((w1 >> thrShift) - c.thr) >> 63
+		m := -lt
+		it := c.alias ^ ((c.self ^ c.alias) & uint16(m))
+		pa, ps := math.Float64bits(c.pAlt), math.Float64bits(c.pSelf)
+		pi := math.Float64frombits(pa ^ ((ps ^ pa) & m))
+		neg := w1&(1<<colBits) != 0
+		if int(it) >= t.nBody {
+			if int(it) == t.nBody {
+				if x, ok := t.tail(r, neg); ok {
+					return x
+				}
+			}
+			continue // reject item
+		}
+		// Word 2: offset in the step (low wBits), then the acceptance
+		// uniform in the remaining high bits, or a third word when the
+		// step is too wide to leave enough.
+		w2 := r.Uint64()
+		x := int64(it)<<t.wBits | int64(w2&t.wMask)
+		acc := w2 >> t.wBits
+		if t.thirdWord {
+			acc = r.Uint64()
+		}
+		xf := float64(x)
+		p := pi * expNegFast((xf*t.c2+t.c1)*xf)
+		a := float64(acc>>t.accShift) * t.cell
+		var ok bool
+		switch {
+		case a+t.cell < p*(1-fastMargin) && !t.exactOnly:
+			ok = true
+		case a > p*(1+fastMargin) && !t.exactOnly:
+			ok = false
+		default:
+			num, den := t.gammaExact(x)
+			ok = exactLess(r, acc, t.accBits, t.h[it], t.scaleOf(int(it)), num, den)
+		}
+		if !ok || (x == 0 && neg && !t.zeroHalf) {
+			continue
+		}
+		if neg {
+			return -x
+		}
+		return x
+	}
+}
+
+// tail proposes x ≥ x0 with probability ∝ 2^-(v-16) on block v and accepts
+// it with probability S·f(x)·2^(v-16)/T.
+func (t *table) tail(r *rand.ChaCha8, neg bool) (int64, bool) {
+	g := 0
+	for {
+		v := r.Uint64()
+		if v != 0 {
+			g += bits.TrailingZeros64(v)
+			break
+		}
+		g += 64
+	}
+	w2 := r.Uint64()
+	blk := int64(tailBlocks + g)
+	if g > 900 || blk > math.MaxInt64>>(t.tBits+1) {
+		// Probability below 2^-900: the target mass there underflows
+		// every float format; treated as a rejection.
+		return 0, false
+	}
+	x := blk<<t.tBits | int64(w2&(1<<t.tBits-1))
+	s := math.Ldexp(t.scale, g)
+	u := r.Uint64()
+	var ok bool
+	gm := t.gamma(x)
+	if gm <= expFastMax {
+		p := s / float64(t.tailT) * expNegFast(gm)
+		a := float64(u>>11) * 0x1p-53
+		switch {
+		case a+0x1p-53 < p*(1-fastMargin) && !t.exactOnly:
+			ok = true
+		case a > p*(1+fastMargin) && !t.exactOnly:
+			ok = false
+		default:
+			num, den := t.gammaExact(x)
+			ok = exactLess(r, u, 64, t.tailT, s, num, den)
+		}
+	} else {
+		num, den := t.gammaExact(x)
+		ok = exactLess(r, u, 64, t.tailT, s, num, den)
+	}
+	if !ok {
+		return 0, false
+	}
+	if neg {
+		return -x, true
+	}
+	return x, true
+}
