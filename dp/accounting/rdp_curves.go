@@ -1,0 +1,328 @@
+package accounting
+
+import "math"
+
+// This file holds the Rényi-DP curves ε(α) of single events, all computed in
+// log space.
+
+// rdpGaussian is the RDP of the Gaussian mechanism with σ/Δ = s (Mironov
+// 2017, Prop. 7): α/(2s²). Exact.
+func rdpGaussian(s, alpha float64) float64 { return alpha / (2 * s * s) }
+
+// sgm is the Poisson-subsampled Gaussian with rate q and σ/Δ = s under
+// add/remove-one. Its RDP is exact at every order: the binomial expansion at
+// integer orders (Mironov, Talwar and Zhang 2019, Sec. 3.2) and the
+// two-sided series of their Sec. 3.3 at fractional orders, summed with the
+// signs of the generalised binomial coefficients.
+//
+// sgm evaluates the RDP curve of one sampled Gaussian mechanism, caching
+// what does not depend on the order.
+type sgm struct {
+	q, s         float64
+	lq, l1q      float64
+	inv2s2       float64
+	z0, h        float64
+	useBand      bool
+	e0           []float64 // e0[i] = log Φ((zlo-i)/s), independent of α
+	bandA, bandB []float64 // band quadrature: log-weight·density and log ratio per node
+}
+
+func newSGM(q, s float64) *sgm {
+	g := &sgm{q: q, s: s, inv2s2: 1 / (2 * s * s)}
+	if q == 1 {
+		return g
+	}
+	g.lq, g.l1q = math.Log(q), math.Log1p(-q)
+	s2 := s * s
+	g.z0 = s2*(g.l1q-g.lq) + 0.5
+	// Near z0 the series terms are about exp(-(s·log((1-q)/q))²/2) of the
+	// total; when that is below e^-50 no band is needed.
+	if sl := s * (g.l1q - g.lq); sl*sl/2 < 50 {
+		g.useBand = true
+		g.h = math.Min(2*s2, 4*s)
+		a, b := g.z0-g.h, g.z0+g.h
+		half, mid := (b-a)/2, (a+b)/2
+		lnorm := -math.Log(s) - 0.5*math.Log(2*math.Pi) + math.Log(half)
+		g.bandA = make([]float64, len(glNodes))
+		g.bandB = make([]float64, len(glNodes))
+		for k, x := range glNodes {
+			z := mid + half*x
+			g.bandA[k] = lnorm - z*z*g.inv2s2 + math.Log(glWeights[k])
+			g.bandB[k] = logAdd(g.l1q, g.lq+(2*z-1)*g.inv2s2)
+		}
+	}
+	return g
+}
+
+func (g *sgm) rdp(alpha float64) float64 {
+	if g.q == 1 {
+		return rdpGaussian(g.s, alpha)
+	}
+	if math.IsInf(alpha, 1) {
+		return math.Inf(1)
+	}
+	switch {
+	case alpha > maxSGMOrder:
+		// Not evaluated: +Inf excludes the order from the conversion.
+		return math.Inf(1)
+	case alpha == math.Trunc(alpha):
+		return g.logAInt(int(alpha)) / (alpha - 1)
+	case alpha > maxFracOrder:
+		// Rényi divergence grows with the order, so the next integer
+		// order bounds it (an upper bound, not exact, above maxFracOrder).
+		c := math.Ceil(alpha)
+		return g.logAInt(int(c)) / (c - 1)
+	}
+	return g.logAFrac(alpha) / (alpha - 1)
+}
+
+// maxSGMOrder is the largest order at which the subsampled Gaussian's RDP
+// is evaluated (its integer sum has α+1 terms); maxFracOrder the largest
+// fractional order given by the exact series.
+const (
+	maxSGMOrder  = 1e6
+	maxFracOrder = 2000
+)
+
+// logSum accumulates Σ exp(x_i) against a running reference, one exp per
+// term.
+type logSum struct {
+	ref, sum float64
+}
+
+func newLogSum() logSum { return logSum{ref: math.Inf(-1)} }
+
+func (l *logSum) add(x float64) {
+	switch {
+	case math.IsInf(x, -1):
+	case x > l.ref:
+		l.sum = l.sum*math.Exp(l.ref-x) + 1
+		l.ref = x
+	default:
+		l.sum += math.Exp(x - l.ref)
+	}
+}
+
+func (l *logSum) log() float64 {
+	if l.sum == 0 {
+		return math.Inf(-1)
+	}
+	return l.ref + math.Log(l.sum)
+}
+
+// logAInt returns log A_α = log E_{z~N(0,s²)}[((1-q) + q·e^{(2z-1)/(2s²)})^α]
+// for integer α. As Σ_i C(α,i) q^i (1-q)^(α-i) = 1,
+//
+//	A_α - 1 = Σ_{i>=2} C(α,i) q^i (1-q)^(α-i) (exp((i²-i)/(2s²)) - 1),
+//
+// a sum of positive terms, each from the previous binomial weight by the
+// ratio (α-i+1)/i · q/(1-q); log A_α = log1p(A_α - 1) then keeps full
+// relative precision even when A_α - 1 is far below float64's epsilon.
+func logAInt(q, s float64, alpha int) float64 { return newSGM(q, s).logAInt(alpha) }
+
+func (g *sgm) logAInt(alpha int) float64 {
+	if alpha < 2 {
+		return 0
+	}
+	a := float64(alpha)
+	c := g.lq - g.l1q
+	lw := a*g.l1q + math.Log(a) + c // log of the i = 1 weight α q (1-q)^(α-1)
+	acc := newLogSum()
+	for i := 2; i <= alpha; i++ {
+		fi := float64(i)
+		lw += math.Log((a-fi+1)/fi) + c
+		e := (fi*fi - fi) * g.inv2s2
+		t := lw + e // log(w·e^e)
+		if e < 40 {
+			t += math.Log(-math.Expm1(-e)) // log(w·(e^e - 1))
+		}
+		acc.add(t)
+	}
+	x := acc.log() // log(A_α - 1)
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// maxSeriesTerms bounds the fractional-order series; with the band around
+// z0 cut out they converge geometrically and stop long before.
+const maxSeriesTerms = 5000
+
+// logAFrac returns log A_α at a fractional order. Following Mironov, Talwar
+// and Zhang 2019, Sec. 3.3, the integral over z is split where the two
+// mixture components have equal weight, z0 = s²·log((1-q)/q) + 1/2, and each
+// side is expanded in a binomial series with the generalised coefficients
+// C(α,i), which change sign for i > α; positive and negative terms are summed
+// apart, so the result is the series' value, not an upper bound on it. At z0
+// itself both series converge only polynomially, so where the terms there
+// matter the band [z0-h, z0+h], h = min(2s², 4s), is integrated by 64-point
+// Gauss-Legendre quadrature instead (the integrand is smooth there and its
+// error is below float64 rounding), and the two series, now geometric with
+// ratio at most exp(-h/s²), cover the half-lines outside it.
+func logAFrac(q, s, alpha float64) float64 { return newSGM(q, s).logAFrac(alpha) }
+
+// e0At returns log Φ((zlo-i)/s), cached.
+func (g *sgm) e0At(i int) float64 {
+	for len(g.e0) <= i {
+		k := float64(len(g.e0))
+		g.e0 = append(g.e0, math.Log(0.5)+logErfc((k-(g.z0-g.h))/(math.Sqrt2*g.s)))
+	}
+	return g.e0[i]
+}
+
+func (g *sgm) logAFrac(alpha float64) float64 {
+	lq, l1q, inv2s2 := g.lq, g.l1q, g.inv2s2
+	zlo, zhi := g.z0-g.h, g.z0+g.h
+	rs2 := math.Sqrt2 * g.s
+	ln05 := math.Log(0.5)
+
+	band := math.Inf(-1)
+	if g.useBand {
+		acc := newLogSum()
+		for k, a := range g.bandA {
+			acc.add(a + alpha*g.bandB[k])
+		}
+		band = acc.log()
+	}
+	pos0, neg0, pos1, neg1 := newLogSum(), newLogSum(), newLogSum(), newLogSum()
+	lc, sign := 0.0, 1.0 // log|C(α,i)| and its sign
+	last0, last1 := math.Inf(1), math.Inf(1)
+	for i := 0; i < maxSeriesTerms; i++ {
+		fi := float64(i)
+		if i > 0 {
+			d := alpha - fi + 1
+			if d < 0 {
+				sign = -sign
+			}
+			lc += math.Log(math.Abs(d) / fi)
+		}
+		j := alpha - fi
+		// ∫_{-∞}^{zlo} μ0(z) e^{i(2z-1)/(2s²)} dz = e^{(i²-i)/(2s²)} Φ((zlo-i)/s)
+		t0 := lc + fi*lq + j*l1q + (fi*fi-fi)*inv2s2 + g.e0At(i)
+		// ∫_{zhi}^{∞} μ0(z) e^{j(2z-1)/(2s²)} dz = e^{(j²-j)/(2s²)} Φ((j-zhi)/s)
+		t1 := lc + j*lq + fi*l1q + (j*j-j)*inv2s2 + ln05 + logErfc((zhi-j)/rs2)
+		if sign > 0 {
+			pos0.add(t0)
+			pos1.add(t1)
+		} else {
+			neg0.add(t0)
+			neg1.add(t1)
+		}
+		if fi > alpha+1 && t0 < last0 && t1 < last1 && math.Max(t0, t1) < logAdd(band, logAdd(pos0.log(), pos1.log()))-40 {
+			total := logAdd(band, logAdd(pos0.log(), pos1.log()))
+			// Past α+1, |C(α,i)| decreases and t1 falls geometrically. t0
+			// falls geometrically past zlo; before zlo its log is at most
+			// log|C(α,i)| + α·log(1-q) + f(i'), with f convex, so its
+			// largest future value is at i or at zlo.
+			if fi >= zlo {
+				break
+			}
+			f := func(x float64) float64 { return x*(lq-l1q) + (x*x-x)*inv2s2 }
+			if lc+alpha*l1q+math.Max(f(fi), f(zlo)) < total-40 {
+				break
+			}
+		}
+		last0, last1 = t0, t1
+	}
+	return logAdd(band, logAdd(logSub(pos0.log(), neg0.log()), logSub(pos1.log(), neg1.log())))
+}
+
+// glNodes and glWeights are the 64-point Gauss-Legendre rule on [-1, 1].
+var glNodes, glWeights = gaussLegendre(64)
+
+// gaussLegendre computes the n-point rule by Newton's method on the Legendre
+// polynomial P_n from the Chebyshev-like initial guesses.
+func gaussLegendre(n int) ([]float64, []float64) {
+	x := make([]float64, n)
+	w := make([]float64, n)
+	for i := 0; i < (n+1)/2; i++ {
+		z := math.Cos(math.Pi * (float64(i) + 0.75) / (float64(n) + 0.5))
+		var dp float64
+		for range 100 {
+			p1, p2 := 1.0, 0.0
+			for j := 1; j <= n; j++ {
+				p3 := p2
+				p2 = p1
+				p1 = ((2*float64(j)-1)*z*p2 - (float64(j)-1)*p3) / float64(j)
+			}
+			dp = float64(n) * (z*p1 - p2) / (z*z - 1)
+			dz := p1 / dp
+			z -= dz
+			if math.Abs(dz) < 1e-16 {
+				break
+			}
+		}
+		// recompute the derivative at the converged root
+		p1, p2 := 1.0, 0.0
+		for j := 1; j <= n; j++ {
+			p3 := p2
+			p2 = p1
+			p1 = ((2*float64(j)-1)*z*p2 - (float64(j)-1)*p3) / float64(j)
+		}
+		dp = float64(n) * (z*p1 - p2) / (z*z - 1)
+		x[i], x[n-1-i] = -z, z
+		w[i] = 2 / ((1 - z*z) * dp * dp)
+		w[n-1-i] = w[i]
+	}
+	return x, w
+}
+
+// rdpLaplace is the RDP of the Laplace mechanism with b/Δ = 1/eps (Mironov
+// 2017, Prop. 6). Exact.
+func rdpLaplace(eps, alpha float64) float64 {
+	if math.IsInf(alpha, 1) {
+		return eps
+	}
+	return eps + math.Log1p((alpha-1)*math.Expm1(eps*(1-2*alpha))/(2*alpha-1))/(alpha-1)
+}
+
+// softplus returns log(1 + e^x).
+func softplus(x float64) float64 {
+	if x > 0 {
+		return x + math.Log1p(math.Exp(-x))
+	}
+	return math.Log1p(math.Exp(x))
+}
+
+// rdpPure is the largest RDP at order alpha of any eps-DP mechanism, reached
+// by binary randomized response (Mironov 2017, Prop. 5 and its tight form):
+// (αε + log(1+e^{ε(1-2α)}) - log(1+e^ε)) / (α-1).
+func rdpPure(eps, alpha float64) float64 {
+	if eps == 0 {
+		return 0
+	}
+	if math.IsInf(alpha, 1) {
+		return eps
+	}
+	return (alpha*eps + softplus(eps*(1-2*alpha)) - softplus(eps)) / (alpha - 1)
+}
+
+// rdpRandomizedResponse is the RDP of k-ary randomized response with noise
+// parameter p under replace-one: the Rényi divergence between
+// P = (1-p+p/k, p/k, ..., p/k) and Q, P with its first two entries swapped.
+// Exact.
+func rdpRandomizedResponse(p float64, k int, alpha float64) float64 {
+	if k == 1 || p == 1 {
+		return 0
+	}
+	if p == 0 {
+		return math.Inf(1)
+	}
+	fk := float64(k)
+	l := math.Log(fk/p - fk + 1) // log((1-p+p/k)/(p/k))
+	if math.IsInf(alpha, 1) {
+		return l
+	}
+	t := logAdd(math.Log(p/fk)+alpha*l, math.Log(1-p+p/fk)-alpha*l)
+	if k > 2 {
+		t = logAdd(t, math.Log((1-2/fk)*p))
+	}
+	return t / (alpha - 1)
+}
+
+// rdpExponential bounds the RDP of the eps-exponential mechanism by its
+// ε²/8-zCDP guarantee (Cesar and Rogers 2021) and by the pure-DP bound.
+func rdpExponential(eps, alpha float64) float64 {
+	return math.Min(alpha*eps*eps/8, rdpPure(eps, alpha))
+}
