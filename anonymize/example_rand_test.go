@@ -1,0 +1,5 @@
+package anonymize_test
+
+import "crypto/rand"
+
+var randRead = rand.Read
