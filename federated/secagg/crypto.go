@@ -1,0 +1,187 @@
+package secagg
+
+import (
+	"crypto/ecdh"
+	"crypto/hkdf"
+	"crypto/sha256"
+	"encoding/binary"
+	"fmt"
+	"io"
+
+	"golang.org/x/crypto/chacha20poly1305"
+)
+
+// Domain-separation labels. Every key derived in a session is
+// HKDF-SHA256(secret, salt = session id, info = label || ids), so keys of
+// different purposes, sessions or client pairs are independent.
+const (
+	labelMask     = "privml/secagg/v1/pairwise-mask"
+	labelEnvelope = "privml/secagg/v1/share-envelope"
+	labelCommit   = "privml/secagg/v1/self-mask-commitment"
+	labelSession  = "privml/secagg/v1/session"
+	labelAdvert   = "privml/secagg/v1/advert-signature"
+	labelConsist  = "privml/secagg/v1/consistency-signature"
+)
+
+// newX25519 draws a fresh X25519 private key from rand. The key is derived
+// from 32 bytes read from rand (which is how an injected test source makes
+// runs reproducible); the buffer is wiped.
+func newX25519(rand io.Reader) (*ecdh.PrivateKey, error) {
+	var b [32]byte
+	defer clear(b[:])
+	if _, err := io.ReadFull(rand, b[:]); err != nil {
+		return nil, fmt.Errorf("%w: %w", ErrRandom, err)
+	}
+	return ecdh.X25519().NewPrivateKey(b[:])
+}
+
+func idInfo(label string, a, b int) []byte {
+	info := make([]byte, 0, len(label)+9)
+	info = append(info, label...)
+	info = append(info, 0)
+	info = binary.BigEndian.AppendUint32(info, uint32(a))
+	info = binary.BigEndian.AppendUint32(info, uint32(b))
+	return info
+}
+
+// agree runs X25519 between priv and the peer key pub and derives a 32-byte
+// key with HKDF-SHA256. The shared secret is wiped.
+func agree(priv *ecdh.PrivateKey, pub []byte, session *[32]byte, info []byte) ([32]byte, error) {
+	shared, err := sharedSecret(priv, pub)
+	if err != nil {
+		return [32]byte{}, err
+	}
+	defer clear(shared)
+	return deriveKey(shared, session, info)
+}
+
+// sharedSecret runs X25519; it fails on low-order points (all-zero output).
+func sharedSecret(priv *ecdh.PrivateKey, pub []byte) ([]byte, error) {
+	pk, err := ecdh.X25519().NewPublicKey(pub)
+	if err != nil {
+		return nil, err
+	}
+	return priv.ECDH(pk)
+}
+
+// deriveKey is HKDF-SHA256(shared, salt = session, info), 32 bytes.
+func deriveKey(shared []byte, session *[32]byte, info []byte) ([32]byte, error) {
+	var out [32]byte
+	k, err := hkdf.Key(sha256.New, shared, session[:], string(info), 32)
+	if err != nil {
+		return out, err
+	}
+	copy(out[:], k)
+	clear(k)
+	return out, nil
+}
+
+// maskSeed derives the pairwise mask seed of clients i and j; it is the
+// same from either side.
+func maskSeed(priv *ecdh.PrivateKey, peerPub []byte, session *[32]byte, i, j int) ([32]byte, error) {
+	return agree(priv, peerPub, session, idInfo(labelMask, min(i, j), max(i, j)))
+}
+
+// envelopeKeys derives, from one X25519 agreement between our cipher key
+// and a peer's, the keys of the share envelopes in both directions: from
+// self to peer (to seal) and from peer to self (to open). Each direction of
+// each pair of a session has its own key and a key seals one message, so
+// the all-zero nonce never repeats under a key.
+func envelopeKeys(priv *ecdh.PrivateKey, peerPub []byte, session *[32]byte, self, peer int) (seal, open [32]byte, err error) {
+	shared, err := sharedSecret(priv, peerPub)
+	if err != nil {
+		return seal, open, err
+	}
+	defer clear(shared)
+	if seal, err = deriveKey(shared, session, idInfo(labelEnvelope, self, peer)); err != nil {
+		return seal, open, err
+	}
+	open, err = deriveKey(shared, session, idInfo(labelEnvelope, peer, self))
+	return seal, open, err
+}
+
+// envelopeAEAD returns the ChaCha20-Poly1305 instance keyed by key.
+func envelopeAEAD(key *[32]byte) (aeadSealer, error) {
+	return chacha20poly1305.New(key[:])
+}
+
+type aeadSealer interface {
+	Seal(dst, nonce, plaintext, additionalData []byte) []byte
+	Open(dst, nonce, ciphertext, additionalData []byte) ([]byte, error)
+}
+
+var zeroNonce [chacha20poly1305.NonceSize]byte
+
+func envelopeAD(session *[32]byte, from, to int) []byte {
+	ad := make([]byte, 0, 32+9)
+	ad = append(ad, session[:]...)
+	ad = append(ad, byte(RoundShareKeys))
+	ad = binary.BigEndian.AppendUint32(ad, uint32(from))
+	ad = binary.BigEndian.AppendUint32(ad, uint32(to))
+	return ad
+}
+
+// selfMaskCommitment binds a client to its self-mask seed so that the
+// server can tell a reconstruction from corrupted shares; the seed is 256
+// uniformly random bits, so the hash reveals nothing about it.
+func selfMaskCommitment(session *[32]byte, id int, seed *[32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(labelCommit))
+	h.Write([]byte{0})
+	h.Write(session[:])
+	var b [4]byte
+	binary.BigEndian.PutUint32(b[:], uint32(id))
+	h.Write(b[:])
+	h.Write(seed[:])
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// sessionID is the hash of the configuration digest and of every advert
+// the server forwarded, in order. Two clients shown different advert lists
+// get different session ids, and every later message and envelope is bound
+// to it.
+func sessionID(digest *[32]byte, adverts []KeyAdvert) [32]byte {
+	h := sha256.New()
+	h.Write([]byte(labelSession))
+	h.Write([]byte{0})
+	h.Write(digest[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], uint64(len(adverts)))
+	h.Write(b[:])
+	for i := range adverts {
+		h.Write(adverts[i].appendBody(nil))
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// advertSigInput is what a client signs with its long-term identity key in
+// the malicious model: the configuration digest, its id and both public
+// keys.
+func advertSigInput(a *KeyAdvert) []byte {
+	m := make([]byte, 0, len(labelAdvert)+1+32+4+64)
+	m = append(m, labelAdvert...)
+	m = append(m, 0)
+	m = append(m, a.Config[:]...)
+	m = binary.BigEndian.AppendUint32(m, a.Client)
+	m = append(m, a.CipherKey[:]...)
+	m = append(m, a.MaskKey[:]...)
+	return m
+}
+
+// consistencySigInput is what a client signs in the consistency check: the
+// session id and the survivor set U3.
+func consistencySigInput(session *[32]byte, survivors []uint32) []byte {
+	m := make([]byte, 0, len(labelConsist)+1+32+4+4*len(survivors))
+	m = append(m, labelConsist...)
+	m = append(m, 0)
+	m = append(m, session[:]...)
+	m = binary.BigEndian.AppendUint32(m, uint32(len(survivors)))
+	for _, id := range survivors {
+		m = binary.BigEndian.AppendUint32(m, id)
+	}
+	return m
+}

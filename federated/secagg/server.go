@@ -1,0 +1,616 @@
+package secagg
+
+import (
+	"crypto/ecdh"
+	"crypto/ed25519"
+	"crypto/subtle"
+	"encoding/binary"
+	"hash/maphash"
+	"slices"
+
+	"github.com/privml/privml/internal/shamir"
+)
+
+// Server is the server's side of a session: it validates and routes the
+// clients' messages, adds the masked inputs into one running sum as they
+// arrive, and finally removes the masks it can reconstruct. It never holds
+// a client's secret beyond what the protocol reveals to it, does no I/O,
+// and keeps O(Dim + n·k) memory: one accumulator and one scratch vector,
+// never n vectors.
+//
+// Per round, call Handle* once per client message (in any order), then the
+// Finish or request method that closes the round. A message that fails
+// validation is rejected with an [*Error] naming its client and round and
+// leaves the state as if it had not arrived: the client counts as dropped.
+// A Server is not safe for concurrent use.
+type Server struct {
+	p    *Params
+	next Round
+	done bool
+
+	adverts  []*KeyAdvert // by id, U1
+	keySeen  map[[32]byte]int
+	session  [32]byte
+	u1       []bool
+	rank     []int32
+	commit   [][32]byte
+	u2       []bool
+	inbox    [][]Envelope // by recipient
+	u3       []bool
+	acc      vector
+	scratch  vector
+	u4       []bool // sent a consistency signature (malicious)
+	sigs     [][]byte
+	asked    []bool // sent an unmask request
+	answered []bool
+	selfSh   [][]shamir.Share // by owner
+	keySh    [][]shamir.Share
+}
+
+// NewServer returns the server of the session p.
+func NewServer(p *Params) (*Server, error) {
+	if p == nil {
+		return nil, errorf(ServerID, RoundAdvertise, ErrConfig, "nil Params")
+	}
+	n := p.n
+	return &Server{
+		p: p, next: RoundAdvertise,
+		adverts: make([]*KeyAdvert, n), keySeen: make(map[[32]byte]int),
+		u1: make([]bool, n), u2: make([]bool, n), u3: make([]bool, n),
+		commit: make([][32]byte, n), inbox: make([][]Envelope, n),
+	}, nil
+}
+
+// Session returns the session id (zero before the adverts are closed).
+func (s *Server) Session() [32]byte { return s.session }
+
+func (s *Server) check(r Round, client uint32, bind *[32]byte, in []bool) (int, error) {
+	id := int(client)
+	if s.next != r {
+		return id, errorf(id, r, ErrRound, "message for round %s while the server is in round %s", r, s.next)
+	}
+	if client >= uint32(s.p.n) {
+		return id, errorf(id, r, ErrProtocol, "unknown client %d", client)
+	}
+	want := &s.session
+	if r == RoundAdvertise {
+		want = &s.p.digest
+	}
+	if subtle.ConstantTimeCompare(bind[:], want[:]) != 1 {
+		return id, errorf(id, r, ErrSession, "message of client %d is bound to another session", id)
+	}
+	if in != nil && !in[id] {
+		return id, errorf(id, r, ErrProtocol, "client %d is not part of this round", id)
+	}
+	return id, nil
+}
+
+// HandleAdvert accepts a client's key advert.
+func (s *Server) HandleAdvert(m *KeyAdvert) error {
+	const r = RoundAdvertise
+	if m == nil {
+		return errorf(ServerID, r, ErrMalformed, "nil message")
+	}
+	id, err := s.check(r, m.Client, &m.Config, nil)
+	if err != nil {
+		return err
+	}
+	if s.u1[id] {
+		return errorf(id, r, ErrReplay, "second advert of client %d", id)
+	}
+	if m.CipherKey == m.MaskKey {
+		return errorf(id, r, ErrReplay, "client %d advertised the same key twice", id)
+	}
+	for _, k := range [][32]byte{m.CipherKey, m.MaskKey} {
+		if prev, dup := s.keySeen[k]; dup {
+			return errorf(id, r, ErrReplay, "public key of client %d repeats one of client %d: keys must be fresh", id, prev)
+		}
+	}
+	if s.p.cfg.Threat == Malicious {
+		if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], advertSigInput(m), m.Signature) {
+			return errorf(id, r, ErrAuth, "advert of client %d is not signed by its identity key", id)
+		}
+	} else if len(m.Signature) != 0 {
+		return errorf(id, r, ErrProtocol, "signed advert of client %d in the semi-honest model", id)
+	}
+	a := *m
+	a.Signature = slices.Clone(m.Signature)
+	s.adverts[id] = &a
+	s.keySeen[m.CipherKey], s.keySeen[m.MaskKey] = id, id
+	s.u1[id] = true
+	return nil
+}
+
+// FinishAdvertise closes the AdvertiseKeys round and returns the advert
+// list for each advertised client, by id. It fails with
+// [ErrTooFewClients] below the threshold.
+func (s *Server) FinishAdvertise() (map[int]*AdvertList, error) {
+	const r = RoundAdvertise
+	if s.next != r {
+		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	var list []KeyAdvert
+	for _, a := range s.adverts {
+		if a != nil {
+			list = append(list, *a)
+		}
+	}
+	if len(list) < s.p.t {
+		return nil, errorf(ServerID, r, ErrTooFewClients, "%d clients advertised keys, threshold is %d", len(list), s.p.t)
+	}
+	s.session = sessionID(&s.p.digest, list)
+	s.rank = rankOf(s.u1)
+	out := make(map[int]*AdvertList, len(list))
+	for _, a := range list {
+		out[int(a.Client)] = &AdvertList{Client: a.Client, Config: s.p.digest, Adverts: list}
+	}
+	s.next = RoundShareKeys
+	return out, nil
+}
+
+// HandleShareKeys accepts a client's envelopes: exactly one for each
+// advertised neighbour, in increasing recipient order, each of the sealed
+// size.
+func (s *Server) HandleShareKeys(m *ShareKeys) error {
+	const r = RoundShareKeys
+	if m == nil {
+		return errorf(ServerID, r, ErrMalformed, "nil message")
+	}
+	id, err := s.check(r, m.Client, &m.Session, s.u1)
+	if err != nil {
+		return err
+	}
+	if s.u2[id] {
+		return errorf(id, r, ErrReplay, "second ShareKeys message of client %d", id)
+	}
+	want := s.p.holders(id, func(j int) bool { return s.u1[j] })
+	if len(m.Envelopes) != len(want)-1 {
+		return errorf(id, r, ErrProtocol, "client %d sent %d envelopes, want one per advertised neighbour (%d)", id, len(m.Envelopes), len(want)-1)
+	}
+	k := 0
+	for _, h := range want {
+		if h == id {
+			continue
+		}
+		e := &m.Envelopes[k]
+		k++
+		if e.From != m.Client || e.To != uint32(h) {
+			return errorf(id, r, ErrProtocol, "envelope %d of client %d is from %d to %d, want from %d to %d", k-1, id, e.From, e.To, id, h)
+		}
+		if len(e.Ciphertext) != envelopeLen {
+			return errorf(id, r, ErrMalformed, "envelope of client %d to client %d has %d bytes, want %d", id, h, len(e.Ciphertext), envelopeLen)
+		}
+	}
+	for _, e := range m.Envelopes {
+		s.inbox[e.To] = append(s.inbox[e.To], Envelope{From: e.From, To: e.To, Ciphertext: slices.Clone(e.Ciphertext)})
+	}
+	s.commit[id] = m.Commitment
+	s.u2[id] = true
+	return nil
+}
+
+// FinishShareKeys closes the ShareKeys round and returns, for each client
+// that shared its keys, the envelopes addressed to it by the others that
+// did.
+func (s *Server) FinishShareKeys() (map[int]*ShareBundle, error) {
+	const r = RoundShareKeys
+	if s.next != r {
+		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	if c := count(s.u2); c < s.p.t {
+		return nil, errorf(ServerID, r, ErrTooFewClients, "%d clients shared their keys, threshold is %d", c, s.p.t)
+	}
+	out := make(map[int]*ShareBundle)
+	for j, in := range s.u2 {
+		if !in {
+			continue
+		}
+		b := &ShareBundle{Client: uint32(j), Session: s.session}
+		for _, e := range s.inbox[j] {
+			if s.u2[e.From] {
+				b.Envelopes = append(b.Envelopes, e)
+			}
+		}
+		slices.SortFunc(b.Envelopes, func(x, y Envelope) int { return int(x.From) - int(y.From) })
+		out[j] = b
+	}
+	s.inbox = nil
+	s.acc = newVector(s.p.bits, s.p.length)
+	if b := s.p.bits; b != 8 && b != 16 && b != 32 {
+		s.scratch = newVector(s.p.bits, s.p.length)
+	}
+	s.next = RoundMaskedInput
+	return out, nil
+}
+
+// HandleMaskedInput adds a client's masked input into the running sum.
+func (s *Server) HandleMaskedInput(m *MaskedInput) error {
+	const r = RoundMaskedInput
+	if m == nil {
+		return errorf(ServerID, r, ErrMalformed, "nil message")
+	}
+	id, err := s.check(r, m.Client, &m.Session, s.u2)
+	if err != nil {
+		return err
+	}
+	if s.u3[id] {
+		return errorf(id, r, ErrReplay, "second masked input of client %d", id)
+	}
+	if uint(m.Bits) != s.p.bits || int(m.Length) != s.p.length {
+		return errorf(id, r, ErrMalformed, "masked input of client %d has %d elements of %d bits, want %d of %d", id, m.Length, m.Bits, s.p.length, s.p.bits)
+	}
+	if err := s.acc.addPacked(m.Packed, &s.scratch); err != nil {
+		return errorf(id, r, ErrMalformed, "masked input of client %d: %v", id, err)
+	}
+	s.u3[id] = true
+	return nil
+}
+
+// FinishMaskedInput closes the MaskedInputCollection round. It fails with
+// [ErrTooFewClients] if fewer than t masked inputs arrived.
+func (s *Server) FinishMaskedInput() error {
+	const r = RoundMaskedInput
+	if s.next != r {
+		return errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	if c := count(s.u3); c < s.p.t {
+		return errorf(ServerID, r, ErrTooFewClients, "%d clients sent masked inputs, threshold is %d", c, s.p.t)
+	}
+	s.scratch.wipe()
+	if s.p.cfg.Threat == Malicious {
+		s.next = RoundConsistency
+		s.u4 = make([]bool, s.p.n)
+		s.sigs = make([][]byte, s.p.n)
+	} else {
+		s.next = RoundUnmask
+	}
+	return nil
+}
+
+func (s *Server) survivors() []uint32 {
+	var out []uint32
+	for j, in := range s.u3 {
+		if in {
+			out = append(out, uint32(j))
+		}
+	}
+	return out
+}
+
+// ConsistencyRequests returns, in the malicious model, the survivor set
+// U3 addressed to each survivor.
+func (s *Server) ConsistencyRequests() (map[int]*ConsistencyRequest, error) {
+	const r = RoundConsistency
+	if s.next != r {
+		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	surv := s.survivors()
+	out := make(map[int]*ConsistencyRequest, len(surv))
+	for _, j := range surv {
+		out[int(j)] = &ConsistencyRequest{Client: j, Session: s.session, Survivors: surv}
+	}
+	return out, nil
+}
+
+// HandleConsistency accepts a survivor's signature of U3.
+func (s *Server) HandleConsistency(m *ConsistencyReply) error {
+	const r = RoundConsistency
+	if m == nil {
+		return errorf(ServerID, r, ErrMalformed, "nil message")
+	}
+	id, err := s.check(r, m.Client, &m.Session, s.u3)
+	if err != nil {
+		return err
+	}
+	if s.u4[id] {
+		return errorf(id, r, ErrReplay, "second consistency signature of client %d", id)
+	}
+	if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], consistencySigInput(&s.session, s.survivors()), m.Signature) {
+		return errorf(id, r, ErrAuth, "consistency signature of client %d does not verify", id)
+	}
+	s.sigs[id] = slices.Clone(m.Signature)
+	s.u4[id] = true
+	return nil
+}
+
+// FinishConsistency closes the ConsistencyCheck round.
+func (s *Server) FinishConsistency() error {
+	const r = RoundConsistency
+	if s.next != r {
+		return errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	if c := count(s.u4); c < s.p.t {
+		return errorf(ServerID, r, ErrTooFewClients, "%d clients signed the survivor set, threshold is %d", c, s.p.t)
+	}
+	s.next = RoundUnmask
+	return nil
+}
+
+// UnmaskRequests returns the Unmasking request for each client that can
+// answer it (the survivors; in the malicious model, those that signed U3):
+// its share-holding neighbours split into alive (sent a masked input) and
+// dropped.
+func (s *Server) UnmaskRequests() (map[int]*UnmaskRequest, error) {
+	const r = RoundUnmask
+	if s.next != r || s.asked != nil {
+		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	ask := s.u3
+	var surv []uint32
+	if s.p.cfg.Threat == Malicious {
+		ask = s.u4
+		surv = s.survivors()
+	}
+	s.asked = slices.Clone(ask)
+	s.answered = make([]bool, s.p.n)
+	s.selfSh = make([][]shamir.Share, s.p.n)
+	s.keySh = make([][]shamir.Share, s.p.n)
+	out := make(map[int]*UnmaskRequest)
+	for j, in := range ask {
+		if !in {
+			continue
+		}
+		q := &UnmaskRequest{Client: uint32(j), Session: s.session, Survivors: surv}
+		s.forNeighbours(j, func(v int) {
+			if !s.u2[v] {
+				return
+			}
+			if s.u3[v] {
+				q.Alive = append(q.Alive, uint32(v))
+			} else {
+				q.Dropped = append(q.Dropped, uint32(v))
+			}
+			if surv != nil && s.u4[v] {
+				q.Signatures = append(q.Signatures, SignedSurvivors{Client: uint32(v), Signature: s.sigs[v]})
+			}
+		})
+		out[j] = q
+	}
+	return out, nil
+}
+
+// forNeighbours calls f for each neighbour of j in increasing id order.
+func (s *Server) forNeighbours(j int, f func(int)) {
+	if s.p.complete() {
+		for v := range s.p.n {
+			if v != j {
+				f(v)
+			}
+		}
+		return
+	}
+	for _, v := range s.p.Neighbours(j) {
+		f(v)
+	}
+}
+
+// HandleUnmask accepts a client's revealed shares: exactly the self-mask
+// shares of itself and its alive neighbours and the mask-key shares of
+// its dropped ones, each at the client's evaluation point.
+func (s *Server) HandleUnmask(m *UnmaskResponse) error {
+	const r = RoundUnmask
+	if m == nil {
+		return errorf(ServerID, r, ErrMalformed, "nil message")
+	}
+	if s.asked == nil {
+		return errorf(int(m.Client), r, ErrRound, "unmask response before the requests were sent")
+	}
+	id, err := s.check(r, m.Client, &m.Session, s.asked)
+	if err != nil {
+		return err
+	}
+	if s.answered[id] {
+		return errorf(id, r, ErrReplay, "second unmask response of client %d", id)
+	}
+	var wantSelf, wantKey []uint32
+	s.forNeighbours(id, func(v int) {
+		if !s.u2[v] {
+			return
+		}
+		if s.u3[v] {
+			wantSelf = append(wantSelf, uint32(v))
+		} else {
+			wantKey = append(wantKey, uint32(v))
+		}
+	})
+	i, _ := slices.BinarySearch(wantSelf, uint32(id))
+	wantSelf = slices.Insert(wantSelf, i, uint32(id))
+	nChunks := shamir.NumChunks(secretLen)
+	checkList := func(got []RevealedShare, want []uint32, what string) error {
+		if len(got) != len(want) {
+			return errorf(id, r, ErrProtocol, "client %d revealed %d %s shares, want %d", id, len(got), what, len(want))
+		}
+		for k, g := range got {
+			if g.Owner != want[k] {
+				return errorf(id, r, ErrProtocol, "client %d revealed a %s share of client %d, want client %d", id, what, g.Owner, want[k])
+			}
+			if g.Share.X != s.p.holderX(int(g.Owner), id, s.u1, s.rank) || len(g.Share.Y) != nChunks {
+				return errorf(id, r, ErrProtocol, "client %d revealed a %s share of client %d at the wrong point or length", id, what, g.Owner)
+			}
+		}
+		return nil
+	}
+	if err := checkList(m.SelfShares, wantSelf, "self-mask"); err != nil {
+		return err
+	}
+	if err := checkList(m.KeyShares, wantKey, "mask-key"); err != nil {
+		return err
+	}
+	for _, g := range m.SelfShares {
+		s.selfSh[g.Owner] = append(s.selfSh[g.Owner], cloneShare(g.Share))
+	}
+	for _, g := range m.KeyShares {
+		s.keySh[g.Owner] = append(s.keySh[g.Owner], cloneShare(g.Share))
+	}
+	s.answered[id] = true
+	return nil
+}
+
+// Result is the outcome of a session.
+type Result struct {
+	// Sum is the centred sum of the survivors' inputs, Dim main
+	// coordinates followed by SideDim side ones.
+	Sum []int64
+	// Survivors are the ids of the clients whose inputs are in Sum.
+	Survivors []int
+	dim       int
+}
+
+// Main returns the Dim main coordinates of the sum.
+func (r *Result) Main() []int64 { return r.Sum[:r.dim] }
+
+// Side returns the SideDim side coordinates of the sum.
+func (r *Result) Side() []int64 { return r.Sum[r.dim:] }
+
+// Finish closes the Unmasking round: it reconstructs the self-mask seed of
+// every survivor and the mask key of every client that dropped after
+// sharing its keys, removes their masks from the running sum and returns
+// the centred sum. It fails with [ErrTooFewClients] when some secret has
+// fewer than t shares, and with [ErrAuth] when shares reconstruct a secret
+// that does not match its commitment or public key.
+func (s *Server) Finish() (*Result, error) {
+	const r = RoundUnmask
+	if s.next != r || s.asked == nil || s.done {
+		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
+	}
+	s.done = true
+	cache := newLagrangeCache()
+	for u := range s.p.n {
+		if !s.u3[u] {
+			continue
+		}
+		var b [32]byte
+		err := s.reconstruct(cache, s.selfSh[u], u, "self-mask seed", func(seed []byte) bool {
+			copy(b[:], seed)
+			c := selfMaskCommitment(&s.session, u, &b)
+			return subtle.ConstantTimeCompare(c[:], s.commit[u][:]) == 1
+		})
+		if err != nil {
+			clear(b[:])
+			return nil, err
+		}
+		s.acc.subMask(&b)
+		clear(b[:])
+	}
+	for d := range s.p.n {
+		if !s.u2[d] || s.u3[d] {
+			continue
+		}
+		var sk *ecdh.PrivateKey
+		err := s.reconstruct(cache, s.keySh[d], d, "mask key", func(raw []byte) bool {
+			k, err := ecdh.X25519().NewPrivateKey(raw)
+			if err != nil || subtle.ConstantTimeCompare(k.PublicKey().Bytes(), s.adverts[d].MaskKey[:]) != 1 {
+				return false
+			}
+			sk = k
+			return true
+		})
+		if err != nil {
+			return nil, err
+		}
+		var ferr error
+		s.forNeighbours(d, func(v int) {
+			if ferr != nil || !s.u3[v] {
+				return
+			}
+			seed, err := maskSeed(sk, s.adverts[v].MaskKey[:], &s.session, d, v)
+			if err != nil {
+				ferr = errorf(v, r, ErrProtocol, "mask key of client %d is invalid", v)
+				return
+			}
+			// v added +PRG(seed) if v < d, -PRG(seed) otherwise.
+			if v < d {
+				s.acc.subMask(&seed)
+			} else {
+				s.acc.addMask(&seed)
+			}
+			clear(seed[:])
+		})
+		if ferr != nil {
+			return nil, ferr
+		}
+	}
+	res := &Result{Sum: make([]int64, s.p.length), dim: s.p.cfg.Dim}
+	s.acc.centred(res.Sum)
+	for u, in := range s.u3 {
+		if in {
+			res.Survivors = append(res.Survivors, u)
+		}
+	}
+	s.acc.wipe()
+	s.selfSh, s.keySh = nil, nil
+	return res, nil
+}
+
+// reconstruct rebuilds a secret of client u from t of its shares and
+// hands it to verify, which checks it against the client's commitment or
+// public key. If the first t shares fail (a holder revealed a corrupted
+// share), it retries with the other windows of t consecutive shares; if
+// none verifies it fails with ErrAuth. The candidate secrets are wiped.
+func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, u int, what string, verify func([]byte) bool) error {
+	const r = RoundUnmask
+	t := s.p.t
+	if len(shares) < t {
+		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", len(shares), what, u, t)
+	}
+	for start := 0; start+t <= len(shares); start++ {
+		win := shares[start : start+t]
+		l, err := cache.get(win)
+		if err != nil {
+			return errorf(u, r, ErrProtocol, "shares of the %s of client %d: %v", what, u, err)
+		}
+		out, err := l.Combine(win, secretLen)
+		ok := err == nil && verify(out)
+		clear(out)
+		if ok {
+			return nil
+		}
+	}
+	return errorf(u, r, ErrAuth, "no %d of the %d shares of the %s of client %d reconstruct the committed value (share holders sent corrupted shares)", t, len(shares), what, u)
+}
+
+// lagrangeCache keeps the Lagrange coefficients of each distinct set of
+// evaluation points: with the complete graph and few dropouts nearly every
+// reconstruction uses the same points.
+type lagrangeCache struct {
+	seed maphash.Seed
+	m    map[uint64][]*shamir.Lagrange
+}
+
+func newLagrangeCache() *lagrangeCache {
+	return &lagrangeCache{seed: maphash.MakeSeed(), m: make(map[uint64][]*shamir.Lagrange)}
+}
+
+func (c *lagrangeCache) get(shares []shamir.Share) (*shamir.Lagrange, error) {
+	xs := make([]uint32, len(shares))
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	var b [4]byte
+	for i, sh := range shares {
+		xs[i] = sh.X
+		binary.LittleEndian.PutUint32(b[:], sh.X)
+		h.Write(b[:])
+	}
+	key := h.Sum64()
+	for _, l := range c.m[key] {
+		if slices.Equal(l.X(), xs) {
+			return l, nil
+		}
+	}
+	l, err := shamir.NewLagrange(xs)
+	if err != nil {
+		return nil, err
+	}
+	c.m[key] = append(c.m[key], l)
+	return l, nil
+}
+
+func count(b []bool) int {
+	n := 0
+	for _, v := range b {
+		if v {
+			n++
+		}
+	}
+	return n
+}
