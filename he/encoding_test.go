@@ -1,0 +1,299 @@
+package he
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"sync"
+	"testing"
+)
+
+// fixture is a small insecure setup shared by the encoding tests.
+type fixture struct {
+	model  *Model
+	plan   *Plan
+	client *Client
+	keys   *EvaluationKeys
+	server *Server
+	xs     [][]float64
+	cts    []*Ciphertext
+}
+
+func newFixture(t testing.TB, mode Mode) *fixture {
+	t.Helper()
+	r := rand.New(rand.NewPCG(21, 22))
+	f := &fixture{model: randModel(t, r, []int{12, 6, 3}, []Activation{ActSquare, ActNone})}
+	var err error
+	if f.plan, err = Compile(f.model, CompileOptions{Mode: mode, Parameters: testParams(t, 10, 3)}); err != nil {
+		t.Fatal(err)
+	}
+	if f.client, err = NewClient(f.plan.Parameters()); err != nil {
+		t.Fatal(err)
+	}
+	if f.keys, err = f.client.GenEvaluationKeys(f.plan); err != nil {
+		t.Fatal(err)
+	}
+	if f.server, err = NewServer(f.plan, f.keys); err != nil {
+		t.Fatal(err)
+	}
+	f.xs = randSamples(r, 2, 12)
+	if f.cts, err = f.client.Encrypt(f.plan, f.xs); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// TestEncodingRoundTrip sends parameters, plan, keys and ciphertexts
+// through their encodings and evaluates with the decoded objects only.
+func TestEncodingRoundTrip(t *testing.T) {
+	for _, mode := range []Mode{Latency, Batch} {
+		t.Run(mode.String(), func(t *testing.T) {
+			f := newFixture(t, mode)
+			params, err := ReadParameters(bytes.NewReader(marshal(f.plan.Parameters())), AllowInsecureForTesting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !params.Equal(f.plan.Parameters()) || params.Name() != f.plan.Parameters().Name() {
+				t.Fatalf("parameters changed: %v vs %v", params, f.plan.Parameters())
+			}
+			plan, err := ReadPlan(bytes.NewReader(marshal(f.plan)), AllowInsecureForTesting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(marshal(plan), marshal(f.plan)) {
+				t.Fatal("plan encoding is not stable across a round trip")
+			}
+			keyBytes := marshal(f.keys)
+			keys, err := ReadEvaluationKeys(bytes.NewReader(keyBytes), AllowInsecureForTesting)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !bytes.Equal(marshal(keys), keyBytes) {
+				t.Fatal("key encoding is not stable across a round trip")
+			}
+			server, err := NewServer(plan, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got [][]float64
+			for _, ct := range f.cts {
+				b := marshal(ct)
+				if len(b) != ct.Bytes() {
+					t.Fatalf("Bytes() = %d, encoding has %d", ct.Bytes(), len(b))
+				}
+				ct2, err := ReadCiphertext(bytes.NewReader(b), params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res, err := server.Evaluate(ct2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				res2, err := ReadCiphertext(bytes.NewReader(marshal(res)), params)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := f.client.Decrypt(res2)
+				if err != nil {
+					t.Fatal(err)
+				}
+				got = append(got, out...)
+			}
+			if e := maxErr(t, f.model, f.xs, got); e > 1e-3 {
+				t.Fatalf("max abs error after round trips %g > 1e-3", e)
+			}
+		})
+	}
+}
+
+// TestDecodeTruncated feeds every prefix of valid encodings: each must fail
+// with ErrMalformed and never panic.
+func TestDecodeTruncated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("slow under -short")
+	}
+	f := newFixture(t, Latency)
+	params := f.plan.Parameters()
+	cases := []struct {
+		name string
+		data []byte
+		read func([]byte) error
+	}{
+		{"parameters", marshal(params), func(b []byte) error {
+			_, err := ReadParameters(bytes.NewReader(b), AllowInsecureForTesting)
+			return err
+		}},
+		{"plan", marshal(f.plan), func(b []byte) error { _, err := ReadPlan(bytes.NewReader(b), AllowInsecureForTesting); return err }},
+		{"ciphertext", marshal(f.cts[0]), func(b []byte) error { _, err := ReadCiphertext(bytes.NewReader(b), params); return err }},
+		{"keys", marshal(f.keys), func(b []byte) error {
+			_, err := ReadEvaluationKeys(bytes.NewReader(b), AllowInsecureForTesting)
+			return err
+		}},
+	}
+	for _, c := range cases {
+		step := max(1, len(c.data)/97)
+		for n := 0; n < len(c.data); n += step {
+			if err := c.read(c.data[:n]); !errors.Is(err, ErrMalformed) {
+				t.Fatalf("%s truncated to %d of %d bytes: err = %v, want ErrMalformed", c.name, n, len(c.data), err)
+			}
+		}
+		if err := c.read(c.data); err != nil {
+			t.Fatalf("%s: full encoding: %v", c.name, err)
+		}
+		bad := append([]byte(nil), c.data...)
+		bad[5] = 99 // version
+		if err := c.read(bad); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%s with version 99: err = %v", c.name, err)
+		}
+	}
+}
+
+// TestDecodeInsecureRejected checks that insecure parameters are refused
+// unless explicitly allowed, whatever the stream's flag says.
+func TestDecodeInsecureRejected(t *testing.T) {
+	f := newFixture(t, Latency)
+	b := marshal(f.plan.Parameters())
+	if _, err := ReadParameters(bytes.NewReader(b), Require128); !errors.Is(err, ErrInsecureParameters) {
+		t.Fatalf("insecure parameters with Require128: err = %v", err)
+	}
+	b[8] = 0 // clear the insecure flag: still insecure by the table
+	if _, err := ReadParameters(bytes.NewReader(b), Require128); !errors.Is(err, ErrInsecureParameters) {
+		t.Fatalf("unflagged insecure parameters with Require128: err = %v", err)
+	}
+	if _, err := ReadPlan(bytes.NewReader(marshal(f.plan)), Require128); !errors.Is(err, ErrInsecureParameters) {
+		t.Fatalf("plan with insecure parameters: err = %v", err)
+	}
+	p, err := NewParameters(PN13)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q, err := ReadParameters(bytes.NewReader(marshal(p)), Require128)
+	if err != nil || !q.Equal(p) {
+		t.Fatalf("PN13 round trip: %v", err)
+	}
+}
+
+// TestServerConcurrent shares one Server between goroutines; run it with
+// -race. Each result is checked against plaintext inference.
+func TestServerConcurrent(t *testing.T) {
+	for _, mode := range []Mode{Latency, Batch} {
+		f := newFixture(t, mode)
+		const workers = 4
+		outs := make([][][]float64, workers)
+		errs := make([]error, workers)
+		var wg sync.WaitGroup
+		for g := range workers {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for _, ct := range f.cts {
+					res, err := f.server.Evaluate(ct)
+					if err != nil {
+						errs[g] = err
+						return
+					}
+					o, err := decryptLocked(f, res)
+					if err != nil {
+						errs[g] = err
+						return
+					}
+					outs[g] = append(outs[g], o...)
+				}
+			}()
+		}
+		wg.Wait()
+		for g := range workers {
+			if errs[g] != nil {
+				t.Fatal(errs[g])
+			}
+			if e := maxErr(t, f.model, f.xs, outs[g]); e > 1e-3 {
+				t.Fatalf("%v goroutine %d: max abs error %g > 1e-3", mode, g, e)
+			}
+		}
+	}
+}
+
+var clientMu sync.Mutex
+
+// decryptLocked serialises use of the (not concurrency-safe) Client.
+func decryptLocked(f *fixture, ct *Ciphertext) ([][]float64, error) {
+	clientMu.Lock()
+	defer clientMu.Unlock()
+	return f.client.Decrypt(ct)
+}
+
+func fuzzSeeds(f *testing.F, data ...[]byte) {
+	for _, d := range data {
+		f.Add(d)
+		if len(d) > 10 {
+			f.Add(d[:len(d)/2])
+			b := append([]byte(nil), d...)
+			b[len(b)/3] ^= 0xff
+			f.Add(b)
+		}
+	}
+}
+
+func FuzzReadParameters(f *testing.F) {
+	p13, _ := NewParameters(PN13)
+	pi, _ := InsecureTestParameters(10, 2)
+	fuzzSeeds(f, marshal(p13), marshal(pi))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		p, err := ReadParameters(r, AllowInsecureForTesting)
+		if err != nil {
+			return
+		}
+		used := data[:len(data)-r.Len()]
+		if !bytes.Equal(marshal(p), used) {
+			t.Fatalf("decode then encode is not the identity")
+		}
+	})
+}
+
+func FuzzReadPlan(f *testing.F) {
+	fx := newFixture(f, Latency)
+	fb := newFixture(f, Batch)
+	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		p, err := ReadPlan(r, AllowInsecureForTesting)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(marshal(p), data[:len(data)-r.Len()]) {
+			t.Fatalf("decode then encode is not the identity")
+		}
+	})
+}
+
+func FuzzReadCiphertext(f *testing.F) {
+	fx := newFixture(f, Latency)
+	params := fx.plan.Parameters()
+	fuzzSeeds(f, marshal(fx.cts[0]))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		c, err := ReadCiphertext(r, params)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(marshal(c), data[:len(data)-r.Len()]) {
+			t.Fatalf("decode then encode is not the identity")
+		}
+	})
+}
+
+func FuzzReadEvaluationKeys(f *testing.F) {
+	fx := newFixture(f, Latency)
+	fuzzSeeds(f, marshal(fx.keys))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		r := bytes.NewReader(data)
+		k, err := ReadEvaluationKeys(r, AllowInsecureForTesting)
+		if err != nil {
+			return
+		}
+		if !bytes.Equal(marshal(k), data[:len(data)-r.Len()]) {
+			t.Fatalf("decode then encode is not the identity")
+		}
+	})
+}

@@ -1,0 +1,427 @@
+package he
+
+import (
+	"fmt"
+	"math"
+	"math/big"
+	"math/bits"
+	"slices"
+
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/lintrans"
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/utils/bignum"
+)
+
+// Mode is the packing of samples into ciphertexts.
+type Mode int
+
+const (
+	// Latency packs one sample per ciphertext (replicated across the
+	// slots) and evaluates dense layers by the baby-step giant-step
+	// diagonal method with hoisted rotations. It needs Galois keys.
+	Latency Mode = iota + 1
+	// Batch packs features major: ciphertext i holds feature i of up to
+	// [Parameters.Slots] samples. Dense layers are plaintext-scalar
+	// multiply-accumulates with no rotation and no Galois key.
+	Batch
+)
+
+func (m Mode) String() string {
+	switch m {
+	case Latency:
+		return "latency"
+	case Batch:
+		return "batch"
+	}
+	return fmt.Sprintf("Mode(%d)", int(m))
+}
+
+// CompileOptions configure [Compile]. The zero value selects latency mode
+// and the smallest preset deep enough for the model.
+type CompileOptions struct {
+	// Mode is the packing; zero means [Latency].
+	Mode Mode
+	// Parameters, when non-nil, are used instead of the smallest
+	// sufficient preset (for example [InsecureTestParameters] in tests).
+	Parameters *Parameters
+	// Calibration, when non-empty, holds representative plaintext samples:
+	// approximation intervals left at zero are set to 1.25 times the
+	// largest activation input seen; if outputs would come within a factor
+	// 2 of the modulus headroom, a last layer without activation is scaled
+	// down by a power of two (undone at decryption) and any other model is
+	// rejected.
+	Calibration [][]float64
+}
+
+// Plan is a model compiled for encrypted evaluation: parameters truncated to
+// the model's depth, the packing, the level of every layer and the Galois
+// elements the evaluation keys must cover. A Plan is immutable and safe for
+// concurrent use.
+type Plan struct {
+	model  *Model
+	params Parameters
+	mode   Mode
+	block  int // latency: slot period of the input (power of two, ≤ slots)
+	depth  int
+	layers []layerPlan
+	galEls []uint64
+	// galLevel is the level each Galois key is generated at: the highest
+	// level its rotation is used at, so keys only used deep in the model
+	// are smaller.
+	galLevel   map[uint64]int
+	relin      bool
+	relinLevel int // highest level a relinearization happens at
+	// outScale (a power of two, 1 by default) divides the last layer so
+	// that outputs fit the modulus headroom; decryption multiplies it back.
+	outScale float64
+}
+
+type layerPlan struct {
+	levelIn  int     // level of the layer input
+	fold     float64 // factor folded into weights and bias (1/interval)
+	actDepth int
+	poly     *polynomial.Polynomial // Chebyshev interpolant on [-1, 1]
+	// latency: input and output slot periods, layout, and the non-zero
+	// diagonal indexes per (out block, in block)
+	dIn, dOut int
+	hybrid    bool
+	diagIdx   [][][]int
+	expand    int // > 0: first layer with client-expanded input of expand blocks
+}
+
+const bsgsRatio = 3
+
+// Compile plans the encrypted evaluation of m: it computes the
+// multiplicative depth, chooses parameters (or checks the given ones), the
+// input level and the packing, and fails before anything is encrypted if
+// the model does not fit, for example with "model needs depth 17; the
+// largest preset without bootstrapping (PN15) has 15".
+func Compile(m *Model, opts CompileOptions) (*Plan, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	m = m.clone()
+	mode := opts.Mode
+	if mode == 0 {
+		mode = Latency
+	}
+	if mode != Latency && mode != Batch {
+		return nil, fmt.Errorf("he: unknown mode %d: %w", int(mode), ErrInput)
+	}
+	var peaks []float64
+	var maxOut float64
+	for si, x := range opts.Calibration {
+		out, pk, err := m.forward(x)
+		if err != nil {
+			return nil, fmt.Errorf("he: calibration sample %d: %w", si, err)
+		}
+		if peaks == nil {
+			peaks = pk
+		}
+		for i := range pk {
+			peaks[i] = math.Max(peaks[i], pk[i])
+		}
+		for _, v := range out {
+			maxOut = math.Max(maxOut, math.Abs(v))
+		}
+	}
+	depth := 0
+	for li := range m.Layers {
+		l := &m.Layers[li]
+		if l.Activation == ActSigmoid || l.Activation == ActTanh {
+			if l.Degree == 0 {
+				l.Degree = DefaultDegree
+			}
+			if l.Interval == 0 {
+				l.Interval = DefaultInterval
+				if peaks != nil {
+					l.Interval = math.Max(1, math.Ceil(1.25*peaks[li]))
+				}
+			}
+		}
+		depth += 1 + activationDepth(l)
+	}
+
+	var params Parameters
+	if opts.Parameters != nil {
+		params = *opts.Parameters
+		if params.p.N() == 0 {
+			return nil, fmt.Errorf("he: zero Parameters: %w", ErrInput)
+		}
+		if !params.Insecure() && !params.Secure128() {
+			return nil, fmt.Errorf("he: parameters %s: %w", params.Name(), ErrInsecureParameters)
+		}
+		if depth > params.Depth() {
+			return nil, fmt.Errorf("he: model needs depth %d; parameters %s have %d: %w", depth, params.Name(), params.Depth(), ErrDepth)
+		}
+	} else {
+		found := false
+		var largest Parameters
+		for _, pr := range Presets() {
+			p, err := NewParameters(pr)
+			if err != nil {
+				return nil, err
+			}
+			largest = p
+			if p.Depth() >= depth {
+				params, found = p, true
+				break
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("he: model needs depth %d; the largest preset without bootstrapping (%s) has %d: %w",
+				depth, largest.Name(), largest.Depth(), ErrDepth)
+		}
+	}
+	params, err := params.truncate(depth)
+	if err != nil {
+		return nil, err
+	}
+	pl, err := newPlan(m, params, mode)
+	if err != nil {
+		return nil, err
+	}
+	if bound := math.Exp2(params.LogOutputBound()); maxOut > bound/2 {
+		// Outputs would overflow the first prime. A last layer without
+		// activation is scaled down by a power of two folded into its
+		// weights; the client scales the decrypted outputs back.
+		if m.Layers[len(m.Layers)-1].Activation != ActNone {
+			return nil, fmt.Errorf("he: calibration output reaches %.4g but %s leaves room for %.4g (with a factor 2 margin): %w",
+				maxOut, params.Name(), bound/2, ErrModel)
+		}
+		pl.setOutScale(math.Exp2(math.Ceil(math.Log2(maxOut / (bound / 4)))))
+	}
+	return pl, nil
+}
+
+// setOutScale divides the last layer by s (a power of two); decryption
+// multiplies by s.
+func (p *Plan) setOutScale(s float64) {
+	p.outScale = s
+	p.layers[len(p.layers)-1].fold = 1 / s
+}
+
+func activationDepth(l *Dense) int {
+	switch l.Activation {
+	case ActSquare:
+		return 1
+	case ActSigmoid, ActTanh:
+		return bits.Len(uint(l.Degree))
+	}
+	return 0
+}
+
+// newPlan builds the plan of a validated model with resolved activation
+// settings on parameters of exactly the model's depth.
+func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
+	pl := &Plan{model: m, params: params, mode: mode, outScale: 1}
+	slots := params.Slots()
+	maxDim := m.InputDim
+	for li := range m.Layers {
+		maxDim = max(maxDim, m.Layers[li].Out())
+		pl.depth += 1 + activationDepth(&m.Layers[li])
+	}
+	if pl.depth != params.Depth() {
+		return nil, fmt.Errorf("he: model depth %d does not match parameters depth %d: %w", pl.depth, params.Depth(), ErrMismatch)
+	}
+	blocked := nextPow2(maxDim) > slots
+	period := min(nextPow2(m.InputDim), slots)
+	if blocked {
+		period = slots
+	}
+	pl.block = period
+	level := params.Depth()
+	gal := map[uint64]int{} // Galois element → highest level it is used at
+	use := func(g uint64, level int) { gal[g] = max(gal[g], level) }
+	in := m.InputDim
+	for li := range m.Layers {
+		l := &m.Layers[li]
+		lp := layerPlan{levelIn: level, fold: 1, actDepth: activationDepth(l)}
+		if l.Activation == ActSigmoid || l.Activation == ActTanh {
+			lp.fold = 1 / l.Interval
+			f := l.Activation
+			a := l.Interval
+			interval := bignum.Interval{
+				Nodes: l.Degree,
+				A:     *bignum.NewFloat(-1, 128),
+				B:     *bignum.NewFloat(1, 128),
+			}
+			bp := bignum.ChebyshevApproximation(func(x *big.Float) *big.Float {
+				xf, _ := x.Float64()
+				return new(big.Float).SetPrec(x.Prec()).SetFloat64(f.apply(a * xf))
+			}, interval)
+			poly := polynomial.NewPolynomial(bp)
+			if poly.Degree() != l.Degree {
+				return nil, fmt.Errorf("he: layer %d: interpolant has degree %d, want %d: %w", li, poly.Degree(), l.Degree, ErrModel)
+			}
+			lp.poly = &poly
+		}
+		if l.Activation != ActNone {
+			// Activations start after the layer's rescale.
+			pl.relin = true
+			pl.relinLevel = max(pl.relinLevel, level-1)
+		}
+		if mode == Latency {
+			lp.dIn = period
+			mp := nextPow2(l.Out())
+			switch {
+			case blocked:
+				lp.dOut = slots
+			case mp < period:
+				// Gazelle hybrid: mp extended diagonals, then fold.
+				lp.hybrid = true
+				lp.dOut = mp
+				for j := period / 2; j >= mp; j /= 2 {
+					use(params.p.GaloisElementForRotation(j), level-1) // folds run after the rescale
+				}
+			default:
+				lp.dOut = mp
+			}
+			nbIn, nbOut := 1, 1
+			if blocked {
+				nbIn, nbOut = ceilDiv(in, slots), ceilDiv(l.Out(), slots)
+			}
+			if li == 0 && !blocked {
+				// Client-expanded input: the client packs rot(x, k) for
+				// every diagonal k side by side, so the first layer is one
+				// plaintext product and log2(E) rotate-and-adds at the
+				// next level instead of a baby-step giant-step transform.
+				if E := nextPow2(lp.diagonalDim()); E >= 2 && E*lp.period() <= slots {
+					lp.expand = E
+					for j := E / 2; j >= 1; j /= 2 {
+						use(params.p.GaloisElementForRotation(j*lp.period()), level-1)
+					}
+				}
+			}
+			lp.diagIdx = make([][][]int, nbOut)
+			for bo := range nbOut {
+				lp.diagIdx[bo] = make([][]int, nbIn)
+				for bi := range nbIn {
+					idx := lp.blockDiagonals(l.Weights, bo, bi)
+					lp.diagIdx[bo][bi] = idx
+					if len(idx) == 0 {
+						continue
+					}
+					if lp.expand > 0 {
+						continue
+					}
+					for _, g := range lintrans.GaloisElements(params.p, lp.ltParams(params, idx)) {
+						use(g, level)
+					}
+				}
+			}
+			period = lp.dOut
+		}
+		pl.layers = append(pl.layers, lp)
+		level -= 1 + lp.actDepth
+		in = l.Out()
+	}
+	for g := range gal {
+		pl.galEls = append(pl.galEls, g)
+	}
+	slices.Sort(pl.galEls)
+	pl.galLevel = gal
+	return pl, nil
+}
+
+func (lp *layerPlan) ltParams(params Parameters, idx []int) lintrans.Parameters {
+	return lintrans.Parameters{
+		DiagonalsIndexList:        idx,
+		LevelQ:                    lp.levelIn,
+		LevelP:                    params.p.MaxLevelP(),
+		Scale:                     rlwe.NewScale(params.p.Q()[lp.levelIn]),
+		LogDimensions:             params.p.LogMaxDimensions(),
+		LogBabyStepGiantStepRatio: bsgsRatio,
+	}
+}
+
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+func nextPow2(n int) int { return 1 << bits.Len(uint(n-1)) }
+
+// diagonalDim returns the number of candidate diagonals of the layer.
+func (lp *layerPlan) diagonalDim() int {
+	if lp.hybrid {
+		return lp.dOut
+	}
+	return max(lp.dIn, lp.dOut)
+}
+
+// weightAt maps slot r (within one period) of diagonal k of block
+// (bo, bi) to the weight it carries, as (output, input) indexes.
+//
+// Square layout (Halevi-Shoup), with d the larger period:
+// diag_k[r] = W[bo·d + r][bi·d + (r+k) mod d].
+// Hybrid layout (Gazelle), with dIn the input period and mp the padded
+// output count: diag_k[r] = W[r mod mp][(r+k) mod dIn] for k < mp,
+// followed by log2(dIn/mp) rotate-and-add folds.
+func (lp *layerPlan) weightAt(bo, bi, k, r int) (o, i int) {
+	if lp.hybrid {
+		return r % lp.dOut, (r + k) % lp.dIn
+	}
+	d := max(lp.dIn, lp.dOut)
+	return bo*d + r, bi*d + (r+k)%d
+}
+
+// period returns the slot period of the layer's diagonals.
+func (lp *layerPlan) period() int {
+	if lp.hybrid {
+		return lp.dIn
+	}
+	return max(lp.dIn, lp.dOut)
+}
+
+// blockDiagonals lists the diagonals of block (bo, bi) with a non-zero
+// entry.
+func (lp *layerPlan) blockDiagonals(w [][]float64, bo, bi int) []int {
+	var idx []int
+	for k := range lp.diagonalDim() {
+		for r := range lp.period() {
+			o, i := lp.weightAt(bo, bi, k, r)
+			if o < len(w) && i < len(w[o]) && w[o][i] != 0 {
+				idx = append(idx, k)
+				break
+			}
+		}
+	}
+	return idx
+}
+
+// outBlock returns the slot period of the output in latency mode.
+func (p *Plan) outBlock() int {
+	if p.mode != Latency {
+		return 0
+	}
+	return p.layers[len(p.layers)-1].dOut
+}
+
+// Parameters returns the parameters of the plan (a preset truncated to the
+// model's depth); build the [Client] from them.
+func (p *Plan) Parameters() Parameters { return p.params }
+
+// Mode returns the packing.
+func (p *Plan) Mode() Mode { return p.mode }
+
+// Depth returns the multiplicative depth of the model.
+func (p *Plan) Depth() int { return p.depth }
+
+// Model returns a copy of the model with its resolved activation degrees
+// and intervals.
+func (p *Plan) Model() *Model { return p.model.clone() }
+
+// SamplesPerCiphertext returns how many samples one [Ciphertext] holds.
+func (p *Plan) SamplesPerCiphertext() int {
+	if p.mode == Batch {
+		return p.params.Slots()
+	}
+	return 1
+}
+
+// Rotations returns the number of Galois keys the plan needs.
+func (p *Plan) Rotations() int { return len(p.galEls) }
+
+// String summarises the plan.
+func (p *Plan) String() string {
+	return fmt.Sprintf("mode=%v depth=%d block=%d galois_keys=%d params=[%v]", p.mode, p.depth, p.block, len(p.galEls), p.params)
+}

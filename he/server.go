@@ -1,0 +1,498 @@
+package he
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sync"
+
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/lintrans"
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/ring"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// EvaluationKeys are the public keys a [Server] evaluates with: a
+// relinearization key and Galois (rotation) keys. They cannot decrypt.
+type EvaluationKeys struct {
+	params Parameters
+	set    *rlwe.MemEvaluationKeySet
+}
+
+// Bytes returns the size of the keys as [EvaluationKeys.WriteTo] encodes
+// them (compressed).
+func (k *EvaluationKeys) Bytes() int {
+	n, err := k.WriteTo(io.Discard)
+	if err != nil { // keys from CollectiveKeyGen are not compressed
+		return k.set.BinarySize()
+	}
+	return int(n)
+}
+
+// GaloisKeys returns the number of Galois keys held.
+func (k *EvaluationKeys) GaloisKeys() int { return len(k.set.GaloisKeys) }
+
+// Server evaluates a compiled model on ciphertexts with evaluation keys
+// only: it holds no secret key and cannot decrypt. A Server is safe for
+// concurrent use by multiple goroutines; each call to [Server.Evaluate]
+// takes a private evaluator from a pool (evaluators share the read-only
+// keys and encoded weights but not their scratch buffers).
+type Server struct {
+	plan   *Plan
+	keys   *EvaluationKeys
+	layers []serverLayer
+	pool   sync.Pool
+}
+
+type serverLayer struct {
+	lts      [][]*lintrans.LinearTransformation // latency: [out block][in block], nil for zero blocks
+	bias     []*rlwe.Plaintext                  // latency: per out block, nil for no bias
+	w        [][]float64                        // batch: folded weights
+	wMont    [][][]uint64                       // batch: [prime][out][in] round(w·q), Montgomery form
+	nz       [][]int                            // batch: per output, the inputs with a non-zero weight
+	b        []float64                          // batch: folded bias (nil for none)
+	scale    rlwe.Scale                         // scale of the layer input
+	expanded *rlwe.Plaintext                    // latency, client-expanded first layer: all diagonals side by side
+}
+
+type worker struct {
+	eval  *ckks.Evaluator
+	lt    *lintrans.Evaluator
+	poly  *polynomial.Evaluator
+	plain *ckks.Encoder
+}
+
+// NewServer prepares the evaluation of plan with keys: it checks that the
+// keys cover every rotation the plan needs and encodes the weights.
+func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
+	if plan == nil || keys == nil || keys.set == nil {
+		return nil, fmt.Errorf("he: NewServer: nil plan or keys: %w", ErrInput)
+	}
+	if !plan.params.Equal(keys.params) {
+		return nil, fmt.Errorf("he: NewServer: keys for %s, plan for %s: %w", keys.params.Name(), plan.params.Name(), ErrMismatch)
+	}
+	if plan.relin && keys.set.RelinearizationKey == nil {
+		return nil, fmt.Errorf("he: NewServer: model has activations but keys hold no relinearization key: %w", ErrMissingKey)
+	}
+	if plan.relin && keys.set.RelinearizationKey.LevelQ() < plan.relinLevel {
+		return nil, fmt.Errorf("he: NewServer: relinearization key at level %d, the plan relinearizes at %d: %w",
+			keys.set.RelinearizationKey.LevelQ(), plan.relinLevel, ErrMissingKey)
+	}
+	for _, g := range plan.galEls {
+		gk, ok := keys.set.GaloisKeys[g]
+		if !ok {
+			return nil, fmt.Errorf("he: NewServer: keys lack the Galois key for element %d: %w", g, ErrMissingKey)
+		}
+		if gk.LevelQ() < plan.galLevel[g] {
+			return nil, fmt.Errorf("he: NewServer: Galois key %d at level %d, the plan uses it at %d: %w", g, gk.LevelQ(), plan.galLevel[g], ErrMissingKey)
+		}
+	}
+	params := plan.params.p
+	// Expand compressed keys into a private set.
+	set := rlwe.NewMemEvaluationKeySet(nil)
+	if rlk := keys.set.RelinearizationKey; rlk != nil {
+		k := rlk.CopyNew()
+		k.Seed = rlk.Seed // lattigo v6.2.0's CopyNew drops the seed
+		if k.IsCompressed() {
+			if err := k.Expand(params, nil); err != nil {
+				return nil, fmt.Errorf("he: NewServer: cannot expand relinearization key: %w", err)
+			}
+		}
+		set.RelinearizationKey = k
+	}
+	for _, g := range plan.galEls {
+		k := keys.set.GaloisKeys[g].CopyNew()
+		k.Seed = keys.set.GaloisKeys[g].Seed // lattigo v6.2.0's CopyNew drops the seed
+		if k.IsCompressed() {
+			if err := k.Expand(params, nil); err != nil {
+				return nil, fmt.Errorf("he: NewServer: cannot expand Galois key %d: %w", g, err)
+			}
+		}
+		set.GaloisKeys[g] = k
+	}
+	s := &Server{plan: plan, keys: keys}
+	ecd := ckks.NewEncoder(params)
+	scale := params.DefaultScale()
+	m := plan.model
+	in := m.InputDim
+	for li := range m.Layers {
+		l := &m.Layers[li]
+		lp := &plan.layers[li]
+		sl := serverLayer{scale: scale}
+		q := rlwe.NewScale(params.Q()[lp.levelIn])
+		switch plan.mode {
+		case Latency:
+			slots := params.MaxSlots()
+			P := lp.period()
+			sl.lts = make([][]*lintrans.LinearTransformation, len(lp.diagIdx))
+			sl.bias = make([]*rlwe.Plaintext, len(lp.diagIdx))
+			for bo := range lp.diagIdx {
+				sl.lts[bo] = make([]*lintrans.LinearTransformation, len(lp.diagIdx[bo]))
+				for bi, idx := range lp.diagIdx[bo] {
+					if len(idx) == 0 {
+						continue
+					}
+					diags := lintrans.Diagonals[float64]{}
+					for _, k := range idx {
+						d := make([]float64, slots)
+						for r := range P {
+							o, i := lp.weightAt(bo, bi, k, r)
+							if o < l.Out() && i < in {
+								d[r] = l.Weights[o][i] * lp.fold
+							}
+						}
+						for sIdx := P; sIdx < slots; sIdx++ {
+							d[sIdx] = d[sIdx%P]
+						}
+						diags[k] = d
+					}
+					lt := lintrans.NewTransformation(params, lp.ltParams(plan.params, idx))
+					if err := lintrans.Encode(ecd, diags, lt); err != nil {
+						return nil, fmt.Errorf("he: layer %d: cannot encode block (%d, %d): %w", li, bo, bi, err)
+					}
+					sl.lts[bo][bi] = &lt
+				}
+				if lp.expand > 0 && len(lp.diagIdx[0][0]) > 0 {
+					// Block j of the plaintext holds diagonal j mod E.
+					v := make([]float64, slots)
+					for sIdx := range v {
+						o, i := lp.weightAt(0, 0, (sIdx/P)%lp.expand, sIdx%P)
+						if o < l.Out() && i < in && (sIdx/P)%lp.expand < lp.diagonalDim() {
+							v[sIdx] = l.Weights[o][i] * lp.fold
+						}
+					}
+					pt := ckks.NewPlaintext(params, lp.levelIn)
+					pt.Scale = q
+					if err := ecd.Encode(v, pt); err != nil {
+						return nil, fmt.Errorf("he: layer %d: cannot encode expanded weights: %w", li, err)
+					}
+					sl.expanded = pt
+				}
+				if len(l.Bias) != 0 {
+					// The bias is added after the folds, in the output period.
+					v := make([]float64, slots)
+					for sIdx := range v {
+						if o := bo*lp.dOut + sIdx%lp.dOut; o < l.Out() {
+							v[sIdx] = l.Bias[o] * lp.fold
+						}
+					}
+					// Added after the rescale, at the layer's input scale.
+					pt := ckks.NewPlaintext(params, lp.levelIn-1)
+					pt.Scale = scale
+					if err := ecd.Encode(v, pt); err != nil {
+						return nil, fmt.Errorf("he: layer %d: cannot encode bias: %w", li, err)
+					}
+					sl.bias[bo] = pt
+				}
+			}
+		case Batch:
+			// Each weight becomes the integer round(w·q) with q the prime the
+			// rescale drops, in Montgomery form modulo every prime of the
+			// level: the multiply-accumulate is then one vector operation per
+			// prime, with no per-call big-number conversion.
+			ringQ := params.RingQ().AtLevel(lp.levelIn)
+			qf := float64(params.Q()[lp.levelIn])
+			sl.w = make([][]float64, l.Out())
+			sl.wMont = make([][][]uint64, lp.levelIn+1)
+			for j := range sl.wMont {
+				sl.wMont[j] = make([][]uint64, l.Out())
+				for o := range sl.wMont[j] {
+					sl.wMont[j][o] = make([]uint64, in)
+				}
+			}
+			sl.nz = make([][]int, l.Out())
+			for o := range sl.w {
+				sl.w[o] = make([]float64, in)
+				for i := range in {
+					v := l.Weights[o][i] * lp.fold
+					sl.w[o][i] = v
+					if v == 0 || math.Round(v*qf) == 0 {
+						continue
+					}
+					sl.nz[o] = append(sl.nz[o], i)
+					iv := math.Round(v * qf)
+					if math.Abs(iv) >= 1<<62 {
+						return nil, fmt.Errorf("he: layer %d: weight [%d][%d] = %g too large for the modulus: %w", li, o, i, v, ErrModel)
+					}
+					for j, sub := range ringQ.SubRings[:lp.levelIn+1] {
+						r := uint64(math.Abs(iv)) % sub.Modulus
+						if iv < 0 && r != 0 {
+							r = sub.Modulus - r
+						}
+						sl.wMont[j][o][i] = ring.MForm(r, sub.Modulus, sub.BRedConstant)
+					}
+				}
+			}
+			if len(l.Bias) != 0 {
+				sl.b = make([]float64, l.Out())
+				for o := range sl.b {
+					sl.b[o] = l.Bias[o] * lp.fold
+				}
+			}
+		}
+		// Scale after the layer: the dense part restores the input scale
+		// exactly (weights are encoded at the scale of the prime dropped
+		// by the rescale); square maps s to s²/q; polynomials return the
+		// default scale.
+		switch l.Activation {
+		case ActSquare:
+			qa := rlwe.NewScale(params.Q()[lp.levelIn-1])
+			scale = scale.Mul(scale).Div(qa)
+		case ActSigmoid, ActTanh:
+			scale = params.DefaultScale()
+		}
+		s.layers = append(s.layers, sl)
+		in = l.Out()
+	}
+	s.pool.New = func() any {
+		eval := ckks.NewEvaluator(params, set)
+		return &worker{
+			eval:  eval,
+			lt:    lintrans.NewEvaluator(eval),
+			poly:  polynomial.NewEvaluator(params, eval),
+			plain: ecd,
+		}
+	}
+	return s, nil
+}
+
+// Plan returns the server's plan.
+func (s *Server) Plan() *Plan { return s.plan }
+
+// Evaluate runs the model on an encrypted input made by [Client.Encrypt]
+// for the same plan and returns the encrypted output. The input is not
+// modified. Safe for concurrent use.
+func (s *Server) Evaluate(in *Ciphertext) (*Ciphertext, error) {
+	pl := s.plan
+	if err := in.check(pl.params); err != nil {
+		return nil, err
+	}
+	if in.mode != pl.mode || in.dim != pl.model.InputDim || (in.mode == Latency && in.block != pl.block) {
+		return nil, fmt.Errorf("he: ciphertext (mode %v, dim %d) does not match plan (mode %v, dim %d): %w",
+			in.mode, in.dim, pl.mode, pl.model.InputDim, ErrMismatch)
+	}
+	for i, e := range in.cts {
+		if e.Level() != pl.params.Depth() {
+			return nil, fmt.Errorf("he: input part %d at level %d, plan wants %d: %w", i, e.Level(), pl.params.Depth(), ErrMismatch)
+		}
+		if e.Scale.Cmp(pl.params.p.DefaultScale()) != 0 {
+			return nil, fmt.Errorf("he: input part %d has a non-default scale: %w", i, ErrMismatch)
+		}
+	}
+	w := s.pool.Get().(*worker)
+	defer s.pool.Put(w)
+	cur := in.cts
+	var err error
+	for li := range pl.model.Layers {
+		if pl.mode == Latency {
+			cur, err = s.denseLatency(w, li, cur)
+		} else {
+			cur, err = s.denseBatch(w, li, cur)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("he: layer %d: %w", li, err)
+		}
+		if cur, err = s.activate(w, li, cur); err != nil {
+			return nil, fmt.Errorf("he: layer %d activation: %w", li, err)
+		}
+	}
+	return &Ciphertext{mode: in.mode, samples: in.samples, dim: pl.model.OutputDim(), block: pl.outBlock(), scale: pl.outScale, cts: cur}, nil
+}
+
+func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	sl := &s.layers[li]
+	params := s.plan.params.p
+	level := s.plan.layers[li].levelIn
+	if lp := &s.plan.layers[li]; lp.expand > 0 {
+		return s.denseExpanded(w, li, in[0])
+	}
+	out := make([]*rlwe.Ciphertext, len(sl.lts))
+	// For each input block, evaluate all its output blocks with one
+	// hoisted decomposition (EvaluateMany), then accumulate.
+	for bi := range in {
+		var lts []lintrans.LinearTransformation
+		var dst []int
+		for bo := range sl.lts {
+			if lt := sl.lts[bo][bi]; lt != nil {
+				lts = append(lts, *lt)
+				dst = append(dst, bo)
+			}
+		}
+		if len(lts) == 0 {
+			continue
+		}
+		res := make([]*rlwe.Ciphertext, len(lts))
+		for i := range res {
+			res[i] = rlwe.NewCiphertext(params, 1, level)
+		}
+		if err := w.lt.EvaluateMany(in[bi], lts, res); err != nil {
+			return nil, err
+		}
+		for i, bo := range dst {
+			if out[bo] == nil {
+				out[bo] = res[i]
+			} else if err := w.eval.Add(out[bo], res[i], out[bo]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	for bo := range out {
+		if out[bo] == nil { // all-zero block row: encrypt nothing, use a zero ciphertext
+			out[bo] = rlwe.NewCiphertext(params, 1, level)
+			out[bo].Scale = sl.scale.Mul(rlwe.NewScale(params.Q()[level]))
+		}
+		// Rescale first: the folds then rotate at the lower level.
+		if err := w.eval.Rescale(out[bo], out[bo]); err != nil {
+			return nil, err
+		}
+		if lp := &s.plan.layers[li]; lp.hybrid {
+			for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
+				rot, err := w.eval.RotateNew(out[bo], j)
+				if err != nil {
+					return nil, err
+				}
+				if err := w.eval.Add(out[bo], rot, out[bo]); err != nil {
+					return nil, err
+				}
+			}
+		}
+		if sl.bias[bo] != nil {
+			if err := w.eval.Add(out[bo], sl.bias[bo], out[bo]); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) denseBatch(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	sl := &s.layers[li]
+	params := s.plan.params.p
+	level := s.plan.layers[li].levelIn
+	ringQ := params.RingQ().AtLevel(level)
+	accScale := in[0].Scale.Mul(rlwe.NewScale(params.Q()[level]))
+	deg := in[0].Degree()
+	for i, ct := range in {
+		if ct.Level() != level || ct.Degree() != deg || ct.Scale.Cmp(in[0].Scale) != 0 {
+			return nil, fmt.Errorf("feature %d: level, degree or scale differs from feature 0: %w", i, ErrMismatch)
+		}
+	}
+	out := make([]*rlwe.Ciphertext, len(sl.w))
+	for o := range out {
+		out[o] = ckks.NewCiphertext(params, deg, level)
+		out[o].Scale = accScale
+	}
+	src := make([][]uint64, len(in))
+	dst := make([][]uint64, len(out))
+	for d := 0; d <= deg; d++ {
+		for j, sub := range ringQ.SubRings[:level+1] {
+			for i := range in {
+				src[i] = in[i].Value[d].Coeffs[j]
+			}
+			for o := range out {
+				dst[o] = out[o].Value[d].Coeffs[j]
+			}
+			macMontMany(dst, src, sl.wMont[j], sl.nz, sub.Modulus, sub.MRedConstant)
+		}
+	}
+	for o, acc := range out {
+		if sl.b != nil && sl.b[o] != 0 {
+			if err := w.eval.Add(acc, sl.b[o], acc); err != nil {
+				return nil, err
+			}
+		}
+		if err := w.eval.Rescale(acc, acc); err != nil {
+			return nil, err
+		}
+		if acc.Degree() > 1 {
+			if err := w.eval.Relinearize(acc, acc); err != nil {
+				return nil, err
+			}
+		}
+	}
+	return out, nil
+}
+
+func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	l := &s.plan.model.Layers[li]
+	lp := &s.plan.layers[li]
+	switch l.Activation {
+	case ActSquare:
+		// Batch mode relinearizes lazily: the next dense layer works on
+		// degree-2 ciphertexts and relinearizes its (fewer) outputs.
+		lazy := s.plan.mode == Batch && li+1 < len(s.plan.model.Layers)
+		for i, ct := range in {
+			var err error
+			if lazy {
+				if in[i], err = w.eval.MulNew(ct, ct); err != nil {
+					return nil, err
+				}
+			} else if err = w.eval.MulRelin(ct, ct, ct); err != nil {
+				return nil, err
+			}
+			if err := w.eval.Rescale(in[i], in[i]); err != nil {
+				return nil, err
+			}
+		}
+	case ActSigmoid, ActTanh:
+		target := s.plan.params.p.DefaultScale()
+		for i, ct := range in {
+			res, err := w.poly.Evaluate(ct, *lp.poly, target)
+			if err != nil {
+				return nil, err
+			}
+			in[i] = res
+		}
+	}
+	return in, nil
+}
+
+// denseExpanded evaluates a first layer whose input the client packed as
+// rot(x, j mod E) in slot block j: one plaintext product, a rescale, then
+// log2(E) rotate-and-adds at the lower level sum the E partial products.
+func (s *Server) denseExpanded(w *worker, li int, in *rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
+	sl := &s.layers[li]
+	lp := &s.plan.layers[li]
+	params := s.plan.params.p
+	var out *rlwe.Ciphertext
+	if sl.expanded == nil { // all-zero weights
+		out = rlwe.NewCiphertext(params, 1, lp.levelIn-1)
+		out.Scale = sl.scale
+	} else {
+		var err error
+		if out, err = w.eval.MulNew(in, sl.expanded); err != nil {
+			return nil, err
+		}
+		if err := w.eval.Rescale(out, out); err != nil {
+			return nil, err
+		}
+	}
+	P := lp.period()
+	for j := lp.expand / 2; j >= 1; j /= 2 {
+		rot, err := w.eval.RotateNew(out, j*P)
+		if err != nil {
+			return nil, err
+		}
+		if err := w.eval.Add(out, rot, out); err != nil {
+			return nil, err
+		}
+	}
+	if lp.hybrid {
+		for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
+			rot, err := w.eval.RotateNew(out, j)
+			if err != nil {
+				return nil, err
+			}
+			if err := w.eval.Add(out, rot, out); err != nil {
+				return nil, err
+			}
+		}
+	}
+	if sl.bias[0] != nil {
+		if err := w.eval.Add(out, sl.bias[0], out); err != nil {
+			return nil, err
+		}
+	}
+	return []*rlwe.Ciphertext{out}, nil
+}
