@@ -81,13 +81,15 @@
 // reads one uniformly random alias-table column (the choice between the
 // column's two steps is branch-free, so neither the cache nor the branch
 // predictor sees which step was drawn), uses two 64-bit random words (three
-// for parameters above 2^36 in integer units), one polynomial exp and a
-// comparison. The number of trials is geometric and independent of the
-// value finally accepted, as in any rejection sampler; about 1% of trials
-// are rejected before the exp. Data-dependent timing remains only in events
-// of small probability: the tail beyond 16 table blocks (probability about
-// 1e-14 for the Gaussian and 2e-7 for the Laplace) and the exact path
-// (2^-29 per trial) take longer. A test bins single calls by |noise| and
+// for σ ≥ 2^38 or b > 2^37 in integer units, never on the float64 grid),
+// one table-free polynomial exp (of γ(x) - γ(k·w) < 1/2 within the step,
+// the step's factor exp(-γ(k·w)) being precomputed) and a comparison. The
+// number of trials is geometric and independent of the value finally
+// accepted, as in any rejection sampler; about 1% of trials are rejected
+// before the exp. Data-dependent timing remains only in events of small
+// probability: the tail beyond 16 table blocks (probability about 1e-14
+// for the Gaussian and 2e-7 for the Laplace) and the exact path (about
+// 2^-29 per trial) take longer. A test bins single calls by |noise| and
 // checks that median times do not rise; with a branching alias lookup it
 // measured +10 ns for draws beyond 3σ, and none since. Selection
 // mechanisms' trial counts depend on the utilities (not on the output).

@@ -9,8 +9,7 @@ import (
 // fastDecision is the float64 half of the body acceptance test in sample:
 // it returns (accept, true) when the float64 comparison is certain.
 func fastDecision(t *table, it int, x int64, acc uint64) (bool, bool) {
-	xf := float64(x)
-	p := t.pInv[it] * expNegFast((xf*t.c2+t.c1)*xf)
+	p := t.bodyProb(t.pInv[it], x)
 	a := float64(acc>>t.accShift) * t.cell
 	switch {
 	case a+t.cell < p*(1-fastMargin):
@@ -48,7 +47,7 @@ func TestFastPathAgreesWithExact(t *testing.T) {
 			if i%2 == 1 {
 				// Put V just outside the margin around p.
 				xf := float64(x)
-				p := tb.pInv[it] * math.Exp(-(xf*tb.c2+tb.c1)*xf)
+				p := tb.scaleOf(it) / float64(tb.h[it]) * math.Exp(-(xf*tb.c2+tb.c1)*xf)
 				off := 1 + (fastMargin*1.0001)*float64(1-2*(i/2%2))
 				v := math.Min(p*off, 1-0x1p-53)
 				acc = uint64(v * math.Ldexp(1, int(tb.accBits)))

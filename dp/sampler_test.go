@@ -265,6 +265,30 @@ func TestExpNegFast(t *testing.T) {
 	}
 }
 
+// TestExpNegStep checks expNegStep on [0, 1/2] and that δ = γ(x) - γ(k·w)
+// stays in that range over the body of tables of both kinds.
+func TestExpNegStep(t *testing.T) {
+	worst := 0.0
+	for i := 0; i <= 100_000; i++ {
+		y := float64(i) * (0.5 / 100_000)
+		want := math.Exp(-y)
+		worst = max(worst, math.Abs(expNegStep(y)-want)/want)
+	}
+	if worst > 0x1p-43 {
+		t.Errorf("expNegStep relative error %g > 2^-43", worst)
+	}
+	for _, kind := range []noiseKind{kindGauss, kindLaplace} {
+		for _, param := range []float64{0x1p-20, 0.7, 63.9, 64, 1000.5, 0x1p36, 0x1p37 - 1, 0x1p36 + 1, 0x1p50} {
+			tb := newTable(kind, param)
+			x := int64(tb.nBody)<<tb.wBits - 1 // last offset of the last step
+			u := x & int64(tb.wMask)
+			if d := float64(u) * (float64(2*x-u)*tb.c2 + tb.c1); !(d < 0.5) {
+				t.Errorf("kind %d param %g: δ = %g in the last step", kind, param, d)
+			}
+		}
+	}
+}
+
 // TestKnownAnswer pins the output of the seeded sampler: a SHA-256 over
 // 10,000 draws of each sampler. The digest was produced by this code when
 // the samplers were written; it may change only with a written reason

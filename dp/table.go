@@ -41,13 +41,14 @@ import (
 //     exactLess, which refines V and exp(-γ) in big-integer arithmetic.
 //
 // The output is exactly distributed; nothing is truncated. Every trial in
-// the body does the same work (one read of a uniformly random alias
-// column with a branch-free choice of item, two 64-bit words, or three
-// when the step is wider than 2^31, and one expNegFast) whatever x is, and
-// the number of trials is independent of the accepted value, as in any
-// rejection sampler. Only the tail (probability
-// about 10^-14 for the Gaussian, 10^-7 for the Laplace) and the exact path
-// do more work.
+// the body does the same work whatever x is: one read of a uniformly
+// random alias column with a branch-free choice of item, two 64-bit words
+// (three when the step is wider than 2^32), and one table-free polynomial
+// exp (expNegStep of γ(x) - γ(k·w) < 1/2, the factor exp(-γ(k·w)) of the
+// step being precomputed in pInv). The number of trials is independent of
+// the accepted value, as in any rejection sampler. Only the tail
+// (probability about 10^-14 for the Gaussian, 10^-7 for the Laplace) and
+// the exact path do more work.
 
 type noiseKind uint8
 
@@ -94,7 +95,7 @@ type table struct {
 	// so neither the cache nor the branch predictor sees which step won.
 	cols [nCols]column
 
-	pInv  []float64 // S / H_k
+	pInv  []float64 // S·exp(-γ(k·w))/H_k
 	h     []uint64  // H_k
 	tailT uint64    // T
 	scale float64   // S
@@ -105,10 +106,10 @@ type table struct {
 }
 
 // column is one alias-table column: item self with probability thr/2^52,
-// otherwise item alias, with S/H of both items alongside.
+// otherwise item alias, with pInv of both items alongside.
 type column struct {
 	thr         uint64
-	pSelf, pAlt float64 // S/H_k of self and alias (0 for non-body items)
+	pSelf, pAlt float64 // pInv of self and alias (0 for non-body items)
 	self, alias uint16
 }
 
@@ -137,7 +138,10 @@ func newTable(kind noiseKind, param float64) *table {
 	}
 	t.wMask = 1<<t.wBits - 1
 	t.accBits = 64 - t.wBits
-	if t.wBits > 31 {
+	// Up to 2^32-wide steps the offset word leaves at least 32 bits for
+	// the acceptance uniform: the float64 test then leaves at most
+	// 2^-32 + 2^-29 of trials undecided. Wider steps need a third word.
+	if t.wBits > 32 {
 		t.thirdWord, t.accBits = true, 64
 	}
 	cb := min(t.accBits, 53)
@@ -195,7 +199,15 @@ func newTable(kind noiseKind, param float64) *table {
 	t.pInv = make([]float64, t.nBody)
 	for k := range fk {
 		t.h[k] = up(fk[k])
-		t.pInv[k] = t.scaleOf(k) / float64(t.h[k])
+		// exp(-γ(x)) = exp(-γ(k·w))·exp(-δ) for x = k·w + u, so that the
+		// acceptance test needs only exp(-δ), δ = γ(x) - γ(k·w) < 1/2
+		// (see bodyProb). γ(k·w) ≤ expFastMax = 700 has absolute error
+		// below 700·2^-52 < 2^-42 and math.Exp errs below one ulp, so pInv
+		// is within a relative 2^-41.9 of the truth.
+		t.pInv[k] = 0
+		if g := t.gamma(int64(k) << t.wBits); g <= expFastMax {
+			t.pInv[k] = t.scaleOf(k) / float64(t.h[k]) * math.Exp(-g)
+		}
 		w[k] = t.h[k]
 		tot += w[k]
 	}
@@ -311,8 +323,8 @@ func (t *table) sample(r *rand.ChaCha8) int64 {
 		if t.thirdWord {
 			acc = r.Uint64()
 		}
-		xf := float64(x)
-		p := pi * expNegFast((xf*t.c2+t.c1)*xf)
+		u := x & int64(t.wMask) // p = t.bodyProb(pi, x), inlined
+		p := pi * expNegStep(float64(u)*(float64(2*x-u)*t.c2+t.c1))
 		a := float64(acc>>t.accShift) * t.cell
 		var ok bool
 		switch {
@@ -381,4 +393,18 @@ func (t *table) tail(r *rand.ChaCha8, neg bool) (int64, bool) {
 		return -x, true
 	}
 	return x, true
+}
+
+// bodyProb returns, within a relative 2^-41, the acceptance probability
+// S·exp(-γ(x))/H_k of the body candidate x = k·w + u ≥ 0, given
+// pi = pInv[k] = S·exp(-γ(k·w))/H_k: pi·exp(-δ) with
+//
+//	δ = γ(x) - γ(k·w) = u·((2x-u)·c2 + c1),
+//
+// which is below 1/2 in the body (w = t/32 and t ≤ σ for the Gaussian,
+// t < 2b for the Laplace; δ = 0 for unit steps), and is computed with a
+// relative error of a few 2^-53.
+func (t *table) bodyProb(pi float64, x int64) float64 {
+	u := x & int64(t.wMask)
+	return pi * expNegStep(float64(u)*(float64(2*x-u)*t.c2+t.c1))
 }
