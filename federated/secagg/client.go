@@ -29,6 +29,12 @@ type ClientOptions struct {
 	// Identity is the client's long-term Ed25519 private key, whose public
 	// half is Config.Identities[id]. Required with Malicious.
 	Identity ed25519.PrivateKey
+	// MinSequence is the smallest Config.Sequence the client accepts:
+	// NewClient refuses an earlier session with [ErrReplay]. A client that
+	// stores the Sequence of its last session and sets MinSequence to one
+	// more cannot be made to take part twice in sessions with the same
+	// configuration digest, whatever the server proposes.
+	MinSequence uint64
 	// InsecureTestRand replaces crypto/rand as the source of the client's
 	// keys, seeds and Shamir coefficients. Only for reproducible tests: a
 	// predictable source lets anyone unmask the client's input.
@@ -66,6 +72,7 @@ type Client struct {
 	survivors  []uint32
 	selfSeed   [32]byte
 	openKeys   map[int]*[32]byte // envelope keys from each neighbour to us
+	pairSeeds  map[int]*[32]byte // pairwise mask seeds with each neighbour
 }
 
 // NewClient returns the client with the given id for the session p.
@@ -82,6 +89,9 @@ func NewClient(p *Params, id int, opts *ClientOptions) (*Client, error) {
 			c.rand = opts.InsecureTestRand
 		}
 		c.identity = opts.Identity
+		if p.cfg.Sequence < opts.MinSequence {
+			return nil, errorf(ServerID, RoundAdvertise, ErrReplay, "session sequence %d for client %d is below its minimum %d: replayed or stale session", p.cfg.Sequence, id, opts.MinSequence)
+		}
 	}
 	if p.cfg.Threat == Malicious {
 		if len(c.identity) != ed25519.PrivateKeySize {
@@ -131,14 +141,20 @@ func (c *Client) wipe() {
 		clear(s.self.Y)
 	}
 	c.received = nil
-	c.clearOpenKeys()
+	c.clearAgreedKeys()
 }
 
-func (c *Client) clearOpenKeys() {
+// clearAgreedKeys drops the envelope keys and pairwise mask seeds agreed
+// with the neighbours.
+func (c *Client) clearAgreedKeys() {
 	for _, k := range c.openKeys {
 		clear(k[:])
 	}
 	c.openKeys = nil
+	for _, k := range c.pairSeeds {
+		clear(k[:])
+	}
+	c.pairSeeds = nil
 }
 
 // Advertise runs the AdvertiseKeys round: it draws two fresh X25519 key
@@ -169,7 +185,8 @@ func (c *Client) Advertise() (*KeyAdvert, error) {
 }
 
 // ShareKeys runs the ShareKeys round. It checks the server's advert list
-// (our own advert unchanged, ids increasing and valid, no key repeated,
+// (our own advert unchanged, ids increasing and valid, no key repeated in
+// any encoding, neighbours' keys canonical and not of small order,
 // neighbours' signatures in the malicious model, enough neighbours for
 // the threshold), derives the session id, draws the self-mask seed and
 // Shamir-shares it and the mask key among the neighbours and itself,
@@ -209,6 +226,9 @@ func (c *Client) ShareKeys(list *AdvertList) (*ShareKeys, error) {
 		}
 		c.u1[id] = true
 		for _, k := range [][32]byte{a.CipherKey, a.MaskKey} {
+			// X25519 reads a key modulo 2^255-19 and ignores bit 255:
+			// compare the values, not the encodings.
+			k = canonicalX25519(k)
 			if prev, dup := keys[k]; dup {
 				return nil, c.fail(errorf(id, r, ErrReplay, "public key of client %d repeats one of client %d: keys must be fresh", id, prev))
 			}
@@ -228,6 +248,19 @@ func (c *Client) ShareKeys(list *AdvertList) (*ShareKeys, error) {
 			if len(a.Signature) != ed25519.SignatureSize || !ed25519.Verify(c.p.cfg.Identities[id], advertSigInput(a), a.Signature) {
 				return nil, c.fail(errorf(id, r, ErrAuth, "advert of client %d is not signed by its identity key", id))
 			}
+		}
+		// The server refuses non-canonical and small-order keys; a list
+		// that carries one comes from a faulty or lying server. Leaving
+		// the peer out on our own would not help: the holder set, the
+		// share points and the envelopes the server expects are computed
+		// from the same list by every party, so the honest way out is to
+		// abort: we have revealed nothing yet and simply count as
+		// dropped, which keeps the sum of the clients that go on correct.
+		// Small order is caught below by the two agreements with each
+		// neighbour, done in this round; non-neighbours' keys are never
+		// used and not checked.
+		if !isCanonicalX25519(&a.CipherKey) || !isCanonicalX25519(&a.MaskKey) {
+			return nil, c.fail(errorf(id, r, ErrMalformed, "key of neighbour %d of client %d refused (an honest server refuses it): %v", id, c.id, errKeyNotCanonical))
 		}
 		cp := *a // keep only the neighbours' adverts, not the whole list
 		cp.Signature = nil
@@ -268,6 +301,7 @@ func (c *Client) ShareKeys(list *AdvertList) (*ShareKeys, error) {
 	plain := make([]byte, 0, envelopePlainLen)
 	defer clear(plain[:cap(plain)])
 	c.openKeys = make(map[int]*[32]byte, len(holders)-1)
+	c.pairSeeds = make(map[int]*[32]byte, len(holders)-1)
 	for m, h := range holders {
 		if h == c.id {
 			c.own = peerShares{key: keyShares[m], self: selfShares[m]}
@@ -281,9 +315,17 @@ func (c *Client) ShareKeys(list *AdvertList) (*ShareKeys, error) {
 		plain, _ = selfShares[m].AppendBinary(plain)
 		seal, open, err := envelopeKeys(c.cKey, c.peers[h].CipherKey[:], &c.session, c.id, h)
 		if err != nil {
-			return nil, c.fail(errorf(h, r, ErrProtocol, "cipher key of client %d is invalid: %v", h, err))
+			return nil, c.fail(errorf(h, r, ErrMalformed, "cipher key of neighbour %d of client %d refused (an honest server refuses it): %v: %v", h, c.id, errKeyLowOrder, err))
 		}
 		c.openKeys[h] = &open
+		// The pairwise mask seed is agreed now, not at masking, so that a
+		// small-order mask key aborts us before we send any share.
+		pair, err := maskSeed(c.sKey, c.peers[h].MaskKey[:], &c.session, c.id, h)
+		if err != nil {
+			clear(seal[:])
+			return nil, c.fail(errorf(h, r, ErrMalformed, "mask key of neighbour %d of client %d refused (an honest server refuses it): %v: %v", h, c.id, errKeyLowOrder, err))
+		}
+		c.pairSeeds[h] = &pair
 		aead, err := envelopeAEAD(&seal)
 		clear(seal[:])
 		if err != nil {
@@ -371,20 +413,15 @@ func (c *Client) MaskInput(bundle *ShareBundle, input []int64) (*MaskedInput, er
 	v.addMask(&c.selfSeed)
 	clear(c.selfSeed[:])
 	for _, j := range c.senders {
-		seed, err := maskSeed(c.sKey, c.peers[j].MaskKey[:], &c.session, c.id, j)
-		if err != nil {
-			v.wipe()
-			return nil, c.fail(errorf(j, r, ErrProtocol, "mask key of client %d is invalid: %v", j, err))
-		}
+		seed := c.pairSeeds[j] // senders are share holders
 		if c.id < j {
-			v.addMask(&seed)
+			v.addMask(seed)
 		} else {
-			v.subMask(&seed)
+			v.subMask(seed)
 		}
-		clear(seed[:])
 	}
 	c.sKey, c.cKey = nil, nil // never needed again; the server reconstructs sKey if we drop
-	c.clearOpenKeys()
+	c.clearAgreedKeys()
 	out := &MaskedInput{Client: uint32(c.id), Session: c.session, Bits: uint8(c.p.bits), Length: uint32(c.p.length)}
 	out.Packed = v.appendPacked(make([]byte, 0, packedLen(c.p.bits, c.p.length)))
 	if c.p.cfg.Threat == Malicious {

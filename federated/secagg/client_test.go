@@ -229,3 +229,26 @@ func FuzzClientUnmask(f *testing.F) {
 		}
 	})
 }
+
+// TestClientMinSequence: a client that remembers the Sequence of its last
+// session refuses to join an older or replayed one.
+func TestClientMinSequence(t *testing.T) {
+	cfg := checkCfg
+	cfg.Sequence = 41
+	p, err := NewParams(cfg)
+	must(t, err)
+	for _, lo := range []uint64{42, 1 << 63} {
+		_, err := NewClient(p, 1, &ClientOptions{MinSequence: lo})
+		var e *Error
+		if !errors.Is(err, ErrReplay) || !errors.As(err, &e) || e.Round != RoundAdvertise {
+			t.Fatalf("MinSequence %d, Sequence 41: err = %v, want ErrReplay", lo, err)
+		}
+	}
+	for _, lo := range []uint64{0, 40, 41} {
+		c, err := NewClient(p, 1, &ClientOptions{MinSequence: lo})
+		must(t, err)
+		if _, err := c.Advertise(); err != nil {
+			t.Fatal(err)
+		}
+	}
+}

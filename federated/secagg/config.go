@@ -115,10 +115,29 @@ type Config struct {
 	InsecureAllowLowThreshold bool
 
 	// SessionSeed is public randomness for this session, chosen fresh per
-	// session; it relabels the Harary graph. It is not secret.
+	// session; it relabels the Harary graph, that is, it decides who is
+	// whose neighbour and share holder. It is not secret.
+	//
+	// With Malicious, the server must not choose it, nor be able to bias
+	// it: a server that may pick the seed can try seeds until some victim's
+	// neighbours are mostly clients it controls (t of them hold enough
+	// shares to unmask the victim), which the parameter finder's analysis
+	// of a random graph excludes. Take it from a public randomness beacon
+	// (a round fixed before the clients' identities and this session were
+	// announced), or from a commit-and-reveal among the clients (each
+	// commits to a random value, all reveal, the seed is the hash of the
+	// revealed values), and let each client check its provenance before
+	// calling [NewParams]. In the semi-honest model the server follows the
+	// protocol and draws it at random.
 	SessionSeed [32]byte
-	// Sequence is the number of this aggregation (the training round), so
-	// that messages of one aggregation cannot be replayed in another.
+	// Sequence is the number of this aggregation (the training round). It
+	// must strictly increase across the sessions run with the same
+	// Identities (and, with SemiHonest, with the same clients), so that no
+	// two sessions share a configuration digest: otherwise the signed
+	// adverts and the messages of an earlier session, whose dropped
+	// clients' mask keys the server has reconstructed, verify in a later
+	// one. Clients enforce it by remembering the last Sequence they took
+	// part in and setting [ClientOptions].MinSequence above it.
 	Sequence uint64
 	// Identities are the clients' long-term Ed25519 public keys, indexed by
 	// client id. Required (n keys) with Malicious, ignored otherwise.

@@ -4,7 +4,9 @@ import (
 	"crypto/ecdh"
 	"crypto/hkdf"
 	"crypto/sha256"
+	"crypto/subtle"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"io"
 
@@ -33,6 +35,87 @@ func newX25519(rand io.Reader) (*ecdh.PrivateKey, error) {
 		return nil, fmt.Errorf("%w: %w", ErrRandom, err)
 	}
 	return ecdh.X25519().NewPrivateKey(b[:])
+}
+
+// Why an advertised X25519 key is refused. X25519 (RFC 7748) ignores bit
+// 255 of a public key and reduces it modulo p = 2^255-19, so every key has
+// several encodings; and a point of small order (dividing 8) makes every
+// agreement with it all-zero, which crypto/ecdh refuses. A peer advertising
+// either would defeat the byte-wise check that keys are fresh, or make
+// every honest neighbour's agreement fail and abort the round.
+var (
+	errKeyNotCanonical = errors.New("X25519 public key is not canonical (bit 255 set or value >= 2^255-19)")
+	errKeyLowOrder     = errors.New("X25519 public key is a point of small order")
+)
+
+// probeKey is a fixed, public X25519 private key used only to test
+// advertised public keys for small order: the clamped scalar is a multiple
+// of the cofactor 8, so the agreement is all-zero (and fails) exactly for
+// the points of order dividing 8, on the curve or its twist.
+var probeKey = func() *ecdh.PrivateKey {
+	seed := sha256.Sum256([]byte("privml/secagg/v1/low-order-probe"))
+	k, err := ecdh.X25519().NewPrivateKey(seed[:])
+	if err != nil {
+		panic(err)
+	}
+	return k
+}()
+
+// isCanonicalX25519 reports whether pub is the unique encoding of its
+// u-coordinate: bit 255 clear and value below p = 2^255-19 (little endian).
+func isCanonicalX25519(pub *[32]byte) bool {
+	if pub[31]&0x80 != 0 {
+		return false
+	}
+	if pub[31] != 0x7f || pub[0] < 0xed {
+		return true
+	}
+	for _, b := range pub[1:31] {
+		if b != 0xff {
+			return true
+		}
+	}
+	return false // p <= value < 2^255
+}
+
+// checkPublicKey reports why an advertised X25519 public key must be
+// refused, or nil: it must be canonical (so that comparing bytes compares
+// keys) and not of small order (so that agreements with it succeed).
+func checkPublicKey(pub *[32]byte) error {
+	if !isCanonicalX25519(pub) {
+		return errKeyNotCanonical
+	}
+	shared, err := sharedSecret(probeKey, pub[:])
+	if err != nil {
+		return errKeyLowOrder
+	}
+	zero := subtle.ConstantTimeCompare(shared, make([]byte, len(shared))) == 1
+	clear(shared)
+	if zero {
+		return errKeyLowOrder
+	}
+	return nil
+}
+
+// canonicalX25519 returns the canonical encoding of the u-coordinate that
+// X25519 reads from pub: bit 255 cleared and the value reduced modulo p.
+func canonicalX25519(pub [32]byte) [32]byte {
+	pub[31] &= 0x7f
+	if isCanonicalX25519(&pub) {
+		return pub
+	}
+	// p <= value < 2^255: subtract p, that is add 19 and clear bit 255
+	// (the value is at most 2^255-1, so value-p is at most 18).
+	v := uint(pub[0]) + 19
+	pub[0] = byte(v)
+	carry := v >> 8
+	for i := 1; i < 32 && carry != 0; i++ {
+		v = uint(pub[i]) + carry
+		pub[i] = byte(v)
+		carry = v >> 8
+	}
+	pub[31] &= 0x7f
+	return pub
 }
 
 func idInfo(label string, a, b int) []byte {

@@ -65,9 +65,40 @@
 // server. A malformed client message is rejected and its sender counts as
 // dropped; a well-formed but corrupted share is caught when the
 // reconstructed secret fails its commitment (self-mask seeds) or public key
-// (mask keys), and the server retries with other sets of t shares before
-// aborting with [ErrAuth]: the result is never a wrong sum. The session seed must be public randomness the server cannot
-// bias (for example a beacon, or a hash of the adverts in a later version).
+// (mask keys), and the server retries with other sets of t shares
+// (leaving out one share of the first t, then two, within a bound) before
+// aborting with [ErrAuth]: the result is never a wrong sum. A holder whose
+// share is then found off the sharing polynomial is reported in
+// Result.Inconsistent, but only within the unique-decoding bound (at most
+// (m-t)/2 bad shares among the m of a secret): an honest holder can be
+// blamed only if more than that many holders of one secret collude.
+//
+// Two inputs of the configuration are outside the protocol and must be
+// right for the malicious model to hold:
+//
+//   - Config.SessionSeed lays out the neighbour graph, so it decides whose
+//     shares each client holds. It must not be chosen by the server, nor
+//     be biasable by it: a server free to pick it can try seeds until a
+//     victim's neighbours are mostly clients it controls, enough of them
+//     to hold t shares of both the victim's secrets. Take it from a public
+//     randomness beacon (at a round fixed in advance) or from a
+//     commit-and-reveal among the clients, and have every client check its
+//     origin before [NewParams].
+//   - Config.Sequence must strictly increase across the sessions run with
+//     the same identities, so that every session has its own configuration
+//     digest; otherwise signed adverts of an earlier session (whose
+//     dropped clients' mask keys the server has reconstructed) can be
+//     replayed into a later one with the same configuration. A client
+//     enforces it with [ClientOptions].MinSequence.
+//
+// Adverts are checked by the server and again by each client for its
+// neighbours: both X25519 public keys must be canonical (bit 255 clear,
+// value below 2^255-19, so that one key has one encoding and the freshness
+// checks compare keys) and not of small order (whose agreements are
+// all-zero and fail). The server refuses such an advert and its client
+// counts as dropped, so a corrupt client cannot abort the round for its
+// honest neighbours; a client shown such a key by the server aborts in
+// ShareKeys, before sending any share.
 //
 // Whatever the server says, every client enforces:
 //
@@ -79,8 +110,10 @@
 //     alive neighbours, valid consistency signatures);
 //   - it aborts on replayed, duplicated or contradictory messages: wrong
 //     session or configuration, a list with a repeated id, its own advert
-//     altered or missing, a reused public key, a survivor set other than the
-//     one it signed;
+//     altered or missing, a reused public key (in any encoding), a
+//     neighbour's key that is not canonical or of small order, a survivor
+//     set other than the one it signed, a Sequence below
+//     [ClientOptions].MinSequence;
 //   - its keys are fresh for every session and dropped when no longer
 //     needed.
 //

@@ -45,6 +45,10 @@ type Server struct {
 	answered []bool
 	selfSh   [][]shamir.Share // by owner
 	keySh    [][]shamir.Share
+	selfFrom [][]int // holder of each share in selfSh
+	keyFrom  [][]int
+	suspect  []bool // holders caught revealing an inconsistent share
+	caught   []int
 }
 
 // NewServer returns the server of the session p.
@@ -85,7 +89,12 @@ func (s *Server) check(r Round, client uint32, bind *[32]byte, in []bool) (int, 
 	return id, nil
 }
 
-// HandleAdvert accepts a client's key advert.
+// HandleAdvert accepts a client's key advert. Both public keys must be
+// canonical X25519 encodings (bit 255 clear, value below 2^255-19) of
+// points not of small order, and fresh: an advert that fails is refused
+// with [ErrMalformed] or [ErrReplay] and its client counts as dropped, so
+// that one corrupt client cannot make its honest neighbours' key
+// agreements fail and abort the round.
 func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	const r = RoundAdvertise
 	if m == nil {
@@ -97,6 +106,16 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	}
 	if s.u1[id] {
 		return errorf(id, r, ErrReplay, "second advert of client %d", id)
+	}
+	// Canonical keys first: then comparing bytes compares keys, and the
+	// freshness checks below cannot be bypassed by a second encoding.
+	for _, k := range []struct {
+		name string
+		key  *[32]byte
+	}{{"cipher", &m.CipherKey}, {"mask", &m.MaskKey}} {
+		if err := checkPublicKey(k.key); err != nil {
+			return errorf(id, r, ErrMalformed, "%s key of client %d refused: %v", k.name, id, err)
+		}
 	}
 	if m.CipherKey == m.MaskKey {
 		return errorf(id, r, ErrReplay, "client %d advertised the same key twice", id)
@@ -345,6 +364,8 @@ func (s *Server) UnmaskRequests() (map[int]*UnmaskRequest, error) {
 	s.answered = make([]bool, s.p.n)
 	s.selfSh = make([][]shamir.Share, s.p.n)
 	s.keySh = make([][]shamir.Share, s.p.n)
+	s.selfFrom = make([][]int, s.p.n)
+	s.keyFrom = make([][]int, s.p.n)
 	out := make(map[int]*UnmaskRequest)
 	for j, in := range ask {
 		if !in {
@@ -438,9 +459,11 @@ func (s *Server) HandleUnmask(m *UnmaskResponse) error {
 	}
 	for _, g := range m.SelfShares {
 		s.selfSh[g.Owner] = append(s.selfSh[g.Owner], cloneShare(g.Share))
+		s.selfFrom[g.Owner] = append(s.selfFrom[g.Owner], id)
 	}
 	for _, g := range m.KeyShares {
 		s.keySh[g.Owner] = append(s.keySh[g.Owner], cloneShare(g.Share))
+		s.keyFrom[g.Owner] = append(s.keyFrom[g.Owner], id)
 	}
 	s.answered[id] = true
 	return nil
@@ -453,7 +476,12 @@ type Result struct {
 	Sum []int64
 	// Survivors are the ids of the clients whose inputs are in Sum.
 	Survivors []int
-	dim       int
+	// Inconsistent are the ids of the clients caught revealing a share
+	// that does not lie on its owner's sharing polynomial (corrupted or
+	// forged). Their shares were left out; Sum does not depend on them.
+	// A corrupted share that was never needed goes unnoticed.
+	Inconsistent []int
+	dim          int
 }
 
 // Main returns the Dim main coordinates of the sum.
@@ -465,22 +493,26 @@ func (r *Result) Side() []int64 { return r.Sum[r.dim:] }
 // Finish closes the Unmasking round: it reconstructs the self-mask seed of
 // every survivor and the mask key of every client that dropped after
 // sharing its keys, removes their masks from the running sum and returns
-// the centred sum. It fails with [ErrTooFewClients] when some secret has
-// fewer than t shares, and with [ErrAuth] when shares reconstruct a secret
-// that does not match its commitment or public key.
+// the centred sum. A holder that revealed a corrupted share is worked
+// around (other sets of t shares are tried, see reconstruct) and, when it
+// can be told apart, named in Result.Inconsistent. Finish fails with
+// [ErrTooFewClients] when some secret has fewer than t shares, and with
+// [ErrAuth] when no set of t shares tried reconstructs a secret that
+// matches its commitment or public key: never with a wrong sum.
 func (s *Server) Finish() (*Result, error) {
 	const r = RoundUnmask
 	if s.next != r || s.asked == nil || s.done {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
 	s.done = true
+	s.suspect = make([]bool, s.p.n)
 	cache := newLagrangeCache()
 	for u := range s.p.n {
 		if !s.u3[u] {
 			continue
 		}
 		var b [32]byte
-		err := s.reconstruct(cache, s.selfSh[u], u, "self-mask seed", func(seed []byte) bool {
+		err := s.reconstruct(cache, s.selfSh[u], s.selfFrom[u], u, "self-mask seed", func(seed []byte) bool {
 			copy(b[:], seed)
 			c := selfMaskCommitment(&s.session, u, &b)
 			return subtle.ConstantTimeCompare(c[:], s.commit[u][:]) == 1
@@ -497,7 +529,7 @@ func (s *Server) Finish() (*Result, error) {
 			continue
 		}
 		var sk *ecdh.PrivateKey
-		err := s.reconstruct(cache, s.keySh[d], d, "mask key", func(raw []byte) bool {
+		err := s.reconstruct(cache, s.keySh[d], s.keyFrom[d], d, "mask key", func(raw []byte) bool {
 			k, err := ecdh.X25519().NewPrivateKey(raw)
 			if err != nil || subtle.ConstantTimeCompare(k.PublicKey().Bytes(), s.adverts[d].MaskKey[:]) != 1 {
 				return false
@@ -537,36 +569,158 @@ func (s *Server) Finish() (*Result, error) {
 			res.Survivors = append(res.Survivors, u)
 		}
 	}
+	res.Inconsistent = slices.Sorted(slices.Values(s.caught))
 	s.acc.wipe()
-	s.selfSh, s.keySh = nil, nil
+	s.selfSh, s.keySh, s.selfFrom, s.keyFrom = nil, nil, nil, nil
 	return res, nil
 }
 
-// reconstruct rebuilds a secret of client u from t of its shares and
-// hands it to verify, which checks it against the client's commitment or
-// public key. If the first t shares fail (a holder revealed a corrupted
-// share), it retries with the other windows of t consecutive shares; if
-// none verifies it fails with ErrAuth. The candidate secrets are wiped.
-func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, u int, what string, verify func([]byte) bool) error {
+// maxExtraTries bounds, for each secret, the reconstructions tried after
+// the first t+1 (the first t shares, then each of them left out in turn):
+// enough to get past a few corrupted shares without letting corrupt
+// holders make the server's work grow with t^2.
+const maxExtraTries = 64
+
+// reconstruct rebuilds a secret of client u from t of its shares (from[i]
+// is the holder of shares[i]) and hands it to verify, which checks it
+// against the client's commitment or public key; verify is called until
+// it succeeds, never after. If the first t shares fail (a holder revealed
+// a corrupted share), it tries the t-subsets that leave out one of them,
+// then two and more, at most t+1+maxExtraTries subsets in all, and fails
+// with ErrAuth if none verifies. When a later subset verifies, blame finds
+// the holders whose shares are off the sharing polynomial; their shares go
+// last for the secrets reconstructed next, so one corrupt holder costs
+// O(t) attempts once, not per secret. The candidate secrets are wiped.
+func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, from []int, u int, what string, verify func([]byte) bool) error {
 	const r = RoundUnmask
-	t := s.p.t
-	if len(shares) < t {
-		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", len(shares), what, u, t)
+	t, m := s.p.t, len(shares)
+	if m < t {
+		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", m, what, u, t)
 	}
-	for start := 0; start+t <= len(shares); start++ {
-		win := shares[start : start+t]
-		l, err := cache.get(win)
+	// Shares of holders already caught go last.
+	order := make([]int, 0, m)
+	for _, caught := range []bool{false, true} {
+		for i, h := range from {
+			if s.suspect[h] == caught {
+				order = append(order, i)
+			}
+		}
+	}
+	sub := make([]shamir.Share, t)
+	combine := func(pick []int) ([]byte, error) {
+		for k, i := range pick {
+			sub[k] = shares[order[i]]
+		}
+		l, err := cache.get(sub)
 		if err != nil {
-			return errorf(u, r, ErrProtocol, "shares of the %s of client %d: %v", what, u, err)
+			return nil, errorf(u, r, ErrProtocol, "shares of the %s of client %d: %v", what, u, err)
 		}
-		out, err := l.Combine(win, secretLen)
-		ok := err == nil && verify(out)
-		clear(out)
-		if ok {
-			return nil
+		out, err := l.Combine(sub, secretLen)
+		if err != nil {
+			return nil, nil // not a secret: this subset fails
+		}
+		return out, nil
+	}
+	// Enumerate the t-subsets of order[:t+d] that contain its last
+	// element (so that each subset comes once), for d = 0, 1, ...: the
+	// left-out set skip is a d-combination of [0, t+d-1).
+	pick := make([]int, t)
+	tries, budget := 0, t+1+maxExtraTries
+	for d := 0; d <= m-t && tries < budget; d++ {
+		skip := make([]int, d)
+		for k := range skip {
+			skip[k] = k
+		}
+		for {
+			pick = pick[:0]
+			for i, k := 0, 0; i < t+d; i++ {
+				if k < d && skip[k] == i {
+					k++
+					continue
+				}
+				pick = append(pick, i)
+			}
+			out, err := combine(pick)
+			if err != nil {
+				return err
+			}
+			tries++
+			if out != nil && verify(out) {
+				if tries > 1 {
+					s.blame(combine, out, pick, order, from)
+				}
+				clear(out)
+				return nil
+			}
+			clear(out)
+			if tries >= budget || !nextCombination(skip, t+d-1) {
+				break
+			}
 		}
 	}
-	return errorf(u, r, ErrAuth, "no %d of the %d shares of the %s of client %d reconstruct the committed value (share holders sent corrupted shares)", t, len(shares), what, u)
+	return errorf(u, r, ErrAuth, "no %d of the %d shares of the %s of client %d reconstruct the committed value in %d attempts (share holders sent corrupted shares)", t, m, what, u, tries)
+}
+
+// blame runs when the first t shares of a secret failed and the subset
+// pick (indices into order) has verified. Each share q outside pick is
+// tested against the polynomial f_S through pick's shares: q is put in
+// place of pick's last share, and the result equals the verified secret
+// exactly when q lies on f_S (the t+1 points then lie on one polynomial of
+// degree t-1; otherwise the two reconstructions differ, the product of the
+// abscissae being nonzero). Colluding holders can make a subset with
+// several corrupted shares reconstruct the right secret, with f_S wrong
+// elsewhere; so shares off f_S are blamed only when f_S agrees with at
+// least (m+t)/2 of the m shares, the unique-decoding bound: f_S is then
+// the sharing polynomial unless more than (m-t)/2 of the holders collude,
+// and no honest holder is blamed otherwise.
+func (s *Server) blame(combine func([]int) ([]byte, error), secret []byte, pick, order, from []int) {
+	m, t := len(order), len(pick)
+	in := make([]bool, m)
+	for _, i := range pick {
+		in[i] = true
+	}
+	test := slices.Clone(pick)
+	var off []int
+	for i := range m {
+		if in[i] {
+			continue
+		}
+		test[t-1] = i
+		out, err := combine(test)
+		if err != nil {
+			return
+		}
+		if out == nil || subtle.ConstantTimeCompare(out, secret) != 1 {
+			off = append(off, from[order[i]])
+		}
+		clear(out)
+	}
+	if 2*(m-len(off)) < m+t {
+		return
+	}
+	for _, h := range off {
+		if !s.suspect[h] {
+			s.suspect[h] = true
+			s.caught = append(s.caught, h)
+		}
+	}
+}
+
+// nextCombination advances c, a strictly increasing sequence of values
+// below n, to the next one in lexicographic order; it reports false after
+// the last.
+func nextCombination(c []int, n int) bool {
+	k := len(c)
+	for i := k - 1; i >= 0; i-- {
+		if c[i] < n-k+i {
+			c[i]++
+			for j := i + 1; j < k; j++ {
+				c[j] = c[j-1] + 1
+			}
+			return true
+		}
+	}
+	return false
 }
 
 // lagrangeCache keeps the Lagrange coefficients of each distinct set of

@@ -220,8 +220,11 @@ func TestCorruptedSharesDoNotCorruptTheSum(t *testing.T) {
 	if rep.Err != nil || !rep.Correct {
 		t.Fatalf("err=%v correct=%v", rep.Err, rep.Correct)
 	}
-	// With too many corrupted holders no window of t shares is clean: the
-	// server aborts with ErrAuth rather than return a wrong sum.
+	if got := rep.Result.Inconsistent; len(got) != 1 || got[0] != 0 {
+		t.Fatalf("holders reported inconsistent: %v, want [0]", got)
+	}
+	// Half the holders corrupted: 5 clean shares of 10 remain, t = 4, and
+	// the server finds a clean set among the subsets it tries.
 	var faults []Fault
 	for i := range n {
 		if i%2 == 0 {
@@ -229,6 +232,22 @@ func TestCorruptedSharesDoNotCorruptTheSum(t *testing.T) {
 		}
 	}
 	rep, err = Run(p, Vectors(in), Options{Faults: faults, InsecureTestRand: testRand("corrupt2")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Err != nil || !rep.Correct {
+		t.Fatalf("half the holders corrupted: err=%v correct=%v", rep.Err, rep.Correct)
+	}
+	// With too many corrupted holders (3 clean shares, t = 4) no set of t
+	// shares is clean: the server aborts with ErrAuth rather than return a
+	// wrong sum.
+	faults = faults[:0]
+	for i := range n {
+		if i%3 != 1 {
+			faults = append(faults, Fault{Client: i, Round: secagg.RoundUnmask, Kind: CorruptShares})
+		}
+	}
+	rep, err = Run(p, Vectors(in), Options{Faults: faults, InsecureTestRand: testRand("corrupt3")})
 	if err != nil {
 		t.Fatal(err)
 	}
