@@ -82,6 +82,26 @@
 // private lattigo evaluator from a pool; evaluators share the read-only
 // keys and encoded weights. A [Client] is not safe for concurrent use.
 //
+// One [Server.Evaluate] call also uses several cores where its work is
+// independent, with min(GOMAXPROCS, work items) goroutines (none beyond
+// the caller's when GOMAXPROCS is 1), each with its own evaluator from the
+// pool, so no evaluator is ever used by two goroutines at once:
+//
+//   - batch mode: the multiply-accumulates of a dense layer, one work item
+//     per (ciphertext part, RNS prime) over all outputs, then the rescale
+//     and relinearization of the outputs, and the activation of each
+//     ciphertext;
+//   - latency mode: the hoisted baby-step rotations of a transform
+//     (sharing one decomposition of the input), its giant-step groups
+//     (split into up to GOMAXPROCS parts balanced by cost and added), and
+//     the output blocks of a matrix larger than the slot count.
+//
+// Batch results are bit-identical whatever GOMAXPROCS; in latency mode
+// each giant-step part is divided by P separately, which changes results
+// by a rounding far below the CKKS noise. Concurrent Evaluate calls each
+// start their own goroutines, so a server already saturated by concurrent
+// requests gains nothing from this; set GOMAXPROCS to bound the total.
+//
 // # Multiparty
 //
 // Several parties can hold additive shares of the secret key

@@ -4,10 +4,12 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"runtime"
 	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/lintrans"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
+	commonlt "github.com/tuneinsight/lattigo/v6/circuits/common/lintrans"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/ring"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -37,12 +39,36 @@ func (k *EvaluationKeys) GaloisKeys() int { return len(k.set.GaloisKeys) }
 // only: it holds no secret key and cannot decrypt. A Server is safe for
 // concurrent use by multiple goroutines; each call to [Server.Evaluate]
 // takes a private evaluator from a pool (evaluators share the read-only
-// keys and encoded weights but not their scratch buffers).
+// keys and encoded weights but not their scratch buffers). One call spreads
+// its independent work over min(GOMAXPROCS, work items) goroutines, each
+// with its own evaluator (see the package documentation).
 type Server struct {
 	plan   *Plan
 	keys   *EvaluationKeys
 	layers []serverLayer
 	pool   sync.Pool
+	// idle keeps up to 2·GOMAXPROCS workers across garbage collections
+	// (which empty the pool); the pool takes the overflow.
+	idle chan *worker
+}
+
+// getWorker takes an idle worker, or a new one.
+func (s *Server) getWorker() *worker {
+	select {
+	case w := <-s.idle:
+		return w
+	default:
+		return s.pool.Get().(*worker)
+	}
+}
+
+// putWorker returns w to the idle list, or to the pool when it is full.
+func (s *Server) putWorker(w *worker) {
+	select {
+	case s.idle <- w:
+	default:
+		s.pool.Put(w)
+	}
 }
 
 type serverLayer struct {
@@ -111,7 +137,7 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		}
 		set.GaloisKeys[g] = k
 	}
-	s := &Server{plan: plan, keys: keys}
+	s := &Server{plan: plan, keys: keys, idle: make(chan *worker, 2*runtime.GOMAXPROCS(0))}
 	ecd := ckks.NewEncoder(params)
 	scale := params.DefaultScale()
 	m := plan.model
@@ -280,8 +306,8 @@ func (s *Server) Evaluate(in *Ciphertext) (*Ciphertext, error) {
 			return nil, fmt.Errorf("he: input part %d has a non-default scale: %w", i, ErrMismatch)
 		}
 	}
-	w := s.pool.Get().(*worker)
-	defer s.pool.Put(w)
+	w := s.getWorker()
+	defer s.putWorker(w)
 	cur := in.cts
 	var err error
 	for li := range pl.model.Layers {
@@ -326,7 +352,11 @@ func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe
 		for i := range res {
 			res[i] = rlwe.NewCiphertext(params, 1, level)
 		}
-		if err := w.lt.EvaluateMany(in[bi], lts, res); err != nil {
+		clts := make([]commonlt.LinearTransformation, len(lts))
+		for i := range lts {
+			clts[i] = commonlt.LinearTransformation(lts[i])
+		}
+		if err := s.evaluateLTs(w, in[bi], clts, res); err != nil {
 			return nil, err
 		}
 		for i, bo := range dst {
@@ -342,26 +372,34 @@ func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe
 			out[bo] = rlwe.NewCiphertext(params, 1, level)
 			out[bo].Scale = sl.scale.Mul(rlwe.NewScale(params.Q()[level]))
 		}
+	}
+	// Output blocks are independent: rescale, fold and add the bias in
+	// parallel.
+	err := s.parallel(w, len(out), func(w *worker, bo int) error {
 		// Rescale first: the folds then rotate at the lower level.
 		if err := w.eval.Rescale(out[bo], out[bo]); err != nil {
-			return nil, err
+			return err
 		}
 		if lp := &s.plan.layers[li]; lp.hybrid {
 			for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
 				rot, err := w.eval.RotateNew(out[bo], j)
 				if err != nil {
-					return nil, err
+					return err
 				}
 				if err := w.eval.Add(out[bo], rot, out[bo]); err != nil {
-					return nil, err
+					return err
 				}
 			}
 		}
 		if sl.bias[bo] != nil {
 			if err := w.eval.Add(out[bo], sl.bias[bo], out[bo]); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -383,33 +421,45 @@ func (s *Server) denseBatch(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.C
 		out[o] = ckks.NewCiphertext(params, deg, level)
 		out[o].Scale = accScale
 	}
-	src := make([][]uint64, len(in))
-	dst := make([][]uint64, len(out))
-	for d := 0; d <= deg; d++ {
-		for j, sub := range ringQ.SubRings[:level+1] {
-			for i := range in {
-				src[i] = in[i].Value[d].Coeffs[j]
-			}
-			for o := range out {
-				dst[o] = out[o].Value[d].Coeffs[j]
-			}
-			macMontMany(dst, src, sl.wMont[j], sl.nz, sub.Modulus, sub.MRedConstant)
+	// The (part, prime) pairs are independent multiply-accumulates over
+	// all outputs: split them across goroutines.
+	nPrimes := level + 1
+	err := s.parallel(w, (deg+1)*nPrimes, func(_ *worker, item int) error {
+		d, j := item/nPrimes, item%nPrimes
+		sub := ringQ.SubRings[j]
+		src := make([][]uint64, len(in))
+		dst := make([][]uint64, len(out))
+		for i := range in {
+			src[i] = in[i].Value[d].Coeffs[j]
 		}
+		for o := range out {
+			dst[o] = out[o].Value[d].Coeffs[j]
+		}
+		macMontMany(dst, src, sl.wMont[j], sl.nz, sub.Modulus, sub.MRedConstant)
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
-	for o, acc := range out {
+	err = s.parallel(w, len(out), func(w *worker, o int) error {
+		acc := out[o]
 		if sl.b != nil && sl.b[o] != 0 {
 			if err := w.eval.Add(acc, sl.b[o], acc); err != nil {
-				return nil, err
+				return err
 			}
 		}
 		if err := w.eval.Rescale(acc, acc); err != nil {
-			return nil, err
+			return err
 		}
 		if acc.Degree() > 1 {
 			if err := w.eval.Relinearize(acc, acc); err != nil {
-				return nil, err
+				return err
 			}
 		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
 	return out, nil
 }
@@ -422,27 +472,33 @@ func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Cip
 		// Batch mode relinearizes lazily: the next dense layer works on
 		// degree-2 ciphertexts and relinearizes its (fewer) outputs.
 		lazy := s.plan.mode == Batch && li+1 < len(s.plan.model.Layers)
-		for i, ct := range in {
+		err := s.parallel(w, len(in), func(w *worker, i int) error {
+			ct := in[i]
 			var err error
 			if lazy {
 				if in[i], err = w.eval.MulNew(ct, ct); err != nil {
-					return nil, err
+					return err
 				}
 			} else if err = w.eval.MulRelin(ct, ct, ct); err != nil {
-				return nil, err
+				return err
 			}
-			if err := w.eval.Rescale(in[i], in[i]); err != nil {
-				return nil, err
-			}
+			return w.eval.Rescale(in[i], in[i])
+		})
+		if err != nil {
+			return nil, err
 		}
 	case ActSigmoid, ActTanh:
 		target := s.plan.params.p.DefaultScale()
-		for i, ct := range in {
-			res, err := w.poly.Evaluate(ct, *lp.poly, target)
+		err := s.parallel(w, len(in), func(w *worker, i int) error {
+			res, err := w.poly.Evaluate(in[i], *lp.poly, target)
 			if err != nil {
-				return nil, err
+				return err
 			}
 			in[i] = res
+			return nil
+		})
+		if err != nil {
+			return nil, err
 		}
 	}
 	return in, nil
