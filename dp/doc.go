@@ -80,16 +80,19 @@
 // In each trial the sampler does the same work whatever the candidate: it
 // reads one uniformly random alias-table column (the choice between the
 // column's two steps is branch-free, so neither the cache nor the branch
-// predictor sees which step was drawn), uses two 64-bit random words (three
-// for σ ≥ 2^38 or b > 2^37 in integer units, never on the float64 grid),
-// one table-free polynomial exp (of γ(x) - γ(k·w) < 1/2 within the step,
-// the step's factor exp(-γ(k·w)) being precomputed) and a comparison. The
-// number of trials is geometric and independent of the value finally
-// accepted, as in any rejection sampler; about 1% of trials are rejected
-// before the exp. Data-dependent timing remains only in events of small
-// probability: the tail beyond 16 table blocks (probability about 1e-14
-// for the Gaussian and 2e-7 for the Laplace) and the exact path (about
-// 2^-29 per trial) take longer. A test bins single calls by |noise| and
+// predictor sees which step was drawn), uses one and a half 64-bit random
+// words (two for σ ≥ 2^38 or b > 2^37 in integer units, never on the
+// float64 grid), a cubic bracket of exp(-y) for y = γ(x) - γ(k·w) < 1/2
+// within the step (the step's factor exp(-γ(k·w)) being precomputed) and a
+// comparison. The number of trials is geometric and independent of the
+// value finally accepted, as in any rejection sampler; about 1% of trials
+// are rejected before the exp. Data-dependent timing remains only in events
+// of small probability: the tail beyond 16 table blocks (probability about
+// 1e-14 for the Gaussian and 2e-7 for the Laplace) and the exact path
+// (about 2^-29 per trial) take longer, and a trial whose bracket is too
+// wide to decide (probability at most y³/6: independent of the value for
+// the Laplace, and for the Gaussian below 5e-6 at |x| ≤ σ, 1.4e-4 at 3σ)
+// also evaluates a table-free degree-12 polynomial, about 10 ns. A test bins single calls by |noise| and
 // checks that median times do not rise; with a branching alias lookup it
 // measured +10 ns for draws beyond 3σ, and none since. Selection
 // mechanisms' trial counts depend on the utilities (not on the output).

@@ -6,18 +6,17 @@ import (
 	"testing"
 )
 
-// fastDecision is the float64 half of the body acceptance test in sample:
-// it returns (accept, true) when the float64 comparison is certain.
+// fastDecision is the float64 half of the body acceptance test in sample
+// (the cubic bracket, then the degree-12 exp): it returns (accept, true)
+// when the float64 comparison is certain.
 func fastDecision(t *table, it int, x int64, acc uint64) (bool, bool) {
-	p := t.bodyProb(t.pInv[it], x)
-	a := float64(acc>>t.accShift) * t.cell
-	switch {
-	case a+t.cell < p*(1-fastMargin):
-		return true, true
-	case a > p*(1+fastMargin):
-		return false, true
+	u := x & int64(t.wMask)
+	y := float64(u) * (float64(2*x-u)*t.c2 + t.c1)
+	a := float64(int64(acc>>t.accShift)) * t.cell
+	if ok, sure := t.bracket(t.pInv[it], y, a); sure {
+		return ok, true
 	}
-	return false, false
+	return t.decideFloat(t.pInv[it], acc, x)
 }
 
 // TestFastPathAgreesWithExact checks the certified float64 margin: whenever
@@ -65,5 +64,46 @@ func TestFastPathAgreesWithExact(t *testing.T) {
 	}
 	if decided < 6000 {
 		t.Errorf("only %d cases decided by the float64 path", decided)
+	}
+}
+
+// TestCubicBracket checks the bracket the sampler decides most trials
+// with: for y in [0, 1/2], 1-y+y²/2-y³/6 ≤ exp(-y) ≤ 1-y+y²/2, and a
+// uniform placed just inside the margin on either side is never decided
+// against the truth.
+func TestCubicBracket(t *testing.T) {
+	tb := newTable(kindLaplace, 0x1p36*1.3)
+	rng := rand.New(rand.NewPCG(3, 4))
+	decided := 0
+	for i := range 200_000 {
+		y := rng.Float64() / 2
+		if i%4 == 0 {
+			y = rng.Float64() * 0x1p-8
+		}
+		e := math.Exp(-y)
+		y3 := y * y * y / 6
+		lo := (1 - y) + (y*y*0.5 - y3)
+		if lo > e*(1+0x1p-50) || lo+y3 < e*(1-0x1p-50) {
+			t.Fatalf("y = %g: bracket [%g, %g] misses exp(-y) = %g", y, lo, lo+y3, e)
+		}
+		pi := 1 - rng.Float64()*0x1p-20
+		p := pi * e
+		// a just below and just above p, by twice the certified margin.
+		for _, a := range []float64{p * (1 - 2*fastMargin), p * (1 + 2*fastMargin)} {
+			a = math.Floor(a/tb.cell) * tb.cell
+			ok, sure := tb.bracket(pi, y, a)
+			if !sure {
+				continue
+			}
+			decided++
+			// Accept needs every V in [a, a+cell) below p; reject needs
+			// every V above it.
+			if ok && a+tb.cell > p || !ok && a < p {
+				t.Fatalf("y = %g pi = %g a = %g: bracket says %v, p = %g", y, pi, a, ok, p)
+			}
+		}
+	}
+	if decided < 50_000 {
+		t.Errorf("bracket decided only %d of 400000 near-boundary cases", decided)
 	}
 }

@@ -125,6 +125,7 @@ func (s *Sampler) addGrid(dst []float64, kind noiseKind, param float64) error {
 func addGridLoop(dst []float64, t *table, r *rand.ChaCha8, g, inv float64) {
 	// Inputs of magnitude 2^52·g or more are already multiples of g.
 	big := 0x1p52 * g
+	st := stream{r: r}
 	for i, v := range dst {
 		kg := v
 		if math.Abs(v) < big {
@@ -132,7 +133,7 @@ func addGridLoop(dst []float64, t *table, r *rand.ChaCha8, g, inv float64) {
 		}
 		// kg and the noise are multiples of g; the float64 sum is their
 		// correctly rounded value, a post-processing of the exact sum.
-		dst[i] = kg + float64(t.sample(r))*g
+		dst[i] = kg + float64(t.sample(&st))*g
 	}
 }
 
@@ -153,7 +154,7 @@ func (s *Sampler) DiscreteGaussian(sigma float64) (int64, error) {
 	}
 	t := s.tableFor(kindGauss, sigma)
 	r := s.src.get()
-	z := t.sample(r)
+	z := t.sample(&stream{r: r})
 	s.src.put(r)
 	return z, nil
 }
@@ -167,7 +168,7 @@ func (s *Sampler) DiscreteLaplace(scale float64) (int64, error) {
 	}
 	t := s.tableFor(kindLaplace, scale)
 	r := s.src.get()
-	z := t.sample(r)
+	z := t.sample(&stream{r: r})
 	s.src.put(r)
 	return z, nil
 }
@@ -195,8 +196,9 @@ func (s *Sampler) AddDiscreteLaplace(dst []int64, scale float64) error {
 func (s *Sampler) addInt(dst []int64, t *table) error {
 	r := s.src.get()
 	defer s.src.put(r)
+	st := stream{r: r}
 	for i, v := range dst {
-		z := t.sample(r)
+		z := t.sample(&st)
 		sum := v + z
 		if (z > 0 && sum < v) || (z < 0 && sum > v) {
 			return fmt.Errorf("%w: dst[%d] = %d plus noise does not fit in int64", ErrOverflow, i, v)

@@ -115,7 +115,7 @@ func TestExactPathLargeParam(t *testing.T) {
 		r := rand.NewChaCha8([32]byte{9})
 		z := make([]float64, 4000)
 		for i := range z {
-			z[i] = float64(tb.sample(r)) / tb.param
+			z[i] = float64(tb.sample(&stream{r: r})) / tb.param
 		}
 		cdf := normalCDF
 		if kind == kindLaplace {

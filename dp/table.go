@@ -27,25 +27,32 @@ import (
 //   - Tail: x ≥ x0 gets the proposal T·2^-(v-16) on the block [v·t, (v+1)·t),
 //     which dominates S·f because f(v·t)·2^v is non-increasing for v ≥ 16.
 //   - The heights of all steps, the tail mass and a "reject" remainder are
-//     integers summing to 2^62, laid out in a Walker–Vose alias table of 1024
-//     columns, so one 64-bit word picks a step with exactly the right
+//     integers summing to 2^31, laid out in a Walker–Vose alias table of 1024
+//     columns, so 31 random bits pick a step with exactly the right
 //     probability.
 //   - Within a step the offset is uniform on w (a power of two) and the
 //     sign is one bit; x = 0 with a negative sign is rejected so that 0 is
 //     not counted twice (as in the discrete Laplace sampler of CKS20), or,
 //     with unit steps, the zero step has half weight and keeps both signs.
 //   - The candidate x is accepted when V·H_k < S·exp(-γ(x)) for a fresh
-//     uniform V (the high bits of the offset word, or a third word). This
-//     is decided in float64 with a certified error margin;
-//     the rare undecided case (about 2^-29) is settled exactly by
-//     exactLess, which refines V and exp(-γ) in big-integer arithmetic.
+//     uniform V (a 32-bit half word, or the rest of a second word for steps
+//     wider than 2^32). This is decided in float64 with a certified error
+//     margin: first against the cubic bracket 1-y+y²/2-y³/6 ≤ exp(-y) ≤
+//     1-y+y²/2 of the in-step factor, then, in the rare case the bracket is
+//     too wide, with a degree-12 polynomial; the case still undecided (about
+//     2^-29) is settled exactly by exactLess, which refines V and exp(-γ)
+//     in big-integer arithmetic.
 //
 // The output is exactly distributed; nothing is truncated. Every trial in
 // the body does the same work whatever x is: one read of a uniformly
-// random alias column with a branch-free choice of item, two 64-bit words
-// (three when the step is wider than 2^32), and one table-free polynomial
-// exp (expNegStep of γ(x) - γ(k·w) < 1/2, the factor exp(-γ(k·w)) of the
-// step being precomputed in pInv). The number of trials is independent of
+// random alias column with a branch-free choice of item, one 64-bit word
+// (column, sign, threshold and offset) and one 32-bit half word (two whole
+// words when the step is wider than 2^32), and the cubic bracket of
+// exp(-y), y = γ(x) - γ(k·w) < 1/2, the factor exp(-γ(k·w)) of the step
+// being precomputed in pInv. The bracket is wider than the margin only
+// when y³/6 is, with probability below 2^-12 per trial at the float64
+// grid's parameters; those trials also evaluate expNegStep. The number of
+// trials is independent of
 // the accepted value, as in any rejection sampler. Only the tail
 // (probability about 10^-14 for the Gaussian, 10^-7 for the Laplace) and
 // the exact path do more work.
@@ -60,15 +67,19 @@ const (
 const (
 	colBits    = 10
 	nCols      = 1 << colBits
-	thrShift   = 12 // threshold = word >> 12, uniform on [0, 2^52)
-	colCap     = uint64(1) << (64 - thrShift)
-	tailBlocks = 16      // x0 = 16·t
-	stepsLog   = 5       // at most 32 steps per block of width t
-	fastMargin = 0x1p-30 // relative margin of the float64 acceptance test
-	maxParam   = 0x1p50  // largest σ or b accepted in lattice units
-	minParam   = 0x1p-20 // smallest σ or b accepted in lattice units
-	expFastMax = 700.0   // float64 path valid for γ up to here
-	totalMass  = 1 << 62 // nCols · colCap
+	signBit    = 1 << colBits // bit 10 of the first word: the sign
+	thrShift   = colBits + 1  // bits 11-31 of the first word: the threshold
+	thrWidth   = 21
+	colCap     = uint64(1) << thrWidth // the threshold is uniform on [0, 2^21)
+	thrBits    = thrWidth + 1          // bits of a packed threshold (≤ colCap)
+	offShift   = 32                    // bits 32-63 of the first word: the offset
+	tailBlocks = 16                    // x0 = 16·t
+	stepsLog   = 5                     // at most 32 steps per block of width t
+	fastMargin = 0x1p-30               // relative margin of the float64 acceptance test
+	maxParam   = 0x1p50                // largest σ or b accepted in lattice units
+	minParam   = 0x1p-20               // smallest σ or b accepted in lattice units
+	expFastMax = 700.0                 // float64 path valid for γ up to here
+	totalMass  = 1 << 31               // nCols · colCap
 )
 
 // table is an immutable, precomputed sampler for one (kind, param) pair.
@@ -85,7 +96,7 @@ type table struct {
 
 	exactOnly bool    // tests only: skip the float64 decision
 	zeroHalf  bool    // unit steps: item 0 has half weight and keeps both signs
-	thirdWord bool    // acceptance uniform needs its own word
+	wide      bool    // wBits > 32: the offset takes bits of a second word
 	accBits   uint    // random bits of the acceptance uniform
 	accShift  uint    // accBits - min(accBits, 53)
 	cell      float64 // 2^-min(accBits, 53)
@@ -105,13 +116,21 @@ type table struct {
 	den      *big.Int
 }
 
-// column is one alias-table column: item self with probability thr/2^52,
-// otherwise item alias, with pInv of both items alongside.
+// column is one alias-table column: item self with probability thr/2^21,
+// otherwise item alias, packed in one word as thr | self<<22 | alias<<32,
+// with pInv of both items alongside (24 bytes; the whole table is 24 KiB
+// and stays in the L1 cache).
 type column struct {
-	thr         uint64
+	meta        uint64
 	pSelf, pAlt float64 // pInv of self and alias (0 for non-body items)
-	self, alias uint16
 }
+
+func packColumn(thr uint64, self, alias int) uint64 {
+	return thr | uint64(self)<<thrBits | uint64(alias)<<(thrBits+colBits)
+}
+
+func (c column) self() int  { return int(c.meta>>thrBits) & (nCols - 1) }
+func (c column) alias() int { return int(c.meta >> (thrBits + colBits)) }
 
 // newTable builds the sampler for a parameter in [minParam, maxParam].
 func newTable(kind noiseKind, param float64) *table {
@@ -137,12 +156,15 @@ func newTable(kind noiseKind, param float64) *table {
 		t.wBits = uint(j - stepsLog)
 	}
 	t.wMask = 1<<t.wBits - 1
-	t.accBits = 64 - t.wBits
-	// Up to 2^32-wide steps the offset word leaves at least 32 bits for
-	// the acceptance uniform: the float64 test then leaves at most
-	// 2^-32 + 2^-29 of trials undecided. Wider steps need a third word.
+	// Up to 2^32-wide steps the offset fits in the first word and the
+	// acceptance uniform is a 32-bit half word; the float64 test then
+	// leaves about 2^-32 of trials undecided. Wider steps (integer
+	// parameters above 2^37) take the offset's high bits and the
+	// acceptance uniform from a second word, leaving it 96 - wBits ≥ 51
+	// bits.
+	t.accBits = 32
 	if t.wBits > 32 {
-		t.thirdWord, t.accBits = true, 64
+		t.wide, t.accBits = true, 96-t.wBits
 	}
 	cb := min(t.accBits, 53)
 	t.accShift = t.accBits - cb
@@ -243,7 +265,7 @@ func (t *table) buildAlias(w []uint64) {
 		s := small[len(small)-1]
 		small = small[:len(small)-1]
 		l := large[len(large)-1]
-		t.cols[s] = column{thr: w[s], self: uint16(s), alias: uint16(l)}
+		t.cols[s] = column{meta: packColumn(w[s], s, l)}
 		w[l] -= colCap - w[s]
 		if w[l] < colCap {
 			large = large[:len(large)-1]
@@ -254,15 +276,15 @@ func (t *table) buildAlias(w []uint64) {
 		if w[i] != colCap {
 			panic("dp: internal error: alias table does not balance")
 		}
-		t.cols[i] = column{thr: colCap, self: uint16(i), alias: uint16(i)}
+		t.cols[i] = column{meta: packColumn(colCap, i, i)}
 	}
 	for i := range t.cols {
 		c := &t.cols[i]
-		if int(c.self) < t.nBody {
-			c.pSelf = t.pInv[c.self]
+		if c.self() < t.nBody {
+			c.pSelf = t.pInv[c.self()]
 		}
-		if int(c.alias) < t.nBody {
-			c.pAlt = t.pInv[c.alias]
+		if c.alias() < t.nBody {
+			c.pAlt = t.pInv[c.alias()]
 		}
 	}
 }
@@ -292,49 +314,63 @@ func (t *table) gammaExact(x int64) (num, den *big.Int) {
 	return num, t.den
 }
 
-// sample returns one exact draw.
-func (t *table) sample(r *rand.ChaCha8) int64 {
+// stream is a source of random words for sample; spare holds the unused
+// high half of a word whose low half was an acceptance uniform.
+type stream struct {
+	r     *rand.ChaCha8
+	spare uint64
+	has   bool
+}
+
+// sample returns one exact draw. Each trial reads one 64-bit word and, for
+// a body candidate, a 32-bit half word: 1.5 words on average.
+func (t *table) sample(s *stream) int64 {
 	for {
-		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 12-63).
-		w1 := r.Uint64()
+		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 11-31),
+		// offset in the step (bits 32-63, the low wBits of them used).
+		w1 := s.r.Uint64()
 		c := &t.cols[w1&(nCols-1)]
-		// lt = 1 if the threshold word is below thr, else 0, without a
-		// branch (both are below 2^63).
-		lt := ((w1 >> thrShift) - c.thr) >> 63
+		// lt = 1 if the threshold is below thr, else 0, without a branch
+		// (both are below 2^63).
+		meta := c.meta
+		lt := ((w1>>thrShift)&(colCap-1) - meta&(1<<thrBits-1)) >> 63
 		m := -lt
-		it := c.alias ^ ((c.self ^ c.alias) & uint16(m))
+		self, alias := (meta>>thrBits)&(nCols-1), meta>>(thrBits+colBits)
+		it := alias ^ ((self ^ alias) & m)
 		pa, ps := math.Float64bits(c.pAlt), math.Float64bits(c.pSelf)
 		pi := math.Float64frombits(pa ^ ((ps ^ pa) & m))
-		neg := w1&(1<<colBits) != 0
+		neg := w1&signBit != 0
 		if int(it) >= t.nBody {
 			if int(it) == t.nBody {
-				if x, ok := t.tail(r, neg); ok {
+				if x, ok := t.tail(s.r, neg); ok {
 					return x
 				}
 			}
 			continue // reject item
 		}
-		// Word 2: offset in the step (low wBits), then the acceptance
-		// uniform in the remaining high bits, or a third word when the
-		// step is too wide to leave enough.
-		w2 := r.Uint64()
-		x := int64(it)<<t.wBits | int64(w2&t.wMask)
-		acc := w2 >> t.wBits
-		if t.thirdWord {
-			acc = r.Uint64()
+		var x int64
+		var acc uint64
+		if !t.wide {
+			x = int64(it)<<t.wBits | int64(w1>>offShift&t.wMask)
+			// acc = s.half(), inlined.
+			if s.has {
+				acc, s.has = s.spare, false
+			} else {
+				w := s.r.Uint64()
+				acc, s.spare, s.has = w&(1<<32-1), w>>32, true
+			}
+		} else {
+			w2 := s.r.Uint64()
+			hb := t.wBits - 32
+			x = int64(it)<<t.wBits | int64(w2&(1<<hb-1))<<32 | int64(w1>>offShift)
+			acc = w2 >> hb
 		}
-		u := x & int64(t.wMask) // p = t.bodyProb(pi, x), inlined
-		p := pi * expNegStep(float64(u)*(float64(2*x-u)*t.c2+t.c1))
-		a := float64(acc>>t.accShift) * t.cell
-		var ok bool
-		switch {
-		case a+t.cell < p*(1-fastMargin) && !t.exactOnly:
-			ok = true
-		case a > p*(1+fastMargin) && !t.exactOnly:
-			ok = false
-		default:
-			num, den := t.gammaExact(x)
-			ok = exactLess(r, acc, t.accBits, t.h[it], t.scaleOf(int(it)), num, den)
+		u := x & int64(t.wMask)
+		y := float64(u) * (float64(2*x-u)*t.c2 + t.c1)
+		a := float64(int64(acc>>t.accShift)) * t.cell
+		ok, sure := t.bracket(pi, y, a)
+		if !sure {
+			ok = t.decide(s.r, pi, acc, x, int(it))
 		}
 		if !ok || (x == 0 && neg && !t.zeroHalf) {
 			continue
@@ -344,6 +380,50 @@ func (t *table) sample(r *rand.ChaCha8) int64 {
 		}
 		return x
 	}
+}
+
+// bracket decides most body acceptance tests V < pi·exp(-y), where
+// y = γ(x) - γ(k·w) (see bodyProb) and a = V rounded down to a multiple of
+// cell (V < a + cell), from the bracket
+// 1 - y + y²/2 - y³/6 ≤ exp(-y) ≤ 1 - y + y²/2 (y ≥ 0, alternating Taylor
+// series), whose width y³/6 is tiny for the typical y. It returns
+// (accept, true) when the bracket settles the test with the certified
+// margin, and (false, false) otherwise.
+func (t *table) bracket(pi, y, a float64) (ok, sure bool) {
+	y3 := y * y * y * (1.0 / 6)
+	lo := pi * ((1 - y) + (y*y*0.5 - y3))
+	if a+t.cell < lo*(1-fastMargin) {
+		return !t.exactOnly, !t.exactOnly
+	}
+	return false, a > (lo+pi*y3)*(1+fastMargin) && !t.exactOnly
+}
+
+// decide settles a body acceptance test that the cubic bracket left open:
+// with the degree-12 exp in float64 when its error bound allows, otherwise
+// exactly.
+func (t *table) decide(r *rand.ChaCha8, pi float64, acc uint64, x int64, it int) bool {
+	if ok, sure := t.decideFloat(pi, acc, x); sure {
+		return ok
+	}
+	num, den := t.gammaExact(x)
+	return exactLess(r, acc, t.accBits, t.h[it], t.scaleOf(it), num, den)
+}
+
+// decideFloat is the float64 test V < pi·exp(-y) with the degree-12 exp
+// (relative error below 2^-41 in all, against the margin 2^-30).
+func (t *table) decideFloat(pi float64, acc uint64, x int64) (ok, sure bool) {
+	if t.exactOnly {
+		return false, false
+	}
+	p := t.bodyProb(pi, x)
+	a := float64(int64(acc>>t.accShift)) * t.cell
+	switch {
+	case a+t.cell < p*(1-fastMargin):
+		return true, true
+	case a > p*(1+fastMargin):
+		return false, true
+	}
+	return false, false
 }
 
 // tail proposes x ≥ x0 with probability ∝ 2^-(v-16) on block v and accepts
@@ -372,7 +452,7 @@ func (t *table) tail(r *rand.ChaCha8, neg bool) (int64, bool) {
 	gm := t.gamma(x)
 	if gm <= expFastMax {
 		p := s / float64(t.tailT) * expNegFast(gm)
-		a := float64(u>>11) * 0x1p-53
+		a := float64(int64(u>>11)) * 0x1p-53
 		switch {
 		case a+0x1p-53 < p*(1-fastMargin) && !t.exactOnly:
 			ok = true
