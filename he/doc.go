@@ -131,9 +131,12 @@
 // with lattigo's public decoding, or be rounded to the precision the
 // application needs before release.
 //
-// Randomness for keys and encryption comes from lattigo's PRNG, a BLAKE2b
-// XOF keyed from crypto/rand. [Client.Close] zeroes the secret key; Go
-// gives no guarantee that no other copy remains in memory.
+// Randomness for keys and encryption comes from crypto/rand (lattigo's
+// default PRNG reads it directly). Tests make keys and ciphertexts
+// reproducible with Go's testing/cryptotest.SetGlobalRandom, which works
+// only inside a test binary (TestReproducibleWithTestingRandom); no
+// production option weakens the randomness. [Client.Close] zeroes the
+// secret key; Go gives no guarantee that no other copy remains in memory.
 //
 // # Security of presets
 //
