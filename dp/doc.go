@@ -62,11 +62,16 @@
 // exactly (Δ/b)-DP. The discrete Gaussian is exactly Δ²/(2σ²)-zCDP, in one
 // dimension and in d dimensions, as for the continuous Gaussian (CKS20).
 // For (ε, δ), this package calibrates σ with the continuous analytic
-// Gaussian (Balle and Wang 2018, Theorem 8). CKS20 show that the discrete
-// Gaussian's (ε, δ) guarantee matches that of the continuous one up to an
-// additive slack that decays like exp(-2π²σ_g²) in the per-coordinate σ_g
-// measured in grid units; at σ_g ≥ 2^36 it is far below 2^-(10^20) and not
-// representable in any float format.
+// Gaussian (Balle and Wang 2018, Theorem 8). The discrete Gaussian's exact
+// (ε, δ) curve (CKS20) has the same form, δ = P[Z > a] - e^ε·P[Z > a+Δ]
+// with a = εσ²/Δ - Δ/2, but with tail sums over the grid in place of tail
+// integrals. A tail sum and its integral differ by at most the density at
+// the boundary, so in grid units (σ_g ≥ 2^36, Δ_g = Δ·σ_g/σ) the two δ
+// differ by a relative amount of order 2(a/σ)²/Δ_g, which grows with σ/Δ:
+// about 3e-8 at σ = 10Δ and ε = 1, 2e-5 at ε = 10⁻⁴ and δ ≈ 10⁻⁵
+// (σ ≈ 4·10⁴Δ). That slack in δ is not charged; callers who need the
+// discrete Gaussian's guarantee without it should use the zCDP form
+// ([NewGaussianMechanismZCDP]), which is exact.
 // Calibration is computed to a relative accuracy of 2^-45 and always
 // rounded in the direction of more noise; [GaussianDelta] agrees with
 // Google's reference values to 1e-12.
