@@ -306,9 +306,9 @@ func dataDir(flagDir string) (string, error) {
 func load(dir string, split int) (trainX [][]float64, trainY []int, testX [][]float64, testY []int, err error) {
 	hint := func(err error) error {
 		if errors.Is(err, fs.ErrNotExist) {
-			return fmt.Errorf("%w\nFashion-MNIST not found in %s: pass -data with a folder holding "+
-				"{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, or set PRIVML_DATASETS to the folder above it "+
-				"(on Debian, apt-get install dataset-fashion-mnist installs them)", err, dir)
+			return fmt.Errorf("no Fashion-MNIST in %s (pass -data with a folder holding "+
+				"{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz, or set PRIVML_DATASETS to the folder above it; "+
+				"on Debian, apt-get install dataset-fashion-mnist installs them): %w", dir, err)
 		}
 		return err
 	}
@@ -325,7 +325,7 @@ func load(dir string, split int) (trainX [][]float64, trainY []int, testX [][]fl
 	trainX, trainY, err = images(dir, "train")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil, nil, nil, fmt.Errorf("%w\n%s has no training files: use -split N to train on the first N test images", err, dir)
+			return nil, nil, nil, nil, fmt.Errorf("%s has no training files (use -split N to train on the first N test images): %w", dir, err)
 		}
 		return nil, nil, nil, nil, err
 	}
