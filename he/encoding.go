@@ -578,14 +578,18 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 			e.u8(0)
 		}
 		e.u8(activationCode[l.Activation])
-		e.u16(uint16(l.Degree))
+		if l.Activation == ActReLU {
+			e.u16(uint16(l.Alpha)) // relu has no degree: the field holds alpha
+		} else {
+			e.u16(uint16(l.Degree))
+		}
 		e.f64(l.Interval)
 	}
 	return e.n, e.err
 }
 
-var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 2, ActTanh: 3}
-var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh}
+var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 2, ActTanh: 3, ActReLU: 4}
+var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, ActReLU}
 
 // ReadPlan decodes a compiled model written by [Plan.WriteTo], validates
 // it and rebuilds the plan; the model's depth must equal the parameters'.
@@ -658,6 +662,9 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 			return nil, d.err
 		}
 		l.Activation = activationByCode[code]
+		if l.Activation == ActReLU {
+			l.Alpha, l.Degree = l.Degree, 0
+		}
 		m.Layers = append(m.Layers, l)
 		in = out
 	}
@@ -666,7 +673,8 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		return nil, d.err
 	}
 	for li := range m.Layers {
-		if l := &m.Layers[li]; (l.Activation == ActSigmoid || l.Activation == ActTanh) && (l.Degree == 0 || l.Interval == 0) {
+		if l := &m.Layers[li]; (l.Activation == ActSigmoid || l.Activation == ActTanh) && (l.Degree == 0 || l.Interval == 0) ||
+			l.Activation == ActReLU && (l.Alpha == 0 || l.Interval == 0) {
 			d.fail(ErrMalformed, "layer %d: unresolved degree or interval", li)
 			return nil, d.err
 		}

@@ -109,13 +109,13 @@ func NewParameters(preset Preset) (Parameters, error) {
 
 // InsecureTestParameters returns small, fast parameters that are NOT
 // secure, for tests only: ring degree 2^logN (10 ≤ logN ≤ 16) and the given
-// depth (1 ≤ depth ≤ 12) at a 2^29 scale.
+// depth (1 ≤ depth ≤ 24) at a 2^29 scale.
 func InsecureTestParameters(logN, depth int) (Parameters, error) {
 	if logN < 10 || logN > 16 {
 		return Parameters{}, fmt.Errorf("he: insecure test logN %d out of [10, 16]: %w", logN, ErrInput)
 	}
-	if depth < 1 || depth > 12 {
-		return Parameters{}, fmt.Errorf("he: insecure test depth %d out of [1, 12]: %w", depth, ErrInput)
+	if depth < 1 || depth > 24 {
+		return Parameters{}, fmt.Errorf("he: insecure test depth %d out of [1, 24]: %w", depth, ErrInput)
 	}
 	lit := ckks.ParametersLiteral{
 		LogN:            logN,

@@ -82,6 +82,9 @@ type layerPlan struct {
 	fold     float64 // factor folded into weights and bias (1/interval)
 	actDepth int
 	poly     *polynomial.Polynomial // Chebyshev interpolant on [-1, 1]
+	// relu: the sign stages on [-1, 1], the last mapped to
+	// (interval/2)·(1 + p), so that relu(interval·u) = u·stages(u)
+	relu []polynomial.Polynomial
 	// latency: input and output slot periods, layout, and the non-zero
 	// diagonal indexes per (out block, in block)
 	dIn, dOut int
@@ -129,9 +132,12 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 	depth := 0
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		if l.Activation == ActSigmoid || l.Activation == ActTanh {
-			if l.Degree == 0 {
+		if l.Activation == ActSigmoid || l.Activation == ActTanh || l.Activation == ActReLU {
+			if l.Degree == 0 && l.Activation != ActReLU {
 				l.Degree = DefaultDegree
+			}
+			if l.Alpha == 0 && l.Activation == ActReLU {
+				l.Alpha = DefaultReLUAlpha
 			}
 			if l.Interval == 0 {
 				l.Interval = DefaultInterval
@@ -208,6 +214,8 @@ func activationDepth(l *Dense) int {
 		return 1
 	case ActSigmoid, ActTanh:
 		return bits.Len(uint(l.Degree))
+	case ActReLU:
+		return reluDepth(l.Alpha)
 	}
 	return 0
 }
@@ -256,6 +264,14 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 				return nil, fmt.Errorf("he: layer %d: interpolant has degree %d, want %d: %w", li, poly.Degree(), l.Degree, ErrModel)
 			}
 			lp.poly = &poly
+		}
+		if l.Activation == ActReLU {
+			lp.fold = 1 / l.Interval
+			polys, err := reluPolys(l.Alpha, l.Interval)
+			if err != nil {
+				return nil, fmt.Errorf("he: layer %d: %w", li, err)
+			}
+			lp.relu = polys
 		}
 		if l.Activation != ActNone {
 			// Activations start after the layer's rescale.

@@ -265,7 +265,7 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		case ActSquare:
 			qa := rlwe.NewScale(params.Q()[lp.levelIn-1])
 			scale = scale.Mul(scale).Div(qa)
-		case ActSigmoid, ActTanh:
+		case ActSigmoid, ActTanh, ActReLU:
 			scale = params.DefaultScale()
 		}
 		s.layers = append(s.layers, sl)
@@ -491,6 +491,18 @@ func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Cip
 		target := s.plan.params.p.DefaultScale()
 		err := s.parallel(w, len(in), func(w *worker, i int) error {
 			res, err := w.poly.Evaluate(in[i], *lp.poly, target)
+			if err != nil {
+				return err
+			}
+			in[i] = res
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	case ActReLU:
+		err := s.parallel(w, len(in), func(w *worker, i int) error {
+			res, err := w.evalReLU(in[i], lp.relu, s.plan.params)
 			if err != nil {
 				return err
 			}
