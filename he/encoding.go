@@ -349,6 +349,9 @@ func (d *decoder) evk(ek *rlwe.EvaluationKey, params Parameters, item string) {
 // are compressed (seeded): only half of each key is sent and the server
 // regenerates the other half from a 32-byte seed.
 func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
+	if k.boot != nil {
+		return 0, fmt.Errorf("he: bootstrapping keys cannot be serialized yet: %w", ErrInput)
+	}
 	e := &encoder{w: w}
 	e.header(kindKeys)
 	k.params.encode(e)

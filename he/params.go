@@ -83,6 +83,7 @@ type Parameters struct {
 	p        ckks.Parameters
 	name     string
 	insecure bool
+	boot     *bootSpec // nil unless bootstrappable; then p are the residual parameters
 }
 
 // NewParameters returns the parameters of a vetted 128-bit preset.
@@ -163,10 +164,15 @@ func (p Parameters) LogOutputBound() float64 {
 func (p Parameters) Insecure() bool { return p.insecure }
 
 // Secure128 reports whether the parameters meet the 128-bit bound of
-// [MaxLogQP128] with the default ternary secret and Gaussian error.
+// [MaxLogQP128] with the default ternary secret and Gaussian error, or are
+// the bootstrapping parameters of [NewBootstrapParameters] (whose whole
+// bootstrapping modulus meets [MaxLogQP128Bootstrap]).
 func (p Parameters) Secure128() bool {
 	if p.p.N() == 0 {
 		return false
+	}
+	if p.boot != nil {
+		return !p.insecure && p.boot.secure()
 	}
 	bound, ok := heStandard128[p.LogN()]
 	if !ok {
@@ -190,6 +196,9 @@ func (p Parameters) String() string {
 
 // Equal reports whether two parameter sets are identical.
 func (p Parameters) Equal(o Parameters) bool {
+	if (p.boot == nil) != (o.boot == nil) || p.boot != nil && !p.boot.params.Equal(&o.boot.params) {
+		return false
+	}
 	return p.insecure == o.insecure && p.p.Equal(&o.p)
 }
 
@@ -197,6 +206,9 @@ func (p Parameters) Equal(o Parameters) bool {
 // chain for a shallower model, which is faster, has smaller keys and is at
 // least as secure.
 func (p Parameters) truncate(depth int) (Parameters, error) {
+	if p.boot != nil { // bootstrapping restores the full residual chain: keep it
+		return p, nil
+	}
 	if depth < 0 || depth > p.Depth() {
 		return Parameters{}, fmt.Errorf("he: cannot truncate %s to depth %d: %w", p.name, depth, ErrDepth)
 	}

@@ -1,0 +1,156 @@
+package he
+
+import (
+	"errors"
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestBootstrapPlanner: without Bootstrap a deep ReLU model is refused
+// before encryption with the planner's message; with it, the planner picks
+// the secure bootstrapping parameters and places bootstraps only where
+// levels run out.
+func TestBootstrapPlanner(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	m := randModel(t, r, []int{8, 8, 8, 8, 2}, []Activation{ActReLU, ActReLU, ActReLU, ActNone})
+	_, err := Compile(m, CompileOptions{})
+	want := "he: model needs depth 40; the largest preset without bootstrapping (PN15) has 15"
+	if !errors.Is(err, ErrDepth) || !strings.Contains(err.Error(), want) {
+		t.Fatalf("err = %v, want %q", err, want)
+	}
+	plan, err := Compile(m, CompileOptions{Bootstrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := plan.Parameters()
+	if !p.Bootstrappable() || !p.Secure128() || p.LogN() != 16 || p.Depth() != 13 || p.Name() != "N16QP1767H32768H32" {
+		t.Fatalf("parameters %v", p)
+	}
+	// Each ReLU layer needs 1 + 12 = 13 levels: all of them, so the last
+	// two hidden layers start with a bootstrap, and so does the output
+	// layer.
+	if plan.Bootstraps() != 3 {
+		t.Fatalf("%d bootstraps, want 3", plan.Bootstraps())
+	}
+	if bp := p.boot.params.BootstrappingParameters; bp.LogQP() > MaxLogQP128Bootstrap {
+		t.Fatalf("bootstrapping log QP %.1f", bp.LogQP())
+	}
+	// A model that fits a preset is never bootstrapped.
+	small := randModel(t, r, []int{8, 8, 2}, []Activation{ActReLU, ActNone})
+	if plan, err := Compile(small, CompileOptions{Bootstrap: true}); err != nil || plan.Bootstraps() != 0 || plan.Parameters().Bootstrappable() {
+		t.Fatalf("small model: %v, %v", plan, err)
+	}
+	// Layers whose outputs have no known range cannot be bootstrapped.
+	sq := randModel(t, r, []int{4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4}, []Activation{
+		ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare,
+		ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActSquare, ActNone})
+	if _, err := Compile(sq, CompileOptions{Bootstrap: true}); !errors.Is(err, ErrDepth) || !strings.Contains(err.Error(), "no known range") {
+		t.Fatalf("square model: err = %v", err)
+	}
+	// Values too large for the bootstrapping message ratio are refused.
+	wide := randModel(t, r, []int{8, 8, 8, 8, 2}, []Activation{ActReLU, ActReLU, ActReLU, ActNone})
+	wide.Layers[0].Interval = 1e4
+	if _, err := Compile(wide, CompileOptions{Bootstrap: true}); !errors.Is(err, ErrModel) || !strings.Contains(err.Error(), "too wide to bootstrap") {
+		t.Fatalf("wide interval: err = %v", err)
+	}
+	// Non-bootstrappable parameters with Bootstrap set: still refused.
+	if _, err := Compile(m, CompileOptions{Bootstrap: true, Parameters: testParams(t, 10, 20)}); !errors.Is(err, ErrDepth) {
+		t.Fatalf("err = %v, want ErrDepth", err)
+	}
+}
+
+// TestBootstrapDeepReLU evaluates a model with three ReLU layers (alpha 4,
+// 9 levels each with the dense part) on insecure bootstrappable parameters
+// with 13 levels between bootstraps: layers 1 and 2 start with a
+// bootstrap. The decrypted outputs must match the plaintext model with the
+// same polynomials to within 1e-3 (bootstrapping and CKKS noise) and the
+// exact model within the approximation error, with the same argmax.
+func TestBootstrapDeepReLU(t *testing.T) {
+	if testing.Short() {
+		t.Skip("bootstrapping takes about a minute under -race; skipped under -short")
+	}
+	params, err := InsecureBootstrapTestParameters(11)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []Mode{Latency, Batch} {
+		t.Run(mode.String(), func(t *testing.T) {
+			r := rand.New(rand.NewPCG(33, 34))
+			m := randModel(t, r, []int{8, 4, 4, 4, 3}, []Activation{ActReLU, ActReLU, ActReLU, ActNone})
+			for li := range 3 {
+				m.Layers[li].Alpha = 4
+			}
+			xs := randSamples(r, 4, 8)
+			opts := CompileOptions{Mode: mode, Parameters: &params, Calibration: xs, Bootstrap: true}
+			if _, err := Compile(m, CompileOptions{Mode: mode, Parameters: &params, Calibration: xs}); !errors.Is(err, ErrDepth) {
+				t.Fatalf("without Bootstrap: err = %v, want ErrDepth", err)
+			}
+			plan, err := Compile(m, opts)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if plan.Bootstraps() != 2 || plan.Depth() != 3*9+1 {
+				t.Fatalf("plan %v", plan)
+			}
+			client, err := NewClient(plan.Parameters())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer client.Close()
+			t0 := time.Now()
+			keys, err := client.GenEvaluationKeys(plan)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tKeys := time.Since(t0)
+			t0 = time.Now()
+			server, err := NewServer(plan, keys)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tServer := time.Since(t0)
+			cts, err := client.Encrypt(plan, xs)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rep := &Report{}
+			t0 = time.Now()
+			for _, ct := range cts {
+				res, err := server.Evaluate(ct)
+				if err != nil {
+					t.Fatal(err)
+				}
+				out, err := client.Decrypt(res)
+				if err != nil {
+					t.Fatal(err)
+				}
+				rep.Outputs = append(rep.Outputs, out...)
+			}
+			tEval := time.Since(t0)
+			if err := Compare(plan, xs, rep); err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("keys %v, server setup %v, evaluation %v for %d ciphertexts; max error %.3g (approximation %.3g), agreement %d/%d",
+				tKeys, tServer, tEval, len(cts), rep.MaxAbsError, rep.MaxApproxError, rep.Agreed, rep.Samples)
+			worst := 0.0
+			for i, x := range xs {
+				want, err := plan.predictApprox(x)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for j := range want {
+					worst = math.Max(worst, math.Abs(rep.Outputs[i][j]-want[j]))
+				}
+			}
+			if worst > 1e-3 {
+				t.Fatalf("encrypted vs polynomial model: max error %g > 1e-3", worst)
+			}
+			if rep.MaxAbsError > rep.MaxApproxError+1e-3 || rep.Agreed != rep.Samples {
+				t.Fatalf("max error %g (approximation %g), agreement %d/%d", rep.MaxAbsError, rep.MaxApproxError, rep.Agreed, rep.Samples)
+			}
+		})
+	}
+}
