@@ -268,3 +268,143 @@ func (s *Server) bootstrap(cts []*rlwe.Ciphertext, b float64) error {
 	}
 	return nil
 }
+
+// MaxBootstrapKeyBytes bounds the bootstrapping keys in an encoded key set
+// (on top of [MaxEvaluationKeyBytes]): the keys of [NewBootstrapParameters]
+// take about 5.2 GB.
+const MaxBootstrapKeyBytes = 8 << 30
+
+// decodeBootParameters rebuilds bootstrappable parameters from their
+// constructor (the stream cannot choose bootstrapping parameters) and
+// checks that the decoded moduli, scale and name are theirs.
+func decodeBootParameters(d *decoder, lit ckks.ParametersLiteral, name string, insecure bool, policy SecurityPolicy) Parameters {
+	var p Parameters
+	var err error
+	switch {
+	case insecure && lit.LogN <= 14:
+		p, err = InsecureBootstrapTestParameters(lit.LogN)
+	case !insecure && lit.LogN == 16:
+		p, err = NewBootstrapParameters()
+	default:
+		d.fail(ErrMalformed, "no bootstrappable parameters with logN %d (insecure %v)", lit.LogN, insecure)
+		return Parameters{}
+	}
+	if err != nil {
+		d.fail(ErrMalformed, "%v", err)
+		return Parameters{}
+	}
+	if !slicesEqual(p.p.Q(), lit.Q) || !slicesEqual(p.p.P(), lit.P) || p.LogScale() != lit.LogDefaultScale || p.name != name {
+		d.fail(ErrMalformed, "bootstrappable parameters %q do not match %s", name, p.name)
+		return Parameters{}
+	}
+	if insecure && policy != AllowInsecureForTesting {
+		d.fail(ErrInsecureParameters, "%s is below 128-bit security", p.name)
+		return Parameters{}
+	}
+	return p
+}
+
+func slicesEqual(a, b []uint64) bool {
+	if len(a) != len(b) {
+		return false
+	}
+	for i := range a {
+		if a[i] != b[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// check verifies the shapes WriteTo relies on: compressed keys, the
+// relinearization, Galois and sparse-to-dense keys at the full
+// bootstrapping modulus, the dense-to-sparse key at its first primes.
+func (k *bootKeys) check(b *bootSpec) error {
+	p2 := b.params.BootstrappingParameters
+	lq, lp := p2.MaxLevelQ(), p2.MaxLevelP()
+	ok := k.rlk != nil && evkShapeAt(&k.rlk.EvaluationKey, lq, lp) &&
+		evkShapeAt(k.s2d, lq, lp) && evkShapeAt(k.d2s, 0, 0) && len(k.gks) <= MaxGaloisKeys
+	for _, gk := range k.gks {
+		ok = ok && gk != nil && evkShapeAt(&gk.EvaluationKey, lq, lp)
+	}
+	if !ok {
+		return fmt.Errorf("he: bootstrapping keys are not compressed keys of the bootstrapping parameters: %w", ErrMismatch)
+	}
+	return nil
+}
+
+// encode writes the bootstrapping keys: the Galois key count, the
+// relinearization key, the Galois keys (element, key) in increasing
+// order, and the dense-to-sparse and sparse-to-dense keys. Their shapes
+// follow from the parameters.
+func (k *bootKeys) encode(e *encoder) {
+	gal := make([]uint64, 0, len(k.gks))
+	for g := range k.gks {
+		gal = append(gal, g)
+	}
+	gal = sortedU64(gal)
+	e.u32(uint32(len(gal)))
+	e.evk(&k.rlk.EvaluationKey)
+	for _, g := range gal {
+		e.u64(g)
+		e.evk(&k.gks[g].EvaluationKey)
+	}
+	e.evk(k.d2s)
+	e.evk(k.s2d)
+}
+
+func decodeBootKeys(d *decoder, b *bootSpec) *bootKeys {
+	p2 := b.params.BootstrappingParameters
+	nGal := d.u32()
+	if d.err != nil {
+		return nil
+	}
+	if nGal > MaxGaloisKeys {
+		d.fail(ErrTooLarge, "%d bootstrapping Galois keys, limit %d", nGal, MaxGaloisKeys)
+		return nil
+	}
+	comp := rlwe.EvaluationKeyParameters{Compressed: true}
+	keyBytes := int64(8*p2.N()) * int64(len(p2.Q())+len(p2.P())) * int64(len(rlwe.NewGaloisKey(p2, comp).Value))
+	if keyBytes*int64(nGal+2) > MaxBootstrapKeyBytes {
+		d.fail(ErrTooLarge, "%d bootstrapping keys of %d bytes exceed %d bytes", nGal+2, keyBytes, int64(MaxBootstrapKeyBytes))
+		return nil
+	}
+	sp, err := sparseParams(b.params)
+	if err != nil {
+		d.fail(ErrMalformed, "%v", err)
+		return nil
+	}
+	q, p := p2.Q(), p2.P()
+	k := &bootKeys{rlk: rlwe.NewRelinearizationKey(p2, comp), gks: map[uint64]*rlwe.GaloisKey{}}
+	d.evkModuli(&k.rlk.EvaluationKey, q, p, "bootstrapping relinearization key")
+	nthRoot := uint64(2 * p2.N())
+	for i := range int(nGal) {
+		g := d.u64()
+		if d.err != nil {
+			return nil
+		}
+		if g%2 == 0 || g >= nthRoot {
+			d.fail(ErrMalformed, "bootstrapping Galois key %d: element %d is not odd and below 2N", i, g)
+			return nil
+		}
+		if _, dup := k.gks[g]; dup {
+			d.fail(ErrMalformed, "bootstrapping Galois key %d: duplicate element %d", i, g)
+			return nil
+		}
+		gk := rlwe.NewGaloisKey(p2, comp)
+		gk.GaloisElement, gk.NthRoot = g, nthRoot
+		d.evkModuli(&gk.EvaluationKey, q, p, fmt.Sprintf("bootstrapping Galois key %d", i))
+		if d.err != nil {
+			return nil
+		}
+		k.gks[g] = gk
+	}
+	k.d2s = rlwe.NewEvaluationKey(sp, comp)
+	d.evkModuli(k.d2s, sp.Q(), sp.P(), "dense-to-sparse key")
+	k.s2d = rlwe.NewEvaluationKey(p2, comp)
+	d.evkModuli(k.s2d, q, p, "sparse-to-dense key")
+	if d.err != nil {
+		return nil
+	}
+	return k
+}

@@ -1,12 +1,15 @@
 package he
 
 import (
+	"bytes"
 	"errors"
 	"math"
 	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 )
 
 // TestBootstrapPlanner: without Bootstrap a deep ReLU model is refused
@@ -152,5 +155,120 @@ func TestBootstrapDeepReLU(t *testing.T) {
 				t.Fatalf("max error %g (approximation %g), agreement %d/%d", rep.MaxAbsError, rep.MaxApproxError, rep.Agreed, rep.Samples)
 			}
 		})
+	}
+}
+
+// bootPlan returns a plan with two bootstraps on insecure logN=10
+// bootstrappable parameters: three ReLU layers of 9 levels each.
+func bootPlan(t testing.TB) *Plan {
+	t.Helper()
+	params, err := InsecureBootstrapTestParameters(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(35, 36))
+	m := randModel(t, r, []int{6, 4, 4, 4, 2}, []Activation{ActReLU, ActReLU, ActReLU, ActNone})
+	for li := range 3 {
+		m.Layers[li].Alpha = 4
+		m.Layers[li].Interval = 4
+	}
+	plan, err := Compile(m, CompileOptions{Parameters: &params, Bootstrap: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan.Bootstraps() != 2 {
+		t.Fatalf("plan %v: want 2 bootstraps", plan)
+	}
+	return plan
+}
+
+// TestBootstrapEncoding sends a bootstrapped plan and its keys (with the
+// bootstrapping keys) through their encodings, builds the server from the
+// decoded objects only and evaluates; truncated or corrupted key streams
+// are errors, never panics.
+func TestBootstrapEncoding(t *testing.T) {
+	plan := bootPlan(t)
+	client, err := NewClient(plan.Parameters())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer client.Close()
+	keys, err := client.GenEvaluationKeys(plan)
+	if err != nil {
+		t.Fatal(err)
+	}
+	planBytes, keyBytes := marshal(plan), marshal(keys)
+	if len(keyBytes) != keys.Bytes() || len(keyBytes) < 1<<20 {
+		t.Fatalf("keys encode to %d bytes, Bytes() = %d", len(keyBytes), keys.Bytes())
+	}
+	t.Logf("bootstrapped plan: %d bytes; keys with bootstrapping keys: %d bytes", len(planBytes), len(keyBytes))
+	plan2, err := ReadPlan(bytes.NewReader(planBytes), AllowInsecureForTesting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if plan2.Bootstraps() != 2 || !plan2.Parameters().Equal(plan.Parameters()) {
+		t.Fatalf("decoded plan %v", plan2)
+	}
+	if _, err := ReadPlan(bytes.NewReader(planBytes), Require128); !errors.Is(err, ErrInsecureParameters) {
+		t.Fatalf("insecure bootstrappable plan under Require128: err = %v", err)
+	}
+	keys2, err := ReadEvaluationKeys(bytes.NewReader(keyBytes), AllowInsecureForTesting)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(marshal(keys2), keyBytes) {
+		t.Fatal("decode then encode of bootstrapping keys is not the identity")
+	}
+	// Truncations anywhere, including inside the bootstrapping keys.
+	for n := 0; n < len(keyBytes); n += len(keyBytes)/23 + 1 {
+		if _, err := ReadEvaluationKeys(bytes.NewReader(keyBytes[:n]), AllowInsecureForTesting); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("keys truncated to %d of %d bytes: err = %v", n, len(keyBytes), err)
+		}
+	}
+	// An unreduced coefficient in the last (sparse-to-dense) key.
+	bad := append([]byte(nil), keyBytes...)
+	for i := len(bad) - 8; i < len(bad); i++ {
+		bad[i] = 0xff
+	}
+	if _, err := ReadEvaluationKeys(bytes.NewReader(bad), AllowInsecureForTesting); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("unreduced coefficient: err = %v", err)
+	}
+	// Keys without the bootstrapping part cannot serve a bootstrapped plan.
+	if _, err := NewServer(plan2, &EvaluationKeys{params: keys2.params, set: keys2.set}); !errors.Is(err, ErrMissingKey) {
+		t.Fatalf("no bootstrapping keys: err = %v", err)
+	}
+	// A bootstrapping key missing from the set is reported by NewServer.
+	partial := &bootKeys{rlk: keys2.boot.rlk, gks: map[uint64]*rlwe.GaloisKey{}, d2s: keys2.boot.d2s, s2d: keys2.boot.s2d}
+	if _, err := NewServer(plan2, &EvaluationKeys{params: keys2.params, set: keys2.set, boot: partial}); !errors.Is(err, ErrMissingKey) {
+		t.Fatalf("missing bootstrapping Galois keys: err = %v", err)
+	}
+	if testing.Short() {
+		return
+	}
+	server, err := NewServer(plan2, keys2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(37, 38))
+	xs := randSamples(r, 2, 6)
+	cts, err := client.Encrypt(plan, xs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, ct := range cts {
+		res, err := server.Evaluate(ct)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := client.Decrypt(res)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := plan.predictApprox(xs[i])
+		for j := range want {
+			if d := math.Abs(got[0][j] - want[j]); d > 1e-2 {
+				t.Fatalf("sample %d output %d: encrypted %g, polynomial model %g", i, j, got[0][j], want[j])
+			}
+		}
 	}
 }
