@@ -3,6 +3,7 @@ package he
 import (
 	"fmt"
 	"math"
+	"sync"
 
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/bootstrapping"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
@@ -39,8 +40,14 @@ const MaxLogQP128Bootstrap = 1772
 // encapsulation, which eprint 2022/024 shows keeps 128-bit security),
 // with a failure probability of about 2^-138.
 func NewBootstrapParameters() (Parameters, error) {
-	return newBootParameters(16, false)
+	return secureBootParameters()
 }
+
+// secureBootParameters builds the (immutable) secure set once: it takes
+// about half a second.
+var secureBootParameters = sync.OnceValues(func() (Parameters, error) {
+	return newBootParameters(16, false)
+})
 
 // InsecureBootstrapTestParameters returns bootstrappable parameters that are
 // NOT secure, for tests only: the chains of [NewBootstrapParameters] on a

@@ -31,6 +31,9 @@
 //
 //	he: model needs depth 18; the largest preset without bootstrapping (PN15) has 15
 //
+// unless [CompileOptions.Bootstrap] is set, in which case it bootstraps
+// (see Bootstrapping below).
+//
 // Scales are managed by construction (weights are encoded at the scale of
 // the prime the next rescale removes), so evaluation never meets a scale
 // mismatch. With calibration samples ([CompileOptions.Calibration]) the
@@ -90,6 +93,63 @@
 // stages: with these degrees its growth stays at the level of the real
 // error (TestReLUEncrypted matches the plaintext polynomial model to 1e-3),
 // and skipping it saves a Galois key and keeps batch mode rotation-free.
+//
+// # Bootstrapping
+//
+// With [CompileOptions.Bootstrap] set, a model deeper than the largest
+// preset (or than bootstrappable [CompileOptions.Parameters]) is compiled
+// to [NewBootstrapParameters]; a model that fits a preset is never
+// bootstrapped. The planner walks the layers with the levels left and
+// inserts a bootstrap (lattigo's circuits/ckks/bootstrapping: ScaleDown,
+// ModUp, CoeffsToSlots, EvalMod, SlotsToCoeffs, after Cheon, Han, Kim,
+// Kim and Song, Eurocrypt 2018, and Bossuat et al., Eurocrypt 2021) at the
+// start of every layer whose dense part and activation do not fit in them;
+// the bootstrap restores all 13 residual levels, so one layer may use at
+// most 13 (a ReLU layer with the default alpha uses exactly 13). Bootstraps
+// are placed at layer boundaries only, after ReLU, sigmoid or tanh layers,
+// whose output range is known: it is divided by a power of two through
+// the scale alone (no level) so that bootstrapping sees values of
+// magnitude about 1, and multiplied back the same way. A layer that would
+// need a bootstrap after a square or linear layer is refused with
+// [ErrDepth]. Both packings bootstrap every ciphertext of the layer input
+// (one per sample in latency mode, one per feature in batch mode).
+// [Plan.Bootstraps] reports the count. A server shares one bootstrapper
+// (its precomputed matrices are large) and serializes bootstraps across
+// concurrent calls.
+//
+// The parameters are lattigo's default set N16QP1767H32768H32
+// (circuits/ckks/bootstrapping/default_parameters.go): ring degree 2^16,
+// 32768 slots, residual chain 60 + 13·40 bits at a 2^40 scale, a ternary
+// secret of Hamming weight N/2 and σ = 3.2 errors, and an ephemeral sparse
+// secret of weight 32 used only inside the bootstrap (sparse-secret
+// encapsulation, Bossuat, Troncoso-Pastoriza and Hubaux, eprint 2022/024,
+// failure probability about 2^-138). With lattigo v6.2.0 the whole
+// bootstrapping modulus is log2 QP = 1706 bits, below 1772
+// ([MaxLogQP128Bootstrap]), the 128-bit bound for ternary secrets at
+// N = 2^16 from the lattice estimator (the Homomorphic Encryption Standard
+// table stops at 2^15); the set is lattigo's, vetted by its authors for
+// 128-bit security. Bootstrapping precision is about 24 bits.
+//
+// Cost. The client's [Client.GenEvaluationKeys] adds the bootstrapping
+// keys: a relinearization key, 49 Galois keys and two encapsulation keys at
+// the bootstrapping modulus, about 5.2 GB encoded (compressed, computed
+// from their shapes) and twice that expanded on the server, so a secure
+// deployment needs a server with tens of gigabytes of memory; they were not
+// generated on the 2-core development machine, so no secure timing is
+// given here. Measured there instead with INSECURE logN = 12 parameters
+// (the same chains on 2048 slots, [InsecureBootstrapTestParameters];
+// BenchmarkBootstrap in benchmarks/he, -benchtime 2x): an 8-8-2 ReLU
+// model with one bootstrap per sample takes 2.39 s per sample against
+// 0.20 s for its first layer alone, so one bootstrap costs about 2 s of one
+// core (a direct timing of the bootstrap gave 2.0 s), and its keys encode
+// to 209 MB against 7.5 MB without bootstrapping. Bootstrapping time grows
+// with the ring degree (about 16 times the ring at logN 16) and every
+// ciphertext of a layer input is bootstrapped, so in batch mode the cost
+// is per feature and in latency mode per sample. For comparison, the
+// 64-32(ReLU)-10 model, which fits PN15 without bootstrapping, takes 3.0 s
+// per sample in latency mode with 169 MB of keys (BenchmarkReLU). The
+// bootstrapping precision is about 24 bits at logN 16 (lattigo's figure);
+// 22 bits were measured at logN 12.
 //
 // # Serialization
 //
@@ -167,7 +227,8 @@
 // # Security of presets
 //
 // Only vetted presets are offered ([PN13], [PN14], [PN15]); anything else
-// must come from [InsecureTestParameters], whose name says what it is.
+// must come from [InsecureTestParameters] (or
+// [InsecureBootstrapTestParameters]), whose names say what they are.
 // Every preset uses a uniform ternary secret and Gaussian errors with
 // σ = 3.2 and keeps log2(QP) within the 128-bit classical bounds of the
 // Homomorphic Encryption Standard (Albrecht et al., 2018), which the
@@ -178,8 +239,12 @@
 //	PN14    14    8192   8      48+8·38+2·42  438
 //	PN15    15    16384  15     55+15·45+3·50 881
 //
-// TestPresetSecurity checks the table. Bootstrapping is not inserted: a
-// model deeper than 15 is rejected.
+// TestPresetSecurity checks the table. A model deeper than 15 is rejected
+// unless [CompileOptions.Bootstrap] is set; it then runs on the
+// bootstrapping parameters ([NewBootstrapParameters], logN 16, a ternary
+// secret of Hamming weight N/2, bootstrapping log2 QP = 1706 ≤ 1772; see
+// Bootstrapping above), the only bootstrappable set offered besides
+// [InsecureBootstrapTestParameters].
 //
 // # References
 //

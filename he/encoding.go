@@ -631,7 +631,9 @@ var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 
 var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, ActReLU}
 
 // ReadPlan decodes a compiled model written by [Plan.WriteTo], validates
-// it and rebuilds the plan; the model's depth must equal the parameters'.
+// it and rebuilds the plan; the model's depth must equal the parameters'
+// unless they are bootstrappable, in which case the bootstraps are placed
+// again as [Compile] placed them.
 func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 	d := &decoder{r: r, what: "compiled model"}
 	d.header(kindPlan)

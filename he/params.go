@@ -144,11 +144,15 @@ func (p Parameters) LogN() int { return p.p.LogN() }
 // Slots returns the number of real values a ciphertext holds.
 func (p Parameters) Slots() int { return p.p.MaxSlots() }
 
-// Depth returns the number of rescalings a fresh ciphertext supports.
+// Depth returns the number of rescalings a fresh ciphertext supports (for
+// bootstrappable parameters, also the number a bootstrap restores).
 func (p Parameters) Depth() int { return p.p.MaxLevel() }
 
 // LogQP returns log2 of the total modulus (ciphertext modulus Q times the
-// key-switching modulus P), the figure that determines security.
+// key-switching modulus P), the figure that determines security. For
+// bootstrappable parameters it is that of the residual chain; the
+// bootstrapping keys use a larger modulus, which [Parameters.String]
+// reports and the security check covers.
 func (p Parameters) LogQP() float64 { return p.p.LogQP() }
 
 // LogScale returns log2 of the default scale (the fixed-point precision).
@@ -190,8 +194,12 @@ func (p Parameters) String() string {
 	if !p.Secure128() {
 		sec = "INSECURE"
 	}
-	return fmt.Sprintf("%s logN=%d slots=%d depth=%d logQP=%.1f scale=2^%d (%s)",
-		p.name, p.LogN(), p.Slots(), p.Depth(), p.LogQP(), p.LogScale(), sec)
+	boot := ""
+	if p.boot != nil {
+		boot = fmt.Sprintf(" bootstrapping-logQP=%.1f", p.boot.params.BootstrappingParameters.LogQP())
+	}
+	return fmt.Sprintf("%s logN=%d slots=%d depth=%d logQP=%.1f%s scale=2^%d (%s)",
+		p.name, p.LogN(), p.Slots(), p.Depth(), p.LogQP(), boot, p.LogScale(), sec)
 }
 
 // Equal reports whether two parameter sets are identical.

@@ -43,7 +43,8 @@ func (k *EvaluationKeys) GaloisKeys() int { return len(k.set.GaloisKeys) }
 // takes a private evaluator from a pool (evaluators share the read-only
 // keys and encoded weights but not their scratch buffers). One call spreads
 // its independent work over min(GOMAXPROCS, work items) goroutines, each
-// with its own evaluator (see the package documentation).
+// with its own evaluator (see the package documentation). Bootstraps, if
+// the plan has any, go through one shared bootstrapper and are serialized.
 type Server struct {
 	plan   *Plan
 	keys   *EvaluationKeys
