@@ -58,8 +58,15 @@ func InsecureBootstrapTestParameters(logN int) (Parameters, error) {
 	if logN < 10 || logN > 14 {
 		return Parameters{}, fmt.Errorf("he: insecure bootstrapping test logN %d out of [10, 14]: %w", logN, ErrInput)
 	}
-	return newBootParameters(logN, true)
+	v, _ := insecureBootCache.LoadOrStore(logN, sync.OnceValues(func() (Parameters, error) {
+		return newBootParameters(logN, true)
+	}))
+	return v.(func() (Parameters, error))()
 }
+
+// insecureBootCache holds one builder per logN: building bootstrapping
+// parameters generates dozens of primes, and decoders rebuild them.
+var insecureBootCache sync.Map
 
 func newBootParameters(logN int, insecure bool) (Parameters, error) {
 	lit := ckks.ParametersLiteral{
