@@ -285,7 +285,7 @@ func (s *Server) bootstrap(cts []*rlwe.Ciphertext, b float64) error {
 
 // MaxBootstrapKeyBytes bounds the bootstrapping keys in an encoded key set
 // (on top of [MaxEvaluationKeyBytes]): the keys of [NewBootstrapParameters]
-// take about 5.2 GB.
+// take about 5.3 GB.
 const MaxBootstrapKeyBytes = 8 << 30
 
 // decodeBootParameters rebuilds bootstrappable parameters from their

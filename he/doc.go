@@ -131,12 +131,16 @@
 // 128-bit security. Bootstrapping precision is about 24 bits.
 //
 // Cost. The client's [Client.GenEvaluationKeys] adds the bootstrapping
-// keys: a relinearization key, 49 Galois keys and two encapsulation keys at
-// the bootstrapping modulus, about 5.2 GB encoded (compressed, computed
-// from their shapes) and twice that expanded on the server, so a secure
-// deployment needs a server with tens of gigabytes of memory; they were not
-// generated on the 2-core development machine, so no secure timing is
-// given here. Measured there instead with INSECURE logN = 12 parameters
+// keys: a relinearization key, 48 Galois keys and two encapsulation keys at
+// the bootstrapping modulus, about 5.3 GB encoded (compressed) and
+// 10.7 GB expanded on the server. Measured once on the 2-core development
+// machine (24 GB of memory) with lattigo's generator for the same
+// parameters: key generation 77 s on one core, then the server's
+// bootstrapper setup 58 s, after which the heap held 19.8 GB (keys and the
+// precomputed DFT matrices); the bootstrap itself then ran out of memory,
+// so no secure time per bootstrap is given here. A secure deployment
+// needs a server with well over 24 GB of memory. Measured instead with
+// INSECURE logN = 12 parameters
 // (the same chains on 2048 slots, [InsecureBootstrapTestParameters];
 // BenchmarkBootstrap in benchmarks/he, -benchtime 2x): an 8-8-2 ReLU
 // model with one bootstrap per sample takes 2.39 s per sample against

@@ -374,7 +374,7 @@ func BenchmarkReLU(b *testing.B) {
 // layers take 13 levels each, so the second starts with one bootstrap per
 // ciphertext; "noboot" is the first layer alone, for the difference. The
 // parameters are INSECURE (logN 12, the chains of the secure logN 16 set):
-// the secure set's keys (about 5.2 GB encoded, twice that expanded) do not
+// the secure set's keys (about 5.3 GB encoded, twice that expanded) do not
 // fit a shared benchmark machine.
 func BenchmarkBootstrap(b *testing.B) {
 	params, err := he.InsecureBootstrapTestParameters(12)
