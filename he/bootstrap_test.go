@@ -276,3 +276,52 @@ func TestBootstrapEncoding(t *testing.T) {
 		}
 	}
 }
+
+// TestBootstrapParametersDecode: bootstrappable parameters round-trip and
+// are rebuilt from their constructor; a stream that changes their moduli
+// or name, or claims a bootstrappable set that does not exist, is refused.
+func TestBootstrapParametersDecode(t *testing.T) {
+	if _, err := InsecureBootstrapTestParameters(9); !errors.Is(err, ErrInput) {
+		t.Fatalf("logN 9: err = %v", err)
+	}
+	secure, err := NewBootstrapParameters()
+	if err != nil {
+		t.Fatal(err)
+	}
+	insecure, err := InsecureBootstrapTestParameters(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if insecure.Secure128() || !insecure.Insecure() || !secure.Secure128() {
+		t.Fatalf("security flags: %v / %v", secure, insecure)
+	}
+	for _, c := range []struct {
+		p      Parameters
+		policy SecurityPolicy
+	}{{secure, Require128}, {insecure, AllowInsecureForTesting}} {
+		b := marshal(c.p)
+		got, err := ReadParameters(bytes.NewReader(b), c.policy)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !got.Equal(c.p) || !got.Bootstrappable() || got.Name() != c.p.Name() {
+			t.Fatalf("decoded %v, want %v", got, c.p)
+		}
+		// The name is the last field: change its last byte.
+		bad := append([]byte(nil), b...)
+		bad[len(bad)-1] ^= 1
+		if _, err := ReadParameters(bytes.NewReader(bad), c.policy); !errors.Is(err, ErrMalformed) {
+			t.Fatalf("%s with another name: err = %v", c.p.Name(), err)
+		}
+	}
+	if _, err := ReadParameters(bytes.NewReader(marshal(insecure)), Require128); !errors.Is(err, ErrInsecureParameters) {
+		t.Fatalf("insecure bootstrappable parameters under Require128: err = %v", err)
+	}
+	// Ordinary parameters flagged bootstrappable: no such set.
+	pi, _ := InsecureTestParameters(10, 2)
+	b := marshal(pi)
+	b[8] |= 2 // flags byte: header (6), logN, log scale, flags
+	if _, err := ReadParameters(bytes.NewReader(b), AllowInsecureForTesting); !errors.Is(err, ErrMalformed) {
+		t.Fatalf("ordinary parameters flagged bootstrappable: err = %v", err)
+	}
+}
