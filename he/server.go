@@ -144,7 +144,9 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		}
 		set.GaloisKeys[g] = k
 	}
-	s := &Server{plan: plan, keys: keys, idle: make(chan *worker, 2*runtime.GOMAXPROCS(0))}
+	// The server keeps the model keys but not the compressed bootstrapping
+	// keys (gigabytes at logN 16): it holds their expanded form.
+	s := &Server{plan: plan, keys: &EvaluationKeys{params: keys.params, set: keys.set}, idle: make(chan *worker, 2*runtime.GOMAXPROCS(0))}
 	if plan.boots > 0 {
 		if keys.boot == nil {
 			return nil, fmt.Errorf("he: NewServer: the plan bootstraps but the keys hold no bootstrapping keys: %w", ErrMissingKey)
