@@ -32,9 +32,11 @@ const MaxLogQP128Bootstrap = 1772
 // N16QP1767H32768H32 (circuits/ckks/bootstrapping/default_parameters.go,
 // after Bossuat, Troncoso-Pastoriza and Hubaux, eprint 2022/024): ring
 // degree 2^16 (32768 slots), residual chain 60 + 13·40 bits (13 levels
-// between bootstraps at a 2^40 scale), P = 6·61 bits, and the bootstrapping
-// circuit's own primes (CoeffsToSlots 4·56, EvalMod 8·60, SlotsToCoeffs
-// 3·39), log2 QP ≈ 1767 ≤ [MaxLogQP128Bootstrap]. The secret is ternary
+// between bootstraps at a 2^40 scale) with P = 6·61 bits for the model's
+// keys; the bootstrapping modulus adds the circuit's primes (SlotsToCoeffs
+// 3·39, EvalMod 8·60, CoeffsToSlots 4·56) and P = 5·61 bits, in all
+// log2 QP = 1706 with lattigo v6.2.0 (the set's name gives 1767, lattigo's
+// earlier figure), below [MaxLogQP128Bootstrap]. The secret is ternary
 // with Hamming weight N/2 = 32768; bootstrapping switches to an ephemeral
 // sparse secret of weight 32 for its modulus raising only (sparse-secret
 // encapsulation, which eprint 2022/024 shows keeps 128-bit security),
