@@ -160,3 +160,49 @@ func TestReLUPlanner(t *testing.T) {
 		t.Fatal("Predict")
 	}
 }
+
+// TestReLULatencyPadding guards the latency layouts: every slot the ReLU
+// sees must hold an output or zero, never a partial sum, because the sign
+// polynomials diverge outside [-Interval, Interval] and one diverging slot
+// corrupts every slot. (The Gazelle hybrid layout qualifies: its folds
+// leave the outputs replicated with the output period.) Here both
+// outputs are small while partial sums of their inputs reach ±8, far
+// outside the calibrated interval.
+func TestReLULatencyPadding(t *testing.T) {
+	w := make([][]float64, 2)
+	for o := range w {
+		w[o] = make([]float64, 16)
+		for i := range w[o] {
+			w[o][i] = 1
+			if (i/8+o)%2 == 1 {
+				w[o][i] = -1
+			}
+		}
+	}
+	m, err := NewMLP(
+		Dense{Weights: w, Bias: []float64{0.3, -0.2}, Activation: ActReLU, Alpha: 4},
+		Dense{Weights: [][]float64{{1, 0.5}, {-0.5, 1}}},
+	)
+	if err != nil {
+		t.Fatal(err)
+	}
+	xs := [][]float64{make([]float64, 16), make([]float64, 16)}
+	for i := range 16 {
+		xs[0][i] = 1
+		xs[1][i] = 0.9
+	}
+	opts := CompileOptions{Mode: Latency, Parameters: testParams(t, 10, 1+reluDepth(4)+1), Calibration: xs}
+	got := runEncrypted(t, m, xs, opts)
+	plan, err := Compile(m, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, x := range xs {
+		want, _ := plan.predictApprox(x)
+		for j := range want {
+			if d := math.Abs(got[i][j] - want[j]); d > 1e-3 {
+				t.Fatalf("sample %d output %d: encrypted %g, polynomial model %g", i, j, got[i][j], want[j])
+			}
+		}
+	}
+}
