@@ -229,6 +229,33 @@ func TestBootstrapEncoding(t *testing.T) {
 			t.Fatalf("keys truncated to %d of %d bytes: err = %v", n, len(keyBytes), err)
 		}
 	}
+	// Corrupted fields of the bootstrapping section, which follows the
+	// model keys: the Galois key count, then the relinearization key, then
+	// (element, key) pairs.
+	off := len(marshal(&EvaluationKeys{params: keys.params, set: keys.set}))
+	p2 := plan.params.boot.params.BootstrappingParameters
+	rows := len(keys.boot.rlk.Value)
+	firstGal := off + 4 + 32 + 8*p2.N()*(len(p2.Q())+len(p2.P()))*rows
+	for _, c := range []struct {
+		name string
+		at   int
+		val  []byte
+		want error
+		msg  string
+	}{
+		{"huge count", off, []byte{0xff, 0xff, 0xff, 0xff}, ErrTooLarge, "bootstrapping Galois keys, limit"},
+		{"count too large by one", off, []byte{byte(len(keys.boot.gks) + 1)}, ErrMalformed, "bootstrapping Galois key"},
+		{"even Galois element", firstGal, []byte{2, 0, 0, 0, 0, 0, 0, 0}, ErrMalformed, "element 2 is not odd"},
+		{"Galois element above 2N", firstGal, []byte{1, 0, 0, 0, 0, 0, 1, 0}, ErrMalformed, "is not odd and below 2N"},
+		{"unknown key flags", 6 + 5 + 8*(len(plan.params.p.Q())+len(plan.params.p.P())) + 1 + len(plan.params.Name()), []byte{7}, ErrMalformed, "unknown flags"},
+	} {
+		bad := append([]byte(nil), keyBytes...)
+		copy(bad[c.at:], c.val)
+		_, err := ReadEvaluationKeys(bytes.NewReader(bad), AllowInsecureForTesting)
+		if !errors.Is(err, c.want) || !strings.Contains(err.Error(), c.msg) {
+			t.Fatalf("%s: err = %v, want %v saying %q", c.name, err, c.want, c.msg)
+		}
+	}
 	// An unreduced coefficient in the last (sparse-to-dense) key.
 	bad := append([]byte(nil), keyBytes...)
 	for i := len(bad) - 8; i < len(bad); i++ {
