@@ -106,7 +106,7 @@ func newBootParameters(logN int, insecure bool) (Parameters, error) {
 // parameters ([NewBootstrapParameters], [InsecureBootstrapTestParameters]).
 func (p Parameters) Bootstrappable() bool { return p.boot != nil }
 
-// bootSecure reports whether bootstrappable parameters are the vetted set.
+// secure reports whether bootstrappable parameters are the vetted set.
 func (b *bootSpec) secure() bool {
 	bp := b.params.BootstrappingParameters
 	return bp.LogN() == 16 && bp.LogQP() <= MaxLogQP128Bootstrap && bp.Xs() == (ring.Ternary{H: 1 << 15})
