@@ -77,9 +77,9 @@
 // preceding layer's weights; Interval/2 and the 1+ are folded into the last
 // stage, so the activation costs the sign depth plus one product by x:
 //
-//	alpha  degrees    depth  sign error for |x| ≥ 2^-alpha·Interval
-//	4      7, 15      8      6.1e-3 (2^-7.4)
-//	7      7, 15, 15  12     3.8e-3 (2^-8.1), the default
+//	alpha  degrees    depth (sign + product)  sign error for |x| ≥ 2^-alpha·Interval
+//	4      7, 15      7 + 1                   6.1e-3 (2^-7.4)
+//	7      7, 15, 15  11 + 1                  3.8e-3 (2^-8.1), the default
 //
 // For inputs in [-Interval, Interval] the ReLU error is at most
 // Interval·max(2^-alpha, err/2): inputs near zero may come out anywhere
@@ -128,7 +128,7 @@
 // ([MaxLogQP128Bootstrap]), the 128-bit bound for ternary secrets at
 // N = 2^16 from the lattice estimator (the Homomorphic Encryption Standard
 // table stops at 2^15); the set is lattigo's, vetted by its authors for
-// 128-bit security. Bootstrapping precision is about 24 bits.
+// 128-bit security.
 //
 // Cost. The client's [Client.GenEvaluationKeys] adds the bootstrapping
 // keys: a relinearization key, 48 Galois keys and two encapsulation keys at
@@ -147,7 +147,7 @@
 // 0.20 s for its first layer alone, so one bootstrap costs about 2 s of one
 // core (a direct timing of the bootstrap gave 2.0 s), and its keys encode
 // to 209 MB against 7.5 MB without bootstrapping. Bootstrapping time grows
-// with the ring degree (about 16 times the ring at logN 16) and every
+// with the ring degree (16 times larger at logN 16) and every
 // ciphertext of a layer input is bootstrapped, so in batch mode the cost
 // is per feature and in latency mode per sample. For comparison, the
 // 64-32(ReLU)-10 model, which fits PN15 without bootstrapping, takes 3.0 s
@@ -167,7 +167,12 @@
 // decoders are fuzzed. Evaluation keys travel compressed: each key carries a
 // 32-byte seed instead of its uniform half, which the server regenerates.
 // Decoders refuse parameters below 128-bit security unless called with
-// [AllowInsecureForTesting].
+// [AllowInsecureForTesting]. Bootstrappable parameters are rebuilt from
+// their constructor, never from the stream, and bootstrapping keys follow
+// the same rules with their own cap ([MaxBootstrapKeyBytes]); at tens of
+// megabytes even at test sizes they are not among the fuzz seeds, and
+// TestBootstrapEncoding checks their truncations and corrupted fields
+// instead.
 //
 // # Concurrency
 //
