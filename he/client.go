@@ -99,7 +99,12 @@ func (c *Client) checkPlan(plan *Plan) error {
 // GenEvaluationKeys generates exactly the evaluation keys the plan needs:
 // a relinearization key if the model has activations and one Galois key
 // per rotation of its linear layers (none in batch mode), at the plan's
-// (truncated) modulus chain, in compressed (seeded) form.
+// (truncated) modulus chain, in compressed (seeded) form. If the plan
+// bootstraps ([Plan.Bootstraps]), they also hold the bootstrapping keys:
+// a relinearization key and the Galois keys of the bootstrapping circuit at
+// the bootstrapping modulus, and the two keys of the sparse-secret
+// encapsulation (hundreds of megabytes even at test sizes; see the
+// package documentation).
 func (c *Client) GenEvaluationKeys(plan *Plan) (*EvaluationKeys, error) {
 	if err := c.checkPlan(plan); err != nil {
 		return nil, err
@@ -116,7 +121,15 @@ func (c *Client) GenEvaluationKeys(plan *Plan) (*EvaluationKeys, error) {
 		level := plan.galLevel[g]
 		gks = append(gks, c.kgen.GenGaloisKeyNew(g, c.sk, rlwe.EvaluationKeyParameters{LevelQ: &level, Compressed: true}))
 	}
-	return &EvaluationKeys{params: c.params, set: rlwe.NewMemEvaluationKeySet(rlk, gks...)}, nil
+	keys := &EvaluationKeys{params: c.params, set: rlwe.NewMemEvaluationKeySet(rlk, gks...)}
+	if plan.boots > 0 {
+		bk, err := genBootKeys(c.params.boot, c.sk)
+		if err != nil {
+			return nil, err
+		}
+		keys.boot = bk
+	}
+	return keys, nil
 }
 
 // Encrypt encodes and encrypts samples (each of the model's input

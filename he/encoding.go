@@ -170,6 +170,9 @@ func (p Parameters) encode(e *encoder) {
 	if p.insecure {
 		flags |= 1
 	}
+	if p.boot != nil {
+		flags |= 2 // bootstrappable: rebuilt by the decoder from its constructor
+	}
 	e.u8(flags)
 	e.u8(uint8(len(q)))
 	e.u8(uint8(len(pp)))
@@ -206,7 +209,7 @@ func decodeParameters(d *decoder, policy SecurityPolicy) Parameters {
 		d.fail(ErrMalformed, "logN %d out of [10, 16]", logN)
 	case logScale < 10 || logScale > 60:
 		d.fail(ErrMalformed, "log scale %d out of [10, 60]", logScale)
-	case flags > 1:
+	case flags > 3:
 		d.fail(ErrMalformed, "unknown flags %#x", flags)
 	case nQ < 1 || nQ > 64:
 		d.fail(ErrMalformed, "%d primes in Q, want 1..64", nQ)
@@ -250,6 +253,9 @@ func decodeParameters(d *decoder, policy SecurityPolicy) Parameters {
 			d.fail(ErrMalformed, "parameter name is not printable ASCII")
 			return Parameters{}
 		}
+	}
+	if flags&2 != 0 {
+		return decodeBootParameters(d, lit, string(name), flags&1 != 0, policy)
 	}
 	var cp ckks.Parameters
 	err := func() (err error) {
@@ -323,6 +329,13 @@ func evkShapeOK(ek *rlwe.EvaluationKey, params Parameters) bool {
 		ek.IsCompressed() && ek.Seed != nil && ek.BaseTwoDecomposition == 0
 }
 
+// evkShapeAt checks that a key is compressed, with the given levels of Q
+// and P.
+func evkShapeAt(ek *rlwe.EvaluationKey, levelQ, levelP int) bool {
+	return ek != nil && ek.LevelQ() == levelQ && ek.LevelP() == levelP &&
+		ek.IsCompressed() && ek.Seed != nil && ek.BaseTwoDecomposition == 0
+}
+
 func (e *encoder) evk(ek *rlwe.EvaluationKey) {
 	e.write(ek.Seed[:])
 	for _, row := range ek.Value {
@@ -334,9 +347,13 @@ func (e *encoder) evk(ek *rlwe.EvaluationKey) {
 }
 
 func (d *decoder) evk(ek *rlwe.EvaluationKey, params Parameters, item string) {
+	d.evkModuli(ek, params.p.Q(), params.p.P(), item)
+}
+
+// evkModuli reads a compressed key allocated with moduli q and p.
+func (d *decoder) evkModuli(ek *rlwe.EvaluationKey, q, p []uint64, item string) {
 	ek.Seed = new([32]byte)
 	d.read(ek.Seed[:])
-	q, p := params.p.Q(), params.p.P()
 	for _, row := range ek.Value {
 		for _, v := range row {
 			d.poly(v[0].Q, q, item)
@@ -349,6 +366,9 @@ func (d *decoder) evk(ek *rlwe.EvaluationKey, params Parameters, item string) {
 // are compressed (seeded): only half of each key is sent and the server
 // regenerates the other half from a 32-byte seed.
 func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
+	if k.boot != nil && k.params.boot == nil {
+		return 0, fmt.Errorf("he: bootstrapping keys for parameters that cannot bootstrap: %w", ErrMismatch)
+	}
 	e := &encoder{w: w}
 	e.header(kindKeys)
 	k.params.encode(e)
@@ -359,6 +379,12 @@ func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
 			return 0, fmt.Errorf("he: relinearization key is not a compressed key of the parameters: %w", ErrMismatch)
 		}
 		flags |= 1
+	}
+	if k.boot != nil {
+		if err := k.boot.check(k.params.boot); err != nil {
+			return 0, err
+		}
+		flags |= 2
 	}
 	gal := sortedU64(k.set.GetGaloisKeysList())
 	for _, g := range gal {
@@ -377,6 +403,9 @@ func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
 		e.u8(uint8(k.set.GaloisKeys[g].LevelQ()))
 		e.evk(&k.set.GaloisKeys[g].EvaluationKey)
 	}
+	if k.boot != nil {
+		k.boot.encode(e)
+	}
 	return e.n, e.err
 }
 
@@ -392,8 +421,12 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 	if d.err != nil {
 		return nil, d.err
 	}
-	if flags > 1 {
+	if flags > 3 {
 		d.fail(ErrMalformed, "unknown flags %#x", flags)
+		return nil, d.err
+	}
+	if flags&2 != 0 && params.boot == nil {
+		d.fail(ErrMalformed, "bootstrapping keys for parameters that cannot bootstrap")
 		return nil, d.err
 	}
 	if nGal > MaxGaloisKeys {
@@ -451,7 +484,13 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 	if d.err != nil {
 		return nil, d.err
 	}
-	return &EvaluationKeys{params: params, set: set}, nil
+	keys := &EvaluationKeys{params: params, set: set}
+	if flags&2 != 0 {
+		if keys.boot = decodeBootKeys(d, params.boot); d.err != nil {
+			return nil, d.err
+		}
+	}
+	return keys, nil
 }
 
 // WriteTo writes the ciphertext with its layout.
@@ -578,17 +617,23 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 			e.u8(0)
 		}
 		e.u8(activationCode[l.Activation])
-		e.u16(uint16(l.Degree))
+		if l.Activation == ActReLU {
+			e.u16(uint16(l.Alpha)) // relu has no degree: the field holds alpha
+		} else {
+			e.u16(uint16(l.Degree))
+		}
 		e.f64(l.Interval)
 	}
 	return e.n, e.err
 }
 
-var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 2, ActTanh: 3}
-var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh}
+var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 2, ActTanh: 3, ActReLU: 4}
+var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, ActReLU}
 
 // ReadPlan decodes a compiled model written by [Plan.WriteTo], validates
-// it and rebuilds the plan; the model's depth must equal the parameters'.
+// it and rebuilds the plan; the model's depth must equal the parameters'
+// unless they are bootstrappable, in which case the bootstraps are placed
+// again as [Compile] placed them.
 func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 	d := &decoder{r: r, what: "compiled model"}
 	d.header(kindPlan)
@@ -658,6 +703,9 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 			return nil, d.err
 		}
 		l.Activation = activationByCode[code]
+		if l.Activation == ActReLU {
+			l.Alpha, l.Degree = l.Degree, 0
+		}
 		m.Layers = append(m.Layers, l)
 		in = out
 	}
@@ -666,7 +714,8 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		return nil, d.err
 	}
 	for li := range m.Layers {
-		if l := &m.Layers[li]; (l.Activation == ActSigmoid || l.Activation == ActTanh) && (l.Degree == 0 || l.Interval == 0) {
+		if l := &m.Layers[li]; (l.Activation == ActSigmoid || l.Activation == ActTanh) && (l.Degree == 0 || l.Interval == 0) ||
+			l.Activation == ActReLU && (l.Alpha == 0 || l.Interval == 0) {
 			d.fail(ErrMalformed, "layer %d: unresolved degree or interval", li)
 			return nil, d.err
 		}

@@ -237,7 +237,9 @@ func fuzzSeeds(f *testing.F, data ...[]byte) {
 func FuzzReadParameters(f *testing.F) {
 	p13, _ := NewParameters(PN13)
 	pi, _ := InsecureTestParameters(10, 2)
-	fuzzSeeds(f, marshal(p13), marshal(pi))
+	pb, _ := InsecureBootstrapTestParameters(10)
+	ps, _ := NewBootstrapParameters()
+	fuzzSeeds(f, marshal(p13), marshal(pi), marshal(pb), marshal(ps))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		p, err := ReadParameters(r, AllowInsecureForTesting)
@@ -254,7 +256,7 @@ func FuzzReadParameters(f *testing.F) {
 func FuzzReadPlan(f *testing.F) {
 	fx := newFixture(f, Latency)
 	fb := newFixture(f, Batch)
-	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan))
+	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		p, err := ReadPlan(r, AllowInsecureForTesting)

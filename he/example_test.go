@@ -89,3 +89,24 @@ func ExampleVerify() {
 	// Output:
 	// agreement 4/4, max abs error below 0.01: true
 }
+
+// ExampleCompileOptions_bootstrap compiles a network with three hidden
+// ReLU layers: 13 levels each (dense 1, sign 11, product 1) plus the output
+// layer make depth 40, more than any preset. With Bootstrap set the planner
+// moves to the logN 16 bootstrapping parameters and bootstraps before
+// every layer but the first.
+func ExampleCompileOptions_bootstrap() {
+	id := [][]float64{{1, 0}, {0, 1}}
+	relu := he.Dense{Weights: id, Activation: he.ActReLU, Interval: 4}
+	model, _ := he.NewMLP(relu, relu, relu, he.Dense{Weights: id})
+	_, err := he.Compile(model, he.CompileOptions{})
+	fmt.Println(err)
+	plan, err := he.Compile(model, he.CompileOptions{Bootstrap: true})
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println(plan.Parameters().Name(), plan.Depth(), plan.Bootstraps())
+	// Output:
+	// he: model needs depth 40; the largest preset without bootstrapping (PN15) has 15: he: insufficient multiplicative depth
+	// N16QP1767H32768H32 40 3
+}

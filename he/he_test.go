@@ -279,7 +279,8 @@ func TestModelJSON(t *testing.T) {
 	bad := []string{
 		`{"format":"privml-he-model/v1","input_dim":2,"layers":[{"weights":[[1]]}]}`,
 		`{"format":"other","input_dim":1,"layers":[{"weights":[[1]]}]}`,
-		`{"format":"privml-he-model/v1","input_dim":1,"layers":[{"weights":[[1]],"activation":"relu"}]}`,
+		`{"format":"privml-he-model/v1","input_dim":1,"layers":[{"weights":[[1]],"activation":"gelu"}]}`,
+		`{"format":"privml-he-model/v1","input_dim":1,"layers":[{"weights":[[1]],"activation":"relu","alpha":5}]}`,
 		`{"format":"privml-he-model/v1","input_dim":1,"layers":[{"weights":[[1]],"bias":[1,2]}]}`,
 		`{"format":"privml-he-model/v1","input_dim":1,"layers":[]}`,
 		`{"format":`,

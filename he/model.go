@@ -15,12 +15,15 @@ type Activation string
 
 // Activations. Sigmoid and tanh are evaluated under encryption as
 // Chebyshev interpolants of [Dense.Degree] over [-Interval, Interval];
-// square is exact.
+// square is exact; ReLU is x·(1+sign(x))/2 with the sign a composite
+// minimax polynomial of precision [Dense.Alpha] over [-Interval, Interval]
+// (see the package documentation).
 const (
 	ActNone    Activation = ""
 	ActSquare  Activation = "square"
 	ActSigmoid Activation = "sigmoid"
 	ActTanh    Activation = "tanh"
+	ActReLU    Activation = "relu"
 )
 
 // Defaults for polynomial activations.
@@ -47,10 +50,16 @@ type Dense struct {
 	// [DefaultDegree].
 	Degree int `json:"degree,omitempty"`
 	// Interval is the half-width of the approximation interval for
-	// sigmoid and tanh: inputs to the activation must lie in
+	// sigmoid, tanh and ReLU: inputs to the activation must lie in
 	// [-Interval, Interval]. Zero means: from calibration data when given
 	// to [Compile], otherwise [DefaultInterval].
 	Interval float64 `json:"interval,omitempty"`
+	// Alpha is the sign precision of ReLU: the sign of inputs with
+	// |x| ≥ 2^-Alpha·Interval is approximated to within [ReLUSignError],
+	// and inputs closer to zero may come out anywhere between 0 and |x|.
+	// Zero means [DefaultReLUAlpha]; other values must be listed by
+	// [ReLUAlphas].
+	Alpha int `json:"alpha,omitempty"`
 }
 
 // In returns the input dimension.
@@ -70,8 +79,9 @@ func (d *Dense) Out() int { return len(d.Weights) }
 //	 "layers": [{"weights": [[...], ...], "bias": [...], "activation": "square"},
 //	            {"weights": [[...], ...], "bias": [...]}]}
 //
-// with activation one of "", "square", "sigmoid" (with optional "degree"
-// and "interval") or "tanh".
+// with activation one of "", "square", "sigmoid" or "tanh" (both with
+// optional "degree" and "interval") or "relu" (with optional "alpha" and
+// "interval").
 type Model struct {
 	Format   string  `json:"format"`
 	InputDim int     `json:"input_dim"`
@@ -185,13 +195,23 @@ func (m *Model) Validate() error {
 				return fmt.Errorf("he: layer %d: bias [%d] is %v: %w", li, o, v, ErrModel)
 			}
 		}
+		if l.Alpha != 0 && l.Activation != ActReLU {
+			return fmt.Errorf("he: layer %d: alpha applies to relu only: %w", li, ErrModel)
+		}
 		switch l.Activation {
 		case ActNone, ActSquare:
 			if l.Degree != 0 || l.Interval != 0 {
-				return fmt.Errorf("he: layer %d: degree and interval apply to sigmoid and tanh only: %w", li, ErrModel)
+				return fmt.Errorf("he: layer %d: degree and interval apply to sigmoid, tanh and relu only: %w", li, ErrModel)
 			}
-		case ActSigmoid, ActTanh:
-			if l.Degree < 0 || l.Degree == 1 || l.Degree > MaxDegree {
+		case ActSigmoid, ActTanh, ActReLU:
+			if l.Activation == ActReLU {
+				if l.Degree != 0 {
+					return fmt.Errorf("he: layer %d: relu takes alpha, not degree: %w", li, ErrModel)
+				}
+				if _, ok := signComposites[l.Alpha]; l.Alpha != 0 && !ok {
+					return fmt.Errorf("he: layer %d: relu alpha %d not in %v: %w", li, l.Alpha, mapKeys(signComposites), ErrModel)
+				}
+			} else if l.Degree < 0 || l.Degree == 1 || l.Degree > MaxDegree {
 				return fmt.Errorf("he: layer %d: degree %d out of [2, %d]: %w", li, l.Degree, MaxDegree, ErrModel)
 			}
 			if l.Interval < 0 || math.IsNaN(l.Interval) || math.IsInf(l.Interval, 0) || l.Interval > 1e6 {
@@ -239,6 +259,8 @@ func (a Activation) apply(x float64) float64 {
 		return sigmoid(x)
 	case ActTanh:
 		return math.Tanh(x)
+	case ActReLU:
+		return max(x, 0)
 	}
 	return x
 }

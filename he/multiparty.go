@@ -80,6 +80,11 @@ func CollectiveKeyGen(plan *Plan, parties []*Party) (*Encryptor, *EvaluationKeys
 	if plan == nil {
 		return nil, nil, fmt.Errorf("he: CollectiveKeyGen: nil plan: %w", ErrInput)
 	}
+	if plan.boots > 0 {
+		// Bootstrapping keys would need a collective protocol for the
+		// sparse-secret encapsulation keys, which is not implemented.
+		return nil, nil, fmt.Errorf("he: CollectiveKeyGen: the plan bootstraps; multiparty bootstrapping keys are not supported: %w", ErrInput)
+	}
 	params := plan.params
 	if err := checkParties(params, parties); err != nil {
 		return nil, nil, err

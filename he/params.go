@@ -83,6 +83,7 @@ type Parameters struct {
 	p        ckks.Parameters
 	name     string
 	insecure bool
+	boot     *bootSpec // nil unless bootstrappable; then p are the residual parameters
 }
 
 // NewParameters returns the parameters of a vetted 128-bit preset.
@@ -109,13 +110,13 @@ func NewParameters(preset Preset) (Parameters, error) {
 
 // InsecureTestParameters returns small, fast parameters that are NOT
 // secure, for tests only: ring degree 2^logN (10 ≤ logN ≤ 16) and the given
-// depth (1 ≤ depth ≤ 12) at a 2^29 scale.
+// depth (1 ≤ depth ≤ 24) at a 2^29 scale.
 func InsecureTestParameters(logN, depth int) (Parameters, error) {
 	if logN < 10 || logN > 16 {
 		return Parameters{}, fmt.Errorf("he: insecure test logN %d out of [10, 16]: %w", logN, ErrInput)
 	}
-	if depth < 1 || depth > 12 {
-		return Parameters{}, fmt.Errorf("he: insecure test depth %d out of [1, 12]: %w", depth, ErrInput)
+	if depth < 1 || depth > 24 {
+		return Parameters{}, fmt.Errorf("he: insecure test depth %d out of [1, 24]: %w", depth, ErrInput)
 	}
 	lit := ckks.ParametersLiteral{
 		LogN:            logN,
@@ -143,11 +144,15 @@ func (p Parameters) LogN() int { return p.p.LogN() }
 // Slots returns the number of real values a ciphertext holds.
 func (p Parameters) Slots() int { return p.p.MaxSlots() }
 
-// Depth returns the number of rescalings a fresh ciphertext supports.
+// Depth returns the number of rescalings a fresh ciphertext supports (for
+// bootstrappable parameters, also the number a bootstrap restores).
 func (p Parameters) Depth() int { return p.p.MaxLevel() }
 
 // LogQP returns log2 of the total modulus (ciphertext modulus Q times the
-// key-switching modulus P), the figure that determines security.
+// key-switching modulus P), the figure that determines security. For
+// bootstrappable parameters it is that of the residual chain; the
+// bootstrapping keys use a larger modulus, which [Parameters.String]
+// reports and the security check covers.
 func (p Parameters) LogQP() float64 { return p.p.LogQP() }
 
 // LogScale returns log2 of the default scale (the fixed-point precision).
@@ -163,10 +168,15 @@ func (p Parameters) LogOutputBound() float64 {
 func (p Parameters) Insecure() bool { return p.insecure }
 
 // Secure128 reports whether the parameters meet the 128-bit bound of
-// [MaxLogQP128] with the default ternary secret and Gaussian error.
+// [MaxLogQP128] with the default ternary secret and Gaussian error, or are
+// the bootstrapping parameters of [NewBootstrapParameters] (whose whole
+// bootstrapping modulus meets [MaxLogQP128Bootstrap]).
 func (p Parameters) Secure128() bool {
 	if p.p.N() == 0 {
 		return false
+	}
+	if p.boot != nil {
+		return !p.insecure && p.boot.secure()
 	}
 	bound, ok := heStandard128[p.LogN()]
 	if !ok {
@@ -184,12 +194,19 @@ func (p Parameters) String() string {
 	if !p.Secure128() {
 		sec = "INSECURE"
 	}
-	return fmt.Sprintf("%s logN=%d slots=%d depth=%d logQP=%.1f scale=2^%d (%s)",
-		p.name, p.LogN(), p.Slots(), p.Depth(), p.LogQP(), p.LogScale(), sec)
+	boot := ""
+	if p.boot != nil {
+		boot = fmt.Sprintf(" bootstrapping-logQP=%.1f", p.boot.params.BootstrappingParameters.LogQP())
+	}
+	return fmt.Sprintf("%s logN=%d slots=%d depth=%d logQP=%.1f%s scale=2^%d (%s)",
+		p.name, p.LogN(), p.Slots(), p.Depth(), p.LogQP(), boot, p.LogScale(), sec)
 }
 
 // Equal reports whether two parameter sets are identical.
 func (p Parameters) Equal(o Parameters) bool {
+	if (p.boot == nil) != (o.boot == nil) || p.boot != nil && !p.boot.params.Equal(&o.boot.params) {
+		return false
+	}
 	return p.insecure == o.insecure && p.p.Equal(&o.p)
 }
 
@@ -197,6 +214,9 @@ func (p Parameters) Equal(o Parameters) bool {
 // chain for a shallower model, which is faster, has smaller keys and is at
 // least as secure.
 func (p Parameters) truncate(depth int) (Parameters, error) {
+	if p.boot != nil { // bootstrapping restores the full residual chain: keep it
+		return p, nil
+	}
 	if depth < 0 || depth > p.Depth() {
 		return Parameters{}, fmt.Errorf("he: cannot truncate %s to depth %d: %w", p.name, depth, ErrDepth)
 	}

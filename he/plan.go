@@ -52,6 +52,15 @@ type CompileOptions struct {
 	// down by a power of two (undone at decryption) and any other model is
 	// rejected.
 	Calibration [][]float64
+	// Bootstrap lets the planner insert bootstrapping when the model is
+	// deeper than the largest preset (or than the given Parameters, which
+	// must then be bootstrappable): it then uses [NewBootstrapParameters]
+	// unless Parameters is set, and bootstraps the ciphertexts at the
+	// start of a layer whose dense part and activation do not fit in the
+	// levels left. A model that fits is never bootstrapped. Only the
+	// outputs of ReLU, sigmoid and tanh layers, whose range is known, can
+	// be bootstrapped. See the package documentation for the cost.
+	Bootstrap bool
 }
 
 // Plan is a model compiled for encrypted evaluation: parameters truncated to
@@ -75,13 +84,20 @@ type Plan struct {
 	// outScale (a power of two, 1 by default) divides the last layer so
 	// that outputs fit the modulus headroom; decryption multiplies it back.
 	outScale float64
+	boots    int // layers preceded by a bootstrap
 }
 
 type layerPlan struct {
-	levelIn  int     // level of the layer input
+	levelIn int // level of the layer input
+	// boot > 0: bootstrap the layer input first, divided by boot (a power
+	// of two bounding the previous activation's output)
+	boot     float64
 	fold     float64 // factor folded into weights and bias (1/interval)
 	actDepth int
 	poly     *polynomial.Polynomial // Chebyshev interpolant on [-1, 1]
+	// relu: the sign stages on [-1, 1], the last mapped to
+	// (interval/2)·(1 + p), so that relu(interval·u) = u·stages(u)
+	relu []polynomial.Polynomial
 	// latency: input and output slot periods, layout, and the non-zero
 	// diagonal indexes per (out block, in block)
 	dIn, dOut int
@@ -129,9 +145,12 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 	depth := 0
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		if l.Activation == ActSigmoid || l.Activation == ActTanh {
-			if l.Degree == 0 {
+		if l.Activation == ActSigmoid || l.Activation == ActTanh || l.Activation == ActReLU {
+			if l.Degree == 0 && l.Activation != ActReLU {
 				l.Degree = DefaultDegree
+			}
+			if l.Alpha == 0 && l.Activation == ActReLU {
+				l.Alpha = DefaultReLUAlpha
 			}
 			if l.Interval == 0 {
 				l.Interval = DefaultInterval
@@ -152,8 +171,12 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 		if !params.Insecure() && !params.Secure128() {
 			return nil, fmt.Errorf("he: parameters %s: %w", params.Name(), ErrInsecureParameters)
 		}
-		if depth > params.Depth() {
-			return nil, fmt.Errorf("he: model needs depth %d; parameters %s have %d: %w", depth, params.Name(), params.Depth(), ErrDepth)
+		if depth > params.Depth() && !(opts.Bootstrap && params.Bootstrappable()) {
+			hint := ""
+			if params.Bootstrappable() {
+				hint = " (set CompileOptions.Bootstrap to bootstrap)"
+			}
+			return nil, fmt.Errorf("he: model needs depth %d; parameters %s have %d%s: %w", depth, params.Name(), params.Depth(), hint, ErrDepth)
 		}
 	} else {
 		found := false
@@ -169,9 +192,16 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 				break
 			}
 		}
-		if !found {
+		if !found && !opts.Bootstrap {
 			return nil, fmt.Errorf("he: model needs depth %d; the largest preset without bootstrapping (%s) has %d: %w",
 				depth, largest.Name(), largest.Depth(), ErrDepth)
+		}
+		if !found {
+			p, err := NewBootstrapParameters()
+			if err != nil {
+				return nil, err
+			}
+			params = p
 		}
 	}
 	params, err := params.truncate(depth)
@@ -208,6 +238,8 @@ func activationDepth(l *Dense) int {
 		return 1
 	case ActSigmoid, ActTanh:
 		return bits.Len(uint(l.Degree))
+	case ActReLU:
+		return reluDepth(l.Alpha)
 	}
 	return 0
 }
@@ -222,7 +254,7 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 		maxDim = max(maxDim, m.Layers[li].Out())
 		pl.depth += 1 + activationDepth(&m.Layers[li])
 	}
-	if pl.depth != params.Depth() {
+	if params.boot == nil && pl.depth != params.Depth() {
 		return nil, fmt.Errorf("he: model depth %d does not match parameters depth %d: %w", pl.depth, params.Depth(), ErrMismatch)
 	}
 	blocked := nextPow2(maxDim) > slots
@@ -237,7 +269,15 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 	in := m.InputDim
 	for li := range m.Layers {
 		l := &m.Layers[li]
-		lp := layerPlan{levelIn: level, fold: 1, actDepth: activationDepth(l)}
+		var boot float64
+		if need := 1 + activationDepth(l); need > level {
+			b, err := pl.placeBootstrap(m, li, need)
+			if err != nil {
+				return nil, err
+			}
+			boot, level = b, params.Depth()
+		}
+		lp := layerPlan{levelIn: level, fold: 1, actDepth: activationDepth(l), boot: boot}
 		if l.Activation == ActSigmoid || l.Activation == ActTanh {
 			lp.fold = 1 / l.Interval
 			f := l.Activation
@@ -256,6 +296,14 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 				return nil, fmt.Errorf("he: layer %d: interpolant has degree %d, want %d: %w", li, poly.Degree(), l.Degree, ErrModel)
 			}
 			lp.poly = &poly
+		}
+		if l.Activation == ActReLU {
+			lp.fold = 1 / l.Interval
+			polys, err := reluPolys(l.Alpha, l.Interval)
+			if err != nil {
+				return nil, fmt.Errorf("he: layer %d: %w", li, err)
+			}
+			lp.relu = polys
 		}
 		if l.Activation != ActNone {
 			// Activations start after the layer's rescale.
@@ -418,10 +466,16 @@ func (p *Plan) SamplesPerCiphertext() int {
 	return 1
 }
 
+// Bootstraps returns the number of bootstrapping operations per
+// ciphertext that one evaluation performs (zero unless the plan was
+// compiled with [CompileOptions.Bootstrap] for a model deeper than its
+// parameters).
+func (p *Plan) Bootstraps() int { return p.boots }
+
 // Rotations returns the number of Galois keys the plan needs.
 func (p *Plan) Rotations() int { return len(p.galEls) }
 
 // String summarises the plan.
 func (p *Plan) String() string {
-	return fmt.Sprintf("mode=%v depth=%d block=%d galois_keys=%d params=[%v]", p.mode, p.depth, p.block, len(p.galEls), p.params)
+	return fmt.Sprintf("mode=%v depth=%d bootstraps=%d block=%d galois_keys=%d params=[%v]", p.mode, p.depth, p.boots, p.block, len(p.galEls), p.params)
 }

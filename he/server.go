@@ -7,6 +7,7 @@ import (
 	"runtime"
 	"sync"
 
+	"github.com/tuneinsight/lattigo/v6/circuits/ckks/bootstrapping"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/lintrans"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
 	commonlt "github.com/tuneinsight/lattigo/v6/circuits/common/lintrans"
@@ -20,6 +21,7 @@ import (
 type EvaluationKeys struct {
 	params Parameters
 	set    *rlwe.MemEvaluationKeySet
+	boot   *bootKeys // bootstrapping keys, for plans that bootstrap
 }
 
 // Bytes returns the size of the keys as [EvaluationKeys.WriteTo] encodes
@@ -41,7 +43,8 @@ func (k *EvaluationKeys) GaloisKeys() int { return len(k.set.GaloisKeys) }
 // takes a private evaluator from a pool (evaluators share the read-only
 // keys and encoded weights but not their scratch buffers). One call spreads
 // its independent work over min(GOMAXPROCS, work items) goroutines, each
-// with its own evaluator (see the package documentation).
+// with its own evaluator (see the package documentation). Bootstraps, if
+// the plan has any, go through one shared bootstrapper and are serialized.
 type Server struct {
 	plan   *Plan
 	keys   *EvaluationKeys
@@ -50,6 +53,10 @@ type Server struct {
 	// idle keeps up to 2·GOMAXPROCS workers across garbage collections
 	// (which empty the pool); the pool takes the overflow.
 	idle chan *worker
+	// btp bootstraps; lattigo's bootstrapper has no shallow copy and its
+	// precomputed matrices are large, so one is shared under btpMu.
+	btp   *bootstrapping.Evaluator
+	btpMu sync.Mutex
 }
 
 // getWorker takes an idle worker, or a new one.
@@ -137,7 +144,19 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		}
 		set.GaloisKeys[g] = k
 	}
-	s := &Server{plan: plan, keys: keys, idle: make(chan *worker, 2*runtime.GOMAXPROCS(0))}
+	// The server keeps the model keys but not the compressed bootstrapping
+	// keys (gigabytes at logN 16): it holds their expanded form.
+	s := &Server{plan: plan, keys: &EvaluationKeys{params: keys.params, set: keys.set}, idle: make(chan *worker, 2*runtime.GOMAXPROCS(0))}
+	if plan.boots > 0 {
+		if keys.boot == nil {
+			return nil, fmt.Errorf("he: NewServer: the plan bootstraps but the keys hold no bootstrapping keys: %w", ErrMissingKey)
+		}
+		btp, err := newBootstrapper(plan.params.boot, keys.boot)
+		if err != nil {
+			return nil, fmt.Errorf("he: NewServer: %w", err)
+		}
+		s.btp = btp
+	}
 	ecd := ckks.NewEncoder(params)
 	scale := params.DefaultScale()
 	m := plan.model
@@ -145,6 +164,10 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 	for li := range m.Layers {
 		l := &m.Layers[li]
 		lp := &plan.layers[li]
+		if lp.boot > 0 {
+			// Bootstrapped inputs come back at the default scale over boot.
+			scale = params.DefaultScale().Div(rlwe.NewScale(lp.boot))
+		}
 		sl := serverLayer{scale: scale}
 		q := rlwe.NewScale(params.Q()[lp.levelIn])
 		switch plan.mode {
@@ -265,7 +288,7 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		case ActSquare:
 			qa := rlwe.NewScale(params.Q()[lp.levelIn-1])
 			scale = scale.Mul(scale).Div(qa)
-		case ActSigmoid, ActTanh:
+		case ActSigmoid, ActTanh, ActReLU:
 			scale = params.DefaultScale()
 		}
 		s.layers = append(s.layers, sl)
@@ -311,6 +334,11 @@ func (s *Server) Evaluate(in *Ciphertext) (*Ciphertext, error) {
 	cur := in.cts
 	var err error
 	for li := range pl.model.Layers {
+		if b := pl.layers[li].boot; b > 0 {
+			if err := s.bootstrap(cur, b); err != nil {
+				return nil, fmt.Errorf("he: layer %d: %w", li, err)
+			}
+		}
 		if pl.mode == Latency {
 			cur, err = s.denseLatency(w, li, cur)
 		} else {
@@ -491,6 +519,18 @@ func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Cip
 		target := s.plan.params.p.DefaultScale()
 		err := s.parallel(w, len(in), func(w *worker, i int) error {
 			res, err := w.poly.Evaluate(in[i], *lp.poly, target)
+			if err != nil {
+				return err
+			}
+			in[i] = res
+			return nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	case ActReLU:
+		err := s.parallel(w, len(in), func(w *worker, i int) error {
+			res, err := w.evalReLU(in[i], lp.relu, s.plan.params)
 			if err != nil {
 				return err
 			}

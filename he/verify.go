@@ -3,6 +3,7 @@ package he
 import (
 	"fmt"
 	"math"
+	"math/big"
 	"time"
 )
 
@@ -125,6 +126,14 @@ func (p *Plan) predictApprox(x []float64) ([]float64, error) {
 			case ActSigmoid, ActTanh:
 				v := p.layers[li].poly.Evaluate(s / l.Interval)
 				next[o], _ = v[0].Float64()
+			case ActReLU:
+				u := s / l.Interval
+				y := new(big.Float).SetFloat64(u)
+				for _, st := range p.layers[li].relu {
+					y = st.Evaluate(y)[0]
+				}
+				f, _ := y.Float64()
+				next[o] = u * f
 			default:
 				next[o] = l.Activation.apply(s)
 			}

@@ -346,3 +346,57 @@ func BenchmarkConvNet(b *testing.B) {
 	// Batch mode would hold 784 ciphertexts at logN 14 (about 1.2 GB) for
 	// 8192 images: too large for a routine benchmark run.
 }
+
+// reluModel is a 64-32(ReLU)-10 MLP with the default ReLU precision: depth
+// 1 + 12 + 1, so it compiles to PN15 without bootstrapping.
+func reluModel(b *testing.B) *he.Model {
+	r := rand.New(rand.NewPCG(7, 8))
+	m, err := he.NewMLP(
+		he.Dense{Weights: randMat(r, 32, 64), Bias: make([]float64, 32), Activation: he.ActReLU, Interval: 4},
+		he.Dense{Weights: randMat(r, 10, 32), Bias: make([]float64, 10)},
+	)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return m
+}
+
+// BenchmarkReLU evaluates the ReLU MLP at PN15 (about 40 s of setup: key
+// generation at logN 15).
+func BenchmarkReLU(b *testing.B) {
+	b.Run("latency", func(b *testing.B) {
+		s, cts := setup(b, reluModel(b), he.CompileOptions{Mode: he.Latency}, 1)
+		timed(b, 1, func() error { _, err := s.Evaluate(cts[0]); return err })
+	})
+}
+
+// BenchmarkBootstrap evaluates an 8-8(ReLU)-8(ReLU)-2 MLP whose two ReLU
+// layers take 13 levels each, so the second starts with one bootstrap per
+// ciphertext; "noboot" is the first layer alone, for the difference. The
+// parameters are INSECURE (logN 12, the chains of the secure logN 16 set):
+// the secure set's keys (about 5.3 GB encoded, twice that expanded) do not
+// fit a shared benchmark machine.
+func BenchmarkBootstrap(b *testing.B) {
+	params, err := he.InsecureBootstrapTestParameters(12)
+	if err != nil {
+		b.Fatal(err)
+	}
+	r := rand.New(rand.NewPCG(9, 10))
+	l1 := he.Dense{Weights: randMat(r, 8, 8), Bias: make([]float64, 8), Activation: he.ActReLU, Interval: 4}
+	l2 := he.Dense{Weights: randMat(r, 2, 8), Bias: make([]float64, 2), Activation: he.ActReLU, Interval: 4}
+	for _, c := range []struct {
+		name   string
+		layers []he.Dense
+	}{{"noboot", []he.Dense{l1}}, {"oneboot", []he.Dense{l1, l2}}} {
+		m, err := he.NewMLP(c.layers...)
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Run("insecure-logN12/"+c.name, func(b *testing.B) {
+			opts := he.CompileOptions{Mode: he.Latency, Parameters: &params, Bootstrap: true}
+			s, cts := setup(b, m, opts, 1)
+			b.ReportMetric(float64(s.Plan().Bootstraps()), "bootstraps/sample")
+			timed(b, 1, func() error { _, err := s.Evaluate(cts[0]); return err })
+		})
+	}
+}
