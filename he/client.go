@@ -163,6 +163,23 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 		B := plan.block
 		for _, x := range samples {
 			ct := &Ciphertext{mode: Latency, samples: 1, dim: dim, block: B}
+			if pos := plan.layers[0].inPos; pos != nil {
+				// Packed convolution: the zero-padded image grid,
+				// repeated with period B.
+				clear(buf)
+				for i, t := range pos {
+					for s := t; s < slots; s += B {
+						buf[s] = x[i]
+					}
+				}
+				e, err := encrypt()
+				if err != nil {
+					return nil, err
+				}
+				ct.cts = append(ct.cts, e)
+				out = append(out, ct)
+				continue
+			}
 			E := plan.layers[0].expand
 			for b := range ceilDiv(dim, B) {
 				for s := range buf {
