@@ -377,9 +377,6 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 				// Gazelle hybrid: mp extended diagonals, then fold.
 				lp.hybrid = true
 				lp.dOut = mp
-				for j := period / 2; j >= mp; j /= 2 {
-					use(params.p.GaloisElementForRotation(j), level-1) // folds run after the rescale
-				}
 			default:
 				lp.dOut = mp
 			}
@@ -394,9 +391,11 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 				// next level instead of a baby-step giant-step transform.
 				if E := nextPow2(lp.diagonalDim()); E >= 2 && E*lp.period() <= slots {
 					lp.expand = E
-					for j := E / 2; j >= 1; j /= 2 {
-						use(params.p.GaloisElementForRotation(j*lp.period()), level-1)
-					}
+				}
+			}
+			for _, round := range foldRounds(lp.foldSteps()) {
+				for _, r := range round {
+					use(params.p.GaloisElementForRotation(r), level-1) // folds run after the rescale
 				}
 			}
 			lp.diagIdx = make([][][]int, nbOut)
@@ -483,6 +482,42 @@ func (lp *layerPlan) weightAt(bo, bi, k, r int) (o, i int) {
 		t += bi * max(lp.dIn, lp.dOut)
 	}
 	return o, t
+}
+
+// foldSteps returns the rotate-and-add folds y ← y + rot(y, j) that
+// follow the layer's plaintext products: the log2(E) sums of the blocks
+// of a client-expanded input, then the log2(dIn/dOut) folds of the hybrid
+// layout.
+func (lp *layerPlan) foldSteps() []int {
+	var steps []int
+	for j := lp.expand / 2; j >= 1; j /= 2 {
+		steps = append(steps, j*lp.period())
+	}
+	if lp.hybrid {
+		for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
+			steps = append(steps, j)
+		}
+	}
+	return steps
+}
+
+// foldRounds groups fold steps into rounds evaluated by
+// [Server.addRotations]: two folds by a and b (which commute) are one
+// round y + rot(y, a) + rot(y, b) + rot(y, a+b), three rotations hoisted
+// from one decomposition of y and summed before one modulus switch,
+// instead of two key switches in sequence. A last odd step is a round of
+// its own.
+func foldRounds(steps []int) [][]int {
+	var rounds [][]int
+	for len(steps) >= 2 {
+		a, b := steps[0], steps[1]
+		rounds = append(rounds, []int{a, b, a + b})
+		steps = steps[2:]
+	}
+	if len(steps) == 1 {
+		rounds = append(rounds, []int{steps[0]})
+	}
+	return rounds
 }
 
 // period returns the slot period of the layer's diagonals.

@@ -368,15 +368,9 @@ func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe
 		if err := w.eval.Rescale(out[bo], out[bo]); err != nil {
 			return err
 		}
-		if lp := &s.plan.layers[li]; lp.hybrid {
-			for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
-				rot, err := w.eval.RotateNew(out[bo], j)
-				if err != nil {
-					return err
-				}
-				if err := w.eval.Add(out[bo], rot, out[bo]); err != nil {
-					return err
-				}
+		for _, round := range foldRounds(s.plan.layers[li].foldSteps()) {
+			if err := s.addRotations(w, out[bo], round); err != nil {
+				return err
 			}
 		}
 		if sl.bias[bo] != nil {
@@ -535,7 +529,8 @@ func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Cip
 
 // denseExpanded evaluates a first layer whose input the client packed as
 // rot(x, j mod E) in slot block j: one plaintext product, a rescale, then
-// log2(E) rotate-and-adds at the lower level sum the E partial products.
+// log2(E) rotate-and-adds at the lower level sum the E partial products
+// (with the hybrid folds, in rounds of two; see [foldRounds]).
 func (s *Server) denseExpanded(w *worker, li int, in *rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
 	sl := &s.layers[li]
 	lp := &s.plan.layers[li]
@@ -553,25 +548,9 @@ func (s *Server) denseExpanded(w *worker, li int, in *rlwe.Ciphertext) ([]*rlwe.
 			return nil, err
 		}
 	}
-	P := lp.period()
-	for j := lp.expand / 2; j >= 1; j /= 2 {
-		rot, err := w.eval.RotateNew(out, j*P)
-		if err != nil {
+	for _, round := range foldRounds(lp.foldSteps()) {
+		if err := s.addRotations(w, out, round); err != nil {
 			return nil, err
-		}
-		if err := w.eval.Add(out, rot, out); err != nil {
-			return nil, err
-		}
-	}
-	if lp.hybrid {
-		for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
-			rot, err := w.eval.RotateNew(out, j)
-			if err != nil {
-				return nil, err
-			}
-			if err := w.eval.Add(out, rot, out); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if sl.bias[0] != nil {
