@@ -163,15 +163,9 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 		B := plan.block
 		for _, x := range samples {
 			ct := &Ciphertext{mode: Latency, samples: 1, dim: dim, block: B}
-			if pos := plan.layers[0].inPos; pos != nil {
-				// Packed convolution: the zero-padded image grid,
-				// repeated with period B.
-				clear(buf)
-				for i, t := range pos {
-					for s := t; s < slots; s += B {
-						buf[s] = x[i]
-					}
-				}
+			if cp := plan.layers[0].conv; cp != nil {
+				// Packed convolution: the zero-padded image grid.
+				cp.pack(x, buf)
 				e, err := encrypt()
 				if err != nil {
 					return nil, err

@@ -3,6 +3,7 @@ package he
 import (
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 )
 
@@ -270,16 +271,28 @@ func FoldBatchNorm(d *Dense, gamma, beta, mean, variance []float64, eps float64)
 // baby-step giant-step of Halevi and Shoup) and C·K² plaintext products.
 // The strided outputs are not compacted: the next layer reads them where
 // they are (outPos), which only permutes the columns of its matrix.
+//
+// When the output period leaves room, the slots hold groups copies of the
+// output period, and copy j serves the kernel rows (ic, ky) of group j:
+// the client shifts the grid in copy j by shift[j], the offset of the
+// group's first row, so one rotation by k brings the input at offset
+// k + shift[j] into copy j. The rotations then cover only the offsets of
+// one group; log2(groups) rotate-and-add folds by the output period sum
+// the copies afterwards.
 type convPlan struct {
 	shape      ConvShape
 	rowStride  int   // slots per grid row, at least Width + 2·Padding
 	chanStride int   // slots per channel: (Height + 2·Padding)·rowStride
 	block      int   // input period: nextPow2(InChannels·chanStride)
 	period     int   // output period: nextPow2(OutChannels)·block
-	inPos      []int // slot of input (ic, y, x) in the grid
-	outPos     []int // slot of output (oc, oy, ox)
+	gridPos    []int // slot of input (ic, y, x) in the grid
+	outPos     []int // slot of output (oc, oy, ox) within the output period
+	groups     int   // copies of the output period (a power of two)
+	rowsPer    int   // kernel rows per group
+	shift      []int // per copy, the grid shift
 }
 
+// newConvPlan returns the layout of c with one group.
 func newConvPlan(c ConvShape) *convPlan {
 	rows, w := c.Height+2*c.Padding, c.Width+2*c.Padding
 	// A power-of-two row stride makes the baby steps the kernel columns,
@@ -291,11 +304,11 @@ func newConvPlan(c ConvShape) *convPlan {
 	cp := &convPlan{shape: c, rowStride: rs, chanStride: rows * rs}
 	cp.block = nextPow2(c.InChannels * cp.chanStride)
 	cp.period = nextPow2(c.OutChannels) * cp.block
-	cp.inPos = make([]int, c.In())
+	cp.gridPos = make([]int, c.In())
 	for ic := range c.InChannels {
 		for y := range c.Height {
 			for x := range c.Width {
-				cp.inPos[(ic*c.Height+y)*c.Width+x] = ic*cp.chanStride + (y+c.Padding)*rs + x + c.Padding
+				cp.gridPos[(ic*c.Height+y)*c.Width+x] = ic*cp.chanStride + (y+c.Padding)*rs + x + c.Padding
 			}
 		}
 	}
@@ -309,12 +322,57 @@ func newConvPlan(c ConvShape) *convPlan {
 			}
 		}
 	}
+	cp.setGroups(1)
 	return cp
 }
+
+// setGroups splits the C·K kernel rows into g groups of consecutive rows.
+func (cp *convPlan) setGroups(g int) {
+	rows := cp.shape.InChannels * cp.shape.Kernel
+	cp.groups, cp.rowsPer = g, ceilDiv(rows, g)
+	cp.shift = make([]int, g)
+	for j := range g {
+		if r := j * cp.rowsPer; r < rows {
+			cp.shift[j] = cp.offset(r/cp.shape.Kernel, r%cp.shape.Kernel, 0)
+		}
+	}
+}
+
+// chooseGroups sets the number of groups with the lowest estimated cost
+// (see [Plan.cost]) that fits in the slots.
+func (cp *convPlan) chooseGroups(w [][]float64, params Parameters) {
+	best, bestCost := 1, -1
+	rows := cp.shape.InChannels * cp.shape.Kernel
+	for g := 1; g*cp.period <= params.Slots() && g <= nextPow2(rows); g *= 2 {
+		cp.setGroups(g)
+		c := costKeySwitch * bits.Len(uint(g-1))
+		if idx := cp.diagonals(w); len(idx) > 0 {
+			c += bsgsCost(params, idx)
+		}
+		if bestCost < 0 || c < bestCost {
+			best, bestCost = g, c
+		}
+	}
+	if testConvGroups > 0 && testConvGroups*cp.period <= params.Slots() && testConvGroups <= nextPow2(rows) {
+		best = testConvGroups
+	}
+	cp.setGroups(best)
+}
+
+// testConvGroups, when positive, forces the number of groups where it
+// fits; for tests only.
+var testConvGroups int
 
 // offset returns the rotation of kernel offset (ic, ky, kx).
 func (cp *convPlan) offset(ic, ky, kx int) int {
 	return ic*cp.chanStride + ky*cp.rowStride + kx
+}
+
+// tap returns the copy serving kernel offset (ic, ky, kx) and the rotation
+// that brings its inputs to the outputs there.
+func (cp *convPlan) tap(ic, ky, kx int) (copyIdx, rot int) {
+	j := (ic*cp.shape.Kernel + ky) / cp.rowsPer
+	return j, cp.offset(ic, ky, kx) - cp.shift[j]
 }
 
 // taps calls f for every output o and kernel offset (ic, ky, kx) whose
@@ -344,13 +402,14 @@ func (cp *convPlan) taps(w [][]float64, f func(o, ic, ky, kx int, v float64)) {
 	}
 }
 
-// diagonals lists, sorted, the offsets of the kernel positions that carry
+// diagonals lists, sorted, the rotations of the kernel offsets that carry
 // a non-zero weight for some output.
 func (cp *convPlan) diagonals(w [][]float64) []int {
 	nz := map[int]bool{}
 	cp.taps(w, func(_, ic, ky, kx int, v float64) {
 		if v != 0 {
-			nz[cp.offset(ic, ky, kx)] = true
+			_, k := cp.tap(ic, ky, kx)
+			nz[k] = true
 		}
 	})
 	idx := make([]int, 0, len(nz))
@@ -361,24 +420,54 @@ func (cp *convPlan) diagonals(w [][]float64) []int {
 	return idx
 }
 
-// masks returns the mask of every offset in idx, scaled by fold and
-// repeated with the output period over slots.
+// masks returns the mask of every rotation in idx, scaled by fold and
+// repeated with period groups·period over slots.
 func (cp *convPlan) masks(w [][]float64, idx []int, fold float64, slots int) map[int][]float64 {
 	m := make(map[int][]float64, len(idx))
 	for _, k := range idx {
 		m[k] = make([]float64, slots)
 	}
 	cp.taps(w, func(o, ic, ky, kx int, v float64) {
-		if d := m[cp.offset(ic, ky, kx)]; d != nil {
-			d[cp.outPos[o]] = v * fold
+		j, k := cp.tap(ic, ky, kx)
+		if d := m[k]; d != nil {
+			d[j*cp.period+cp.outPos[o]] = v * fold
 		}
 	})
 	for _, d := range m {
-		for s := cp.period; s < slots; s++ {
-			d[s] = d[s%cp.period]
+		for s := cp.groups * cp.period; s < slots; s++ {
+			d[s] = d[s%(cp.groups*cp.period)]
 		}
 	}
 	return m
+}
+
+// pack writes sample x into buf (the slots) in the layout of the
+// convolution's input: the grid, shifted by shift[j] in copy j and
+// repeated in each copy with the input period.
+func (cp *convPlan) pack(x, buf []float64) {
+	clear(buf)
+	span := cp.groups * cp.period
+	for j, sh := range cp.shift {
+		for i, g := range cp.gridPos {
+			if g < sh {
+				continue
+			}
+			for s := j*cp.period + g - sh; s < (j+1)*cp.period; s += cp.block {
+				for r := s; r < len(buf); r += span {
+					buf[r] = x[i]
+				}
+			}
+		}
+	}
+}
+
+// foldSteps returns the folds that sum the copies.
+func (cp *convPlan) foldSteps() []int {
+	var steps []int
+	for j := cp.groups / 2; j >= 1; j /= 2 {
+		steps = append(steps, j*cp.period)
+	}
+	return steps
 }
 
 // convDirectFits returns why the first layer of m cannot be packed as a

@@ -158,10 +158,12 @@ func convModel(t *testing.T, r *rand.Rand, c Conv2D) *Model {
 
 // TestConvPackings compares encrypted inference with Model.Predict for
 // both convolution packings over stride, padding and multi-channel
-// cases: the maximum absolute error must stay below 1e-3 (outputs are of
-// order 1; CKKS noise at these parameters is about 1e-5).
+// cases, and for the direct packing with each number of groups that fits:
+// the maximum absolute error must stay below 1e-3 (outputs are of order
+// 1; CKKS noise at these parameters is about 1e-5).
 func TestConvPackings(t *testing.T) {
 	r := rand.New(rand.NewPCG(47, 48))
+	multi := false
 	for _, c := range []Conv2D{
 		{InChannels: 1, Height: 8, Width: 8, OutChannels: 2, Kernel: 3, Stride: 1, Activation: ActSquare},
 		{InChannels: 1, Height: 8, Width: 8, OutChannels: 2, Kernel: 3, Stride: 2, Padding: 1, Activation: ActSquare},
@@ -171,20 +173,36 @@ func TestConvPackings(t *testing.T) {
 	} {
 		m := convModel(t, r, c)
 		xs := randSamples(r, 2, m.InputDim)
-		for _, pk := range []ConvPacking{ConvDirect, ConvIm2col} {
-			opts := CompileOptions{Mode: Latency, Parameters: testParams(t, 11, 3), Conv: pk}
+		opts := CompileOptions{Mode: Latency, Parameters: testParams(t, 11, 3), Conv: ConvIm2col}
+		plan, err := Compile(m, opts)
+		if err != nil || plan.convDirect {
+			t.Fatalf("%+v im2col: %v (direct %v)", c.Shape(), err, plan != nil && plan.convDirect)
+		}
+		if e := maxErr(t, m, xs, runPlan(t, plan, xs)); e > 1e-3 {
+			t.Fatalf("%+v im2col: max abs error %g > 1e-3", c.Shape(), e)
+		}
+		opts.Conv = ConvDirect
+		for _, g := range []int{1, 2, 4, 8} {
+			testConvGroups = g
 			plan, err := Compile(m, opts)
+			testConvGroups = 0
 			if err != nil {
-				t.Fatalf("%+v %v: %v", c.Shape(), pk, err)
+				t.Fatalf("%+v direct: %v", c.Shape(), err)
 			}
-			if plan.convDirect != (pk == ConvDirect) {
-				t.Fatalf("%+v %v: plan packs directly: %v", c.Shape(), pk, plan.convDirect)
+			if !plan.convDirect {
+				t.Fatalf("%+v direct: plan does not pack directly", c.Shape())
 			}
-			got := runEncrypted(t, m, xs, opts)
-			if e := maxErr(t, m, xs, got); e > 1e-3 {
-				t.Fatalf("%+v %v: max abs error %g > 1e-3", c.Shape(), pk, e)
+			if plan.layers[0].conv.groups != g {
+				continue // does not fit
+			}
+			multi = multi || g > 1
+			if e := maxErr(t, m, xs, runPlan(t, plan, xs)); e > 1e-3 {
+				t.Fatalf("%+v direct, %d groups: max abs error %g > 1e-3", c.Shape(), g, e)
 			}
 		}
+	}
+	if !multi {
+		t.Fatal("no case packed the convolution in several groups")
 	}
 }
 
@@ -213,8 +231,11 @@ func TestConvDirectPlan(t *testing.T) {
 	if !auto.convDirect || auto.cost() >= im2col.cost() {
 		t.Fatalf("auto plan (direct %v, cost %d) against im2col (cost %d)", auto.convDirect, auto.cost(), im2col.cost())
 	}
-	if lp := auto.layers[0]; len(lp.diagIdx[0][0]) != 49 || lp.conv.period != 4096 {
-		t.Fatalf("conv layer: %d diagonals, output period %d; want 49 and 4096", len(lp.diagIdx[0][0]), lp.conv.period)
+	// Two copies of the 4096-slot output period: rows ky < 4 in the first,
+	// ky ≥ 4 in the second, so 28 rotations serve the 49 offsets.
+	if lp := auto.layers[0]; len(lp.diagIdx[0][0]) != 28 || lp.conv.period != 4096 || lp.conv.groups != 2 {
+		t.Fatalf("conv layer: %d diagonals, output period %d, %d groups; want 28, 4096, 2",
+			len(lp.diagIdx[0][0]), lp.conv.period, lp.conv.groups)
 	}
 	// Plan round trip keeps the shape and the packing.
 	back, err := ReadPlan(bytes.NewReader(marshal(auto)), Require128)

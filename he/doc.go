@@ -68,17 +68,24 @@
 // input of every output sits ic·S + ky·R + kx slots further on, so the
 // convolution is one hoisted baby-step giant-step transform with one
 // "diagonal" per offset: a mask holding, at each output's slot, its weight
-// at that offset. All filters share the same rotations: the 7×7 kernel of
-// the TenSEAL-shaped network costs 49 plaintext products and 16 key
-// switches (13 of them hoisted baby steps), where its im2col matrix has
-// 256 extended diagonals. The strided outputs are not compacted: the next
-// layer's matrix reads them where they are (its columns are permuted to
-// their slots), so that layer folds over the period
-// nextPow2(OutChannels)·B instead of its padded input count (six folds
-// instead of two in that network, against the two the im2col layer
-// itself needs). A convolution that is the last layer, follows another
-// layer or needs more slots than the parameters have is evaluated as its
-// im2col matrix.
+// at that offset. All filters share the same rotations. When the output
+// period nextPow2(OutChannels)·B leaves spare copies in the slots, the
+// kernel rows are split into groups, one per copy: the client shifts the
+// grid in copy j by the offset of group j's first row, so that one
+// rotation serves an offset of every group, and rotate-and-add folds by
+// the output period sum the copies (a use of otherwise idle slots in the
+// spirit of Lee et al.'s parallel convolutions). The planner picks the
+// number of groups by its cost estimate. The 7×7 kernel of the
+// TenSEAL-shaped network (four filters, B = 1024, two copies) costs 28
+// plaintext products, 9 key switches (6 of them hoisted baby steps) and
+// one fold, where its im2col matrix has 256 extended diagonals (38 key
+// switches). The strided outputs are not compacted: the next layer's
+// matrix reads them where they are (its columns are permuted to their
+// slots), so that layer folds over the period nextPow2(OutChannels)·B
+// instead of its padded input count (six folds instead of two in that
+// network, against the two the im2col layer itself needs). A convolution
+// that is the last layer, follows another layer or needs more slots than
+// the parameters have is evaluated as its im2col matrix.
 //
 // [Batch] mode packs features major: ciphertext i holds feature i of up to
 // [Parameters.Slots] samples. Dense layers are multiply-accumulates by

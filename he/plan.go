@@ -129,12 +129,11 @@ type layerPlan struct {
 	hybrid    bool
 	diagIdx   [][][]int
 	expand    int // > 0: first layer with client-expanded input of expand blocks
-	// inPos, when non-nil, is the slot of each input within the period
-	// dIn (the outputs of a packed convolution are strided); nil means
-	// input i is in slot i. inAt is its inverse (-1 for an unused slot).
-	inPos []int
-	inAt  []int32
-	conv  *convPlan // packed direct convolution
+	// inAt, when non-nil, is the input held by each slot of the period
+	// dIn, -1 for none (the outputs of a packed convolution are strided);
+	// nil means slot i holds input i.
+	inAt []int32
+	conv *convPlan // packed direct convolution
 }
 
 const bsgsRatio = 3
@@ -293,6 +292,7 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 			return nil, fmt.Errorf("he: cannot pack the convolution directly: %s: %w", why, ErrModel)
 		}
 		cp = newConvPlan(*m.Layers[0].Conv)
+		cp.chooseGroups(m.Layers[0].Weights, params)
 		pl.convDirect = true
 	}
 	slots := params.Slots()
@@ -347,7 +347,7 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 		}
 		if mode == Latency && li == 0 && cp != nil {
 			// Packed direct convolution: one diagonal per kernel offset.
-			lp.dIn, lp.dOut, lp.conv, lp.inPos = cp.block, cp.period, cp, cp.inPos
+			lp.dIn, lp.dOut, lp.conv = cp.block, cp.period, cp
 			idx := cp.diagonals(l.Weights)
 			lp.diagIdx = [][][]int{{idx}}
 			if len(idx) > 0 {
@@ -355,11 +355,15 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 					use(g, level)
 				}
 			}
+			for _, round := range foldRounds(lp.foldSteps()) {
+				for _, r := range round {
+					use(params.p.GaloisElementForRotation(r), level-1)
+				}
+			}
 			period, inPos = cp.period, cp.outPos
 		} else if mode == Latency {
 			lp.dIn = period
 			if inPos != nil {
-				lp.inPos = inPos
 				lp.inAt = make([]int32, period)
 				for t := range lp.inAt {
 					lp.inAt[t] = -1
@@ -485,10 +489,14 @@ func (lp *layerPlan) weightAt(bo, bi, k, r int) (o, i int) {
 }
 
 // foldSteps returns the rotate-and-add folds y ← y + rot(y, j) that
-// follow the layer's plaintext products: the log2(E) sums of the blocks
-// of a client-expanded input, then the log2(dIn/dOut) folds of the hybrid
+// follow the layer's plaintext products: the sums of the copies of a
+// packed convolution, or the log2(E) sums of the blocks of a
+// client-expanded input, then the log2(dIn/dOut) folds of the hybrid
 // layout.
 func (lp *layerPlan) foldSteps() []int {
+	if lp.conv != nil {
+		return lp.conv.foldSteps()
+	}
 	var steps []int
 	for j := lp.expand / 2; j >= 1; j /= 2 {
 		steps = append(steps, j*lp.period())

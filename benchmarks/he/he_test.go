@@ -320,9 +320,10 @@ func BenchmarkOps(b *testing.B) {
 // (conv 4 filters 7x7 stride 3 on 28x28, x², dense 256→64, x², dense
 // 64→10; random weights), one image per ciphertext. [he.Conv2D.Dense]
 // gives the im2col matrix with the convolution's shape, and the planner
-// packs it as a direct convolution (PN14 truncated to depth 5: 49 masks
-// and 16 key switches at the top level, the strided outputs read in place
-// by the 256→64 layer, folds hoisted in rounds of two). "latency" is the
+// packs it as a direct convolution (PN14 truncated to depth 5: 28 masks,
+// 9 key switches and one fold, the kernel rows split over the two copies
+// of the 4096-slot output period; the strided outputs read in place by
+// the 256→64 layer; folds hoisted in rounds of two). "latency" is the
 // planner's choice; "latency-im2col" forces the im2col packing for
 // comparison. TenSEAL's CI reports 1.86 s per image for the network.
 func BenchmarkConvNet(b *testing.B) {
