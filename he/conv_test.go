@@ -142,7 +142,7 @@ func TestFoldBatchNorm(t *testing.T) {
 }
 
 // convModel returns conv(c) with activation act → dense to 3 outputs.
-func convModel(t *testing.T, r *rand.Rand, c Conv2D) *Model {
+func convModel(t testing.TB, r *rand.Rand, c Conv2D) *Model {
 	t.Helper()
 	cd, err := randConv(r, c).Dense()
 	if err != nil {

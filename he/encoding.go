@@ -82,11 +82,13 @@ func (e *encoder) u64(v uint64) {
 	binary.LittleEndian.PutUint64(e.buf[:8], v)
 	e.write(e.buf[:8])
 }
-func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
-func (e *encoder) header(kind byte) {
+func (e *encoder) f64(v float64)    { e.u64(math.Float64bits(v)) }
+func (e *encoder) header(kind byte) { e.headerVersion(kind, formatVersion) }
+
+func (e *encoder) headerVersion(kind, version byte) {
 	e.write([]byte(magic))
 	e.u8(kind)
-	e.u8(formatVersion)
+	e.u8(version)
 }
 
 type decoder struct {
@@ -574,9 +576,7 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 		v2 = v2 || p.model.Layers[li].Conv != nil
 	}
 	if v2 {
-		e.write([]byte(magic))
-		e.u8(kindPlan)
-		e.u8(planVersion)
+		e.headerVersion(kindPlan, planVersion)
 	} else {
 		e.header(kindPlan)
 	}

@@ -577,14 +577,12 @@ func (p *Plan) cost() int {
 				switch {
 				case len(idx) == 0:
 				case lp.expand > 0:
-					c += 1 + costKeySwitch*bits.Len(uint(lp.expand-1))
+					c++
 				default:
 					c += bsgsCost(p.params, idx)
 				}
 			}
-			if lp.hybrid {
-				c += costKeySwitch * bits.Len(uint(lp.dIn/lp.dOut-1))
-			}
+			c += costKeySwitch * len(lp.foldSteps())
 		}
 	}
 	return c

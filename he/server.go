@@ -173,8 +173,8 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 				if lp.expand > 0 && len(lp.diagIdx[0][0]) > 0 {
 					// Block j of the plaintext holds diagonal j mod E.
 					v := make([]float64, slots)
+					P := lp.period()
 					for sIdx := range v {
-						P := lp.period()
 						o, i := lp.weightAt(0, 0, (sIdx/P)%lp.expand, sIdx%P)
 						if o < l.Out() && i >= 0 && i < in && (sIdx/P)%lp.expand < lp.diagonalDim() {
 							v[sIdx] = l.Weights[o][i] * lp.fold
