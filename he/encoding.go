@@ -82,9 +82,12 @@ func (e *encoder) u64(v uint64) {
 	binary.LittleEndian.PutUint64(e.buf[:8], v)
 	e.write(e.buf[:8])
 }
-func (e *encoder) f64(v float64)    { e.u64(math.Float64bits(v)) }
+func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
+
+// header writes the magic, the kind and the format version.
 func (e *encoder) header(kind byte) { e.headerVersion(kind, formatVersion) }
 
+// headerVersion writes a header with a version of the kind's own.
 func (e *encoder) headerVersion(kind, version byte) {
 	e.write([]byte(magic))
 	e.u8(kind)
