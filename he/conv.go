@@ -38,16 +38,16 @@ func (c ConvShape) Out() int {
 	return c.OutChannels * oh * ow
 }
 
-// validate checks the shape alone.
+// validate checks the shape alone; callers prefix the error with "he: ".
 func (c ConvShape) validate() error {
 	if c.InChannels < 1 || c.Height < 1 || c.Width < 1 || c.OutChannels < 1 || c.Kernel < 1 || c.Stride < 0 || c.Padding < 0 ||
 		c.InChannels > MaxModelDim || c.Height > MaxModelDim || c.Width > MaxModelDim || c.OutChannels > MaxModelDim ||
 		c.Stride > MaxModelDim || c.Padding > MaxModelDim ||
 		c.Kernel > c.Height+2*c.Padding || c.Kernel > c.Width+2*c.Padding {
-		return fmt.Errorf("he: invalid convolution shape %+v: %w", c, ErrModel)
+		return fmt.Errorf("invalid convolution shape %+v: %w", c, ErrModel)
 	}
 	if c.In() > MaxModelDim || c.Out() > MaxModelDim {
-		return fmt.Errorf("he: convolution %+v has %d inputs and %d outputs, more than %d: %w", c, c.In(), c.Out(), MaxModelDim, ErrModel)
+		return fmt.Errorf("convolution %+v has %d inputs and %d outputs, more than %d: %w", c, c.In(), c.Out(), MaxModelDim, ErrModel)
 	}
 	return nil
 }
@@ -60,7 +60,7 @@ func (c ConvShape) check(w [][]float64) error {
 		return err
 	}
 	if len(w) != c.Out() || len(w[0]) != c.In() {
-		return fmt.Errorf("he: convolution %+v wants a %d×%d matrix, weights are %d×%d: %w", c, c.Out(), c.In(), len(w), len(w[0]), ErrModel)
+		return fmt.Errorf("convolution %+v wants a %d×%d matrix, weights are %d×%d: %w", c, c.Out(), c.In(), len(w), len(w[0]), ErrModel)
 	}
 	oh, ow := c.OutShape()
 	s := max(c.Stride, 1)
@@ -74,7 +74,7 @@ func (c ConvShape) check(w [][]float64) error {
 			}
 			y, x := (i%hw)/c.Width, i%c.Width
 			if y < y0 || y >= y0+c.Kernel || x < x0 || x >= x0+c.Kernel {
-				return fmt.Errorf("he: convolution %+v: weight [%d][%d] lies outside the receptive field of output %d: %w", c, o, i, o, ErrModel)
+				return fmt.Errorf("convolution %+v: weight [%d][%d] lies outside the receptive field of output %d: %w", c, o, i, o, ErrModel)
 			}
 		}
 	}
