@@ -176,6 +176,17 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 		B := plan.block
 		for _, x := range samples {
 			ct := &Ciphertext{mode: Latency, samples: 1, dim: dim, block: B}
+			if cp := plan.layers[0].conv; cp != nil {
+				// Packed convolution: the zero-padded image grid.
+				cp.pack(x, buf)
+				e, err := encrypt()
+				if err != nil {
+					return nil, err
+				}
+				ct.cts = append(ct.cts, e)
+				out = append(out, ct)
+				continue
+			}
 			E := plan.layers[0].expand
 			for b := range ceilDiv(dim, B) {
 				for s := range buf {

@@ -1,8 +1,12 @@
 package he
 
 import (
+	"bytes"
+	"errors"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 )
 
@@ -77,7 +81,7 @@ func TestConv2DLowering(t *testing.T) {
 		want := directConv(c, x)
 		for i := range want {
 			if math.Abs(got[i]-want[i]) > 1e-12 {
-				t.Fatalf("%v: output %d = %v, want %v", c.shape(), i, got[i], want[i])
+				t.Fatalf("%v: output %d = %v, want %v", c.Shape(), i, got[i], want[i])
 			}
 		}
 	}
@@ -134,5 +138,160 @@ func TestFoldBatchNorm(t *testing.T) {
 	}
 	if err := FoldBatchNorm(&d, g[:2], b, mu, v, 0); err == nil {
 		t.Fatal("short statistics accepted")
+	}
+}
+
+// convModel returns conv(c) with activation act → dense to 3 outputs.
+func convModel(t testing.TB, r *rand.Rand, c Conv2D) *Model {
+	t.Helper()
+	cd, err := randConv(r, c).Dense()
+	if err != nil {
+		t.Fatal(err)
+	}
+	fc := randModel(t, r, []int{cd.Out(), 3}, []Activation{ActNone}).Layers[0]
+	m, err := NewMLP(cd, fc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// TestConvPackings compares encrypted inference with Model.Predict for
+// both convolution packings over stride, padding and multi-channel
+// cases, and for the direct packing with each number of groups that fits:
+// the maximum absolute error must stay below 1e-3 (outputs are of order
+// 1; CKKS noise at these parameters is about 1e-5).
+func TestConvPackings(t *testing.T) {
+	r := rand.New(rand.NewPCG(47, 48))
+	multi := false
+	for _, c := range []Conv2D{
+		{InChannels: 1, Height: 8, Width: 8, OutChannels: 2, Kernel: 3, Stride: 1, Activation: ActSquare},
+		{InChannels: 1, Height: 8, Width: 8, OutChannels: 2, Kernel: 3, Stride: 2, Padding: 1, Activation: ActSquare},
+		{InChannels: 2, Height: 9, Width: 7, OutChannels: 3, Kernel: 3, Stride: 2, Padding: 1},
+		{InChannels: 3, Height: 6, Width: 5, OutChannels: 2, Kernel: 2, Stride: 1, Padding: 1, Activation: ActSquare},
+		{InChannels: 1, Height: 10, Width: 10, OutChannels: 4, Kernel: 4, Stride: 3, Padding: 2},
+	} {
+		m := convModel(t, r, c)
+		xs := randSamples(r, 2, m.InputDim)
+		opts := CompileOptions{Mode: Latency, Parameters: testParams(t, 11, 3), Conv: ConvIm2col}
+		plan, err := Compile(m, opts)
+		if err != nil || plan.convDirect {
+			t.Fatalf("%+v im2col: %v (direct %v)", c.Shape(), err, plan != nil && plan.convDirect)
+		}
+		if e := maxErr(t, m, xs, runPlan(t, plan, xs)); e > 1e-3 {
+			t.Fatalf("%+v im2col: max abs error %g > 1e-3", c.Shape(), e)
+		}
+		opts.Conv = ConvDirect
+		for _, g := range []int{1, 2, 4, 8} {
+			testConvGroups = g
+			plan, err := Compile(m, opts)
+			testConvGroups = 0
+			if err != nil {
+				t.Fatalf("%+v direct: %v", c.Shape(), err)
+			}
+			if !plan.convDirect {
+				t.Fatalf("%+v direct: plan does not pack directly", c.Shape())
+			}
+			if plan.layers[0].conv.groups != g {
+				continue // does not fit
+			}
+			multi = multi || g > 1
+			if e := maxErr(t, m, xs, runPlan(t, plan, xs)); e > 1e-3 {
+				t.Fatalf("%+v direct, %d groups: max abs error %g > 1e-3", c.Shape(), g, e)
+			}
+		}
+	}
+	if !multi {
+		t.Fatal("no case packed the convolution in several groups")
+	}
+}
+
+// TestConvDirectPlan checks the planner's choice for the TenSEAL-shaped
+// network, plan and JSON round trips of the convolution, and the errors
+// for layers that cannot be packed.
+func TestConvDirectPlan(t *testing.T) {
+	r := rand.New(rand.NewPCG(49, 50))
+	cd, err := randConv(r, Conv2D{InChannels: 1, Height: 28, Width: 28, OutChannels: 4, Kernel: 7, Stride: 3, Activation: ActSquare}).Dense()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rest := randModel(t, r, []int{256, 64, 10}, []Activation{ActSquare, ActNone})
+	m, err := NewMLP(cd, rest.Layers[0], rest.Layers[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	auto, err := Compile(m, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	im2col, err := Compile(m, CompileOptions{Conv: ConvIm2col})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !auto.convDirect || auto.cost() >= im2col.cost() {
+		t.Fatalf("auto plan (direct %v, cost %d) against im2col (cost %d)", auto.convDirect, auto.cost(), im2col.cost())
+	}
+	// Two copies of the 4096-slot output period: rows ky < 4 in the first,
+	// ky ≥ 4 in the second, so 28 rotations serve the 49 offsets.
+	if lp := auto.layers[0]; len(lp.diagIdx[0][0]) != 28 || lp.conv.period != 4096 || lp.conv.groups != 2 {
+		t.Fatalf("conv layer: %d diagonals, output period %d, %d groups; want 28, 4096, 2",
+			len(lp.diagIdx[0][0]), lp.conv.period, lp.conv.groups)
+	}
+	// Plan round trip keeps the shape and the packing.
+	back, err := ReadPlan(bytes.NewReader(marshal(auto)), Require128)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !back.convDirect || back.block != auto.block || !slices.Equal(back.galEls, auto.galEls) || *back.model.Layers[0].Conv != *cd.Conv {
+		t.Fatal("plan round trip lost the convolution packing")
+	}
+	// A plan without convolution is still written as version 1.
+	if b := marshal(im2col); b[5] != planVersion {
+		t.Fatalf("plan with a convolution written as version %d", b[5])
+	}
+	plain, _ := NewMLP(rest.Layers[0], rest.Layers[1])
+	pp, err := Compile(plain, CompileOptions{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b := marshal(pp); b[5] != 1 {
+		t.Fatalf("plan without convolution written as version %d", b[5])
+	}
+	// JSON keeps the shape; models without it read as before.
+	var buf bytes.Buffer
+	if err := m.WriteJSON(&buf); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(buf.String(), `"conv":{"in_channels":1,"height":28,"width":28,"out_channels":4,"kernel":7,"stride":3}`) {
+		t.Fatal("JSON lacks the convolution shape")
+	}
+	mj, err := ReadModelJSON(&buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *mj.Layers[0].Conv != *cd.Conv || mj.Layers[1].Conv != nil {
+		t.Fatal("JSON round trip changed the convolution shape")
+	}
+	// A weight outside its receptive field, or a wrong shape, is refused.
+	bad := m.clone()
+	bad.Layers[0].Weights[0][27] = 1
+	if err := bad.Validate(); !errors.Is(err, ErrModel) {
+		t.Fatalf("weight outside the receptive field: %v", err)
+	}
+	bad = m.clone()
+	bad.Layers[0].Conv.Stride = 2
+	if err := bad.Validate(); !errors.Is(err, ErrModel) {
+		t.Fatalf("wrong stride: %v", err)
+	}
+	// Direct packing needs a next layer and a first-layer convolution.
+	last, _ := NewMLP(cd)
+	if _, err := Compile(last, CompileOptions{Conv: ConvDirect}); !errors.Is(err, ErrModel) {
+		t.Fatalf("direct convolution as last layer: %v", err)
+	}
+	if _, err := Compile(plain, CompileOptions{Conv: ConvDirect}); !errors.Is(err, ErrModel) {
+		t.Fatalf("direct packing without convolution: %v", err)
+	}
+	if _, err := Compile(m, CompileOptions{Conv: 7}); !errors.Is(err, ErrInput) {
+		t.Fatalf("unknown packing: %v", err)
 	}
 }

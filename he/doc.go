@@ -18,10 +18,11 @@
 // A [Model] is a stack of [Dense] layers, each with an optional activation
 // ([ActSquare], [ActSigmoid], [ActTanh], [ActReLU]); [NewLogisticRegression] and
 // [NewMLP] build them from plain weights and [ReadModelJSON] reads the JSON
-// format documented on [Model]. [Conv2D] and [AvgPool2D] lower
-// convolutions and average pooling to equivalent dense layers (the im2col
-// matrix), and [FoldBatchNorm] folds a batch normalization into the
-// preceding layer. [Compile] turns a model into a [Plan]: it
+// format documented on [Model]. [Conv2D] lowers a convolution to its
+// im2col matrix as a dense layer that keeps the convolution's shape
+// ([Dense.Conv]), so the planner can pack it as a convolution;
+// [AvgPool2D] lowers average pooling to a dense layer, and
+// [FoldBatchNorm] folds a batch normalization into the preceding layer. [Compile] turns a model into a [Plan]: it
 // computes the multiplicative depth (one level per dense layer, one for
 // x², ⌈log2(d+1)⌉ for a degree-d polynomial, the sign depth plus one for
 // ReLU), picks the smallest preset
@@ -53,7 +54,42 @@
 // the first layer the client packs rot(x, k) for every diagonal k side by
 // side, so the layer is one plaintext product and log2(#diagonals)
 // rotate-and-adds at the next level. Matrices larger than the slot count
-// are split into slot-sized blocks across ciphertexts.
+// are split into slot-sized blocks across ciphertexts. Rotate-and-add
+// folds run in rounds of two, y + rot(y, a) + rot(y, b) + rot(y, a+b),
+// hoisted from one decomposition of y with a single modulus switch for
+// the sum.
+//
+// A first layer that is a convolution ([Dense.Conv]) is packed directly
+// when the planner's cost estimate (key switches and plaintext products)
+// says it is cheaper than its im2col matrix, or when
+// [CompileOptions.Conv] asks for it (after Gazelle and Lee et al.). The
+// client writes the zero-padded image into a grid of R slots per row
+// (R ≥ Width + 2·Padding, a power of two when that costs no extra slots)
+// and S = (Height + 2·Padding)·R per channel, repeated with period
+// B = nextPow2(InChannels·S). Filter oc works on the copy in slots
+// [oc·B, (oc+1)·B) and leaves output (oc, oy, ox) in slot
+// oc·B + oy·Stride·R + ox·Stride. For each kernel offset (ic, ky, kx) the
+// input of every output sits ic·S + ky·R + kx slots further on, so the
+// convolution is one hoisted baby-step giant-step transform with one
+// "diagonal" per offset: a mask holding, at each output's slot, its weight
+// at that offset. All filters share the same rotations. When the output
+// period nextPow2(OutChannels)·B leaves spare copies in the slots, the
+// kernel rows are split into groups, one per copy: the client shifts the
+// grid in copy j by the offset of group j's first row, so that one
+// rotation serves an offset of every group, and rotate-and-add folds by
+// the output period sum the copies (a use of otherwise idle slots in the
+// spirit of Lee et al.'s parallel convolutions). The planner picks the
+// number of groups by its cost estimate. The 7×7 kernel of the
+// TenSEAL-shaped network (four filters, B = 1024, two copies) costs 28
+// plaintext products, 9 key switches (6 of them hoisted baby steps) and
+// one fold, where its im2col matrix has 256 extended diagonals (38 key
+// switches). The strided outputs are not compacted: the next layer's
+// matrix reads them where they are (its columns are permuted to their
+// slots), so that layer folds over the period nextPow2(OutChannels)·B
+// instead of its padded input count (six folds instead of two in that
+// network, against the two the im2col layer itself needs). A convolution
+// that is the last layer, follows another layer or needs more slots than
+// the parameters have is evaluated as its im2col matrix.
 //
 // [Batch] mode packs features major: ciphertext i holds feature i of up to
 // [Parameters.Slots] samples. Dense layers are multiply-accumulates by
@@ -267,7 +303,12 @@
 //     method, baby-step giant-step, hoisting).
 //   - C. Juvekar, V. Vaikuntanathan, A. Chandrakasan. Gazelle: A Low
 //     Latency Framework for Secure Neural Network Inference. USENIX
-//     Security 2018 (hybrid matrix-vector product).
+//     Security 2018 (hybrid matrix-vector product, packed convolution).
+//   - E. Lee, J.-W. Lee, J. Lee, Y.-S. Kim, Y. Kim, J.-S. No, W. Choi.
+//     Low-Complexity Deep Convolutional Neural Networks on Fully
+//     Homomorphic Encryption Using Multiplexed Parallel Convolutions.
+//     ICML 2022 (convolution by rotations and masks, strided outputs left
+//     in place).
 //   - M. Albrecht et al. Homomorphic Encryption Security Standard, 2018.
 //   - B. Li, D. Micciancio. On the Security of Homomorphic Encryption on
 //     Approximate Numbers. Eurocrypt 2021.

@@ -24,6 +24,10 @@ const (
 	kindKeys       = 'K'
 	kindCiphertext = 'C'
 	kindPlan       = 'M'
+	// planVersion is the version of plans whose model declares a
+	// convolution (version 2 adds the layer shapes and the packing);
+	// other plans are written as version 1, which readers before it read.
+	planVersion = 2
 )
 
 // Decoder limits.
@@ -79,10 +83,15 @@ func (e *encoder) u64(v uint64) {
 	e.write(e.buf[:8])
 }
 func (e *encoder) f64(v float64) { e.u64(math.Float64bits(v)) }
-func (e *encoder) header(kind byte) {
+
+// header writes the magic, the kind and the format version.
+func (e *encoder) header(kind byte) { e.headerVersion(kind, formatVersion) }
+
+// headerVersion writes a header with a version of the kind's own.
+func (e *encoder) headerVersion(kind, version byte) {
 	e.write([]byte(magic))
 	e.u8(kind)
-	e.u8(formatVersion)
+	e.u8(version)
 }
 
 type decoder struct {
@@ -133,22 +142,30 @@ func (d *decoder) u64() uint64 {
 func (d *decoder) f64() float64 { return math.Float64frombits(d.u64()) }
 
 func (d *decoder) header(kind byte) {
+	d.headerVersion(kind, formatVersion)
+}
+
+// headerVersion reads a header of the given kind with a version in
+// [1, maxVersion] and returns the version (0 on error).
+func (d *decoder) headerVersion(kind byte, maxVersion uint8) uint8 {
 	var h [6]byte
 	d.read(h[:])
 	if d.err != nil {
-		return
+		return 0
 	}
 	if string(h[:4]) != magic {
 		d.fail(ErrMalformed, "bad magic %q, want %q", h[:4], magic)
-		return
+		return 0
 	}
 	if h[4] != kind {
 		d.fail(ErrMalformed, "object kind %q, want %q", h[4], kind)
-		return
+		return 0
 	}
-	if h[5] != formatVersion {
-		d.fail(ErrMalformed, "format version %d, this package reads %d", h[5], formatVersion)
+	if h[5] < 1 || h[5] > maxVersion {
+		d.fail(ErrMalformed, "format version %d, this package reads 1 to %d", h[5], maxVersion)
+		return 0
 	}
+	return h[5]
 }
 
 // ---- Parameters ----
@@ -590,13 +607,27 @@ func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
 // ---- Plans (compiled models) ----
 
 // WriteTo writes the compiled model: its parameters, packing and weights
-// with the resolved activation settings.
+// with the resolved activation settings. Format version 2, written when a
+// layer declares a convolution, adds after the output scale a byte for the
+// convolution packing (1 for direct) and after each layer's interval a
+// byte flagging a shape, then its seven fields as uint32.
 func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	e := &encoder{w: w}
-	e.header(kindPlan)
+	v2 := false
+	for li := range p.model.Layers {
+		v2 = v2 || p.model.Layers[li].Conv != nil
+	}
+	if v2 {
+		e.headerVersion(kindPlan, planVersion)
+	} else {
+		e.header(kindPlan)
+	}
 	p.params.encode(e)
 	e.u8(uint8(p.mode))
 	e.f64(p.outScale)
+	if v2 {
+		e.u8(boolByte(p.convDirect))
+	}
 	m := p.model
 	e.u32(uint32(m.InputDim))
 	e.u16(uint16(len(m.Layers)))
@@ -623,8 +654,23 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 			e.u16(uint16(l.Degree))
 		}
 		e.f64(l.Interval)
+		if v2 {
+			e.u8(boolByte(l.Conv != nil))
+			if c := l.Conv; c != nil {
+				for _, v := range []int{c.InChannels, c.Height, c.Width, c.OutChannels, c.Kernel, c.Stride, c.Padding} {
+					e.u32(uint32(v))
+				}
+			}
+		}
 	}
 	return e.n, e.err
+}
+
+func boolByte(b bool) uint8 {
+	if b {
+		return 1
+	}
+	return 0
 }
 
 var activationCode = map[Activation]uint8{ActNone: 0, ActSquare: 1, ActSigmoid: 2, ActTanh: 3, ActReLU: 4}
@@ -636,10 +682,21 @@ var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, Act
 // again as [Compile] placed them.
 func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 	d := &decoder{r: r, what: "compiled model"}
-	d.header(kindPlan)
+	version := d.headerVersion(kindPlan, planVersion)
 	params := decodeParameters(d, policy)
 	mode := Mode(d.u8())
 	outScale := d.f64()
+	direct := false
+	if version >= 2 {
+		switch d.u8() {
+		case 0:
+		case 1:
+			direct = true
+		default:
+			d.fail(ErrMalformed, "convolution packing flag is not 0 or 1")
+			return nil, d.err
+		}
+	}
 	m := &Model{Format: ModelFormat, InputDim: int(d.u32())}
 	nl := int(d.u16())
 	if d.err != nil {
@@ -706,6 +763,23 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		if l.Activation == ActReLU {
 			l.Alpha, l.Degree = l.Degree, 0
 		}
+		if version >= 2 {
+			switch d.u8() {
+			case 0:
+			case 1:
+				var f [7]int
+				for j := range f {
+					f[j] = int(d.u32())
+				}
+				l.Conv = &ConvShape{InChannels: f[0], Height: f[1], Width: f[2], OutChannels: f[3], Kernel: f[4], Stride: f[5], Padding: f[6]}
+			default:
+				d.fail(ErrMalformed, "layer %d: convolution flag is not 0 or 1", li)
+				return nil, d.err
+			}
+			if d.err != nil {
+				return nil, d.err
+			}
+		}
 		m.Layers = append(m.Layers, l)
 		in = out
 	}
@@ -720,7 +794,7 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 			return nil, d.err
 		}
 	}
-	pl, err := newPlan(m, params, mode)
+	pl, err := newPlan(m, params, mode, direct)
 	if err != nil {
 		d.fail(ErrMalformed, "%v", err)
 		return nil, d.err

@@ -256,7 +256,13 @@ func FuzzReadParameters(f *testing.F) {
 func FuzzReadPlan(f *testing.F) {
 	fx := newFixture(f, Latency)
 	fb := newFixture(f, Batch)
-	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)))
+	// A plan in format version 2: a directly packed convolution.
+	cm := convModel(f, rand.New(rand.NewPCG(51, 52)), Conv2D{InChannels: 2, Height: 5, Width: 4, OutChannels: 2, Kernel: 3, Stride: 2, Padding: 1})
+	cp, err := Compile(cm, CompileOptions{Parameters: testParams(f, 11, 2), Conv: ConvDirect})
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)), marshal(cp))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		p, err := ReadPlan(r, AllowInsecureForTesting)

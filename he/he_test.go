@@ -56,6 +56,12 @@ func runEncrypted(t testing.TB, m *Model, xs [][]float64, opts CompileOptions) [
 	if err != nil {
 		t.Fatal(err)
 	}
+	return runPlan(t, plan, xs)
+}
+
+// runPlan keys, encrypts, evaluates and decrypts with a compiled plan.
+func runPlan(t testing.TB, plan *Plan, xs [][]float64) [][]float64 {
+	t.Helper()
 	client, err := NewClient(plan.Parameters())
 	if err != nil {
 		t.Fatal(err)

@@ -60,6 +60,14 @@ type Dense struct {
 	// Zero means [DefaultReLUAlpha]; other values must be listed by
 	// [ReLUAlphas].
 	Alpha int `json:"alpha,omitempty"`
+	// Conv, when non-nil, declares the layer a 2-D convolution of this
+	// shape whose im2col matrix is Weights (as [Conv2D.Dense] builds it):
+	// In() must be InChannels·Height·Width, Out() OutChannels·OH·OW, and
+	// every non-zero weight must lie in its output's receptive field. The
+	// planner may then evaluate the layer as a packed direct convolution
+	// (see [ConvPacking]); plaintext inference and batch mode use Weights
+	// as for any dense layer.
+	Conv *ConvShape `json:"conv,omitempty"`
 }
 
 // In returns the input dimension.
@@ -81,7 +89,14 @@ func (d *Dense) Out() int { return len(d.Weights) }
 //
 // with activation one of "", "square", "sigmoid" or "tanh" (both with
 // optional "degree" and "interval") or "relu" (with optional "alpha" and
-// "interval").
+// "interval"). A layer that is a convolution may carry its
+// shape, which lets the planner pack it as one (see [Dense.Conv]):
+//
+//	"conv": {"in_channels": 1, "height": 28, "width": 28,
+//	         "out_channels": 4, "kernel": 7, "stride": 3, "padding": 0}
+//
+// The field is optional: models written without it read as before, and
+// readers that predate it ignore it.
 type Model struct {
 	Format   string  `json:"format"`
 	InputDim int     `json:"input_dim"`
@@ -133,6 +148,10 @@ func (d *Dense) clone() Dense {
 		c.Weights[i] = append([]float64(nil), r...)
 	}
 	c.Bias = append([]float64(nil), d.Bias...)
+	if d.Conv != nil {
+		cs := *d.Conv
+		c.Conv = &cs
+	}
 	return c
 }
 
@@ -197,6 +216,11 @@ func (m *Model) Validate() error {
 		}
 		if l.Alpha != 0 && l.Activation != ActReLU {
 			return fmt.Errorf("he: layer %d: alpha applies to relu only: %w", li, ErrModel)
+		}
+		if l.Conv != nil {
+			if err := l.Conv.check(l.Weights); err != nil {
+				return fmt.Errorf("he: layer %d: %w", li, err)
+			}
 		}
 		switch l.Activation {
 		case ActNone, ActSquare:

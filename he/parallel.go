@@ -193,3 +193,47 @@ func (s *Server) evaluateLTs(w *worker, in *rlwe.Ciphertext, lts []commonlt.Line
 	}
 	return nil
 }
+
+// addRotations sets ct to ct + Σ_{r ∈ rots} rot(ct, r). With more than
+// one rotation they are hoisted (Halevi and Shoup, Crypto 2018): one
+// decomposition of ct serves all of them, each rotation is a lazy gadget
+// product left modulo QP (spread over up to GOMAXPROCS goroutines), and
+// their sum takes a single modulus switch down to Q.
+func (s *Server) addRotations(w *worker, ct *rlwe.Ciphertext, rots []int) error {
+	if len(rots) == 1 {
+		rot, err := w.eval.RotateNew(ct, rots[0])
+		if err != nil {
+			return err
+		}
+		return w.eval.Add(ct, rot, ct)
+	}
+	params := s.plan.params.p
+	levelQ, levelP := ct.Level(), params.MaxLevelP()
+	ringQP := params.RingQP().AtLevel(levelQ, levelP)
+	decomp := make([]ringqp.Poly, params.BaseRNSDecompositionVectorSize(levelQ, levelP))
+	for i := range decomp {
+		decomp[i] = ringQP.NewPoly()
+	}
+	w.eval.DecomposeNTT(levelQ, levelP, levelP+1, ct.Value[1], ct.IsNTT, decomp)
+	acc := make([]*rlwe.Element[ringqp.Poly], len(rots))
+	for i := range acc {
+		acc[i] = rlwe.NewElementExtended(params, 1, levelQ, levelP)
+	}
+	if err := s.parallel(w, len(rots), func(w *worker, i int) error {
+		return w.eval.AutomorphismHoistedLazy(levelQ, ct, decomp, params.GaloisElement(rots[i]), acc[i])
+	}); err != nil {
+		return err
+	}
+	for _, a := range acc[1:] {
+		ringQP.Add(acc[0].Value[0], a.Value[0], acc[0].Value[0])
+		ringQP.Add(acc[0].Value[1], a.Value[1], acc[0].Value[1])
+	}
+	// acc holds P·Σ rot(ct) modulo QP: divide by P, rounding, into Q.
+	sum := rlwe.NewCiphertext(params, 1, levelQ)
+	w.eval.ModDownQPtoQNTT(levelQ, levelP, acc[0].Value[0].Q, acc[0].Value[0].P, sum.Value[0])
+	w.eval.ModDownQPtoQNTT(levelQ, levelP, acc[0].Value[1].Q, acc[0].Value[1].P, sum.Value[1])
+	ringQ := ringQP.RingQ
+	ringQ.Add(ct.Value[0], sum.Value[0], ct.Value[0])
+	ringQ.Add(ct.Value[1], sum.Value[1], ct.Value[1])
+	return nil
+}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/lintrans"
 	"github.com/tuneinsight/lattigo/v6/circuits/ckks/polynomial"
+	commonlt "github.com/tuneinsight/lattigo/v6/circuits/common/lintrans"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/utils/bignum"
 )
@@ -61,6 +62,44 @@ type CompileOptions struct {
 	// outputs of ReLU, sigmoid and tanh layers, whose range is known, can
 	// be bootstrapped. See the package documentation for the cost.
 	Bootstrap bool
+	// Conv selects how a first layer declared a convolution ([Dense.Conv])
+	// is evaluated in latency mode; zero means [ConvAuto]. Batch mode
+	// ignores it.
+	Conv ConvPacking
+}
+
+// ConvPacking selects the evaluation of a convolution layer in latency
+// mode.
+type ConvPacking int
+
+const (
+	// ConvAuto lets the planner pick the cheaper of [ConvDirect] and
+	// [ConvIm2col] by its cost estimate (key switches and plaintext
+	// products).
+	ConvAuto ConvPacking = iota
+	// ConvDirect packs a first-layer convolution directly: one
+	// rotation per kernel offset (baby-step giant-step, hoisted) and one
+	// plaintext mask product per offset, with strided outputs left in
+	// place and absorbed by the next layer's matrix. [Compile] fails with
+	// [ErrModel] if the model has no such layer or it does not fit (the
+	// convolution is the last layer, or its packing needs more slots than
+	// the parameters have).
+	ConvDirect
+	// ConvIm2col evaluates the convolution as its im2col matrix, like any
+	// dense layer.
+	ConvIm2col
+)
+
+func (c ConvPacking) String() string {
+	switch c {
+	case ConvAuto:
+		return "auto"
+	case ConvDirect:
+		return "direct"
+	case ConvIm2col:
+		return "im2col"
+	}
+	return fmt.Sprintf("ConvPacking(%d)", int(c))
 }
 
 // Plan is a model compiled for encrypted evaluation: parameters truncated to
@@ -85,6 +124,8 @@ type Plan struct {
 	// that outputs fit the modulus headroom; decryption multiplies it back.
 	outScale float64
 	boots    int // layers preceded by a bootstrap
+	// convDirect: the first layer is a packed direct convolution.
+	convDirect bool
 }
 
 type layerPlan struct {
@@ -104,6 +145,11 @@ type layerPlan struct {
 	hybrid    bool
 	diagIdx   [][][]int
 	expand    int // > 0: first layer with client-expanded input of expand blocks
+	// inAt, when non-nil, is the input held by each slot of the period
+	// dIn, -1 for none (the outputs of a packed convolution are strided);
+	// nil means slot i holds input i.
+	inAt []int32
+	conv *convPlan // packed direct convolution
 }
 
 const bsgsRatio = 3
@@ -208,9 +254,31 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 	if err != nil {
 		return nil, err
 	}
-	pl, err := newPlan(m, params, mode)
+	direct := false
+	switch opts.Conv {
+	case ConvAuto, ConvIm2col:
+	case ConvDirect:
+		if mode == Latency {
+			if why := convDirectFits(m, params); why != "" {
+				return nil, fmt.Errorf("he: cannot pack the convolution directly: %s: %w", why, ErrModel)
+			}
+			direct = true
+		}
+	default:
+		return nil, fmt.Errorf("he: unknown convolution packing %d: %w", int(opts.Conv), ErrInput)
+	}
+	pl, err := newPlan(m, params, mode, direct)
 	if err != nil {
 		return nil, err
+	}
+	if opts.Conv == ConvAuto && mode == Latency && convDirectFits(m, params) == "" {
+		alt, err := newPlan(m, params, mode, true)
+		if err != nil {
+			return nil, err
+		}
+		if alt.cost() < pl.cost() {
+			pl = alt
+		}
 	}
 	if bound := math.Exp2(params.LogOutputBound()); maxOut > bound/2 {
 		// Outputs would overflow the first prime. A last layer without
@@ -245,9 +313,20 @@ func activationDepth(l *Dense) int {
 }
 
 // newPlan builds the plan of a validated model with resolved activation
-// settings on parameters of exactly the model's depth.
-func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
+// settings on parameters of exactly the model's depth; direct packs the
+// first layer as a convolution (in latency mode, where
+// [convDirectFits] allows it).
+func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error) {
 	pl := &Plan{model: m, params: params, mode: mode, outScale: 1}
+	var cp *convPlan
+	if direct && mode == Latency {
+		if why := convDirectFits(m, params); why != "" {
+			return nil, fmt.Errorf("he: cannot pack the convolution directly: %s: %w", why, ErrModel)
+		}
+		cp = newConvPlan(*m.Layers[0].Conv)
+		cp.chooseGroups(m.Layers[0].Weights, params)
+		pl.convDirect = true
+	}
 	slots := params.Slots()
 	maxDim := m.InputDim
 	for li := range m.Layers {
@@ -262,7 +341,11 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 	if blocked {
 		period = slots
 	}
+	if cp != nil {
+		period = cp.block
+	}
 	pl.block = period
+	var inPos []int // slot layout of the current layer's input
 	level := params.Depth()
 	gal := map[uint64]int{} // Galois element → highest level it is used at
 	use := func(g uint64, level int) { gal[g] = max(gal[g], level) }
@@ -310,8 +393,34 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 			pl.relin = true
 			pl.relinLevel = max(pl.relinLevel, level-1)
 		}
-		if mode == Latency {
+		if mode == Latency && li == 0 && cp != nil {
+			// Packed direct convolution: one diagonal per kernel offset.
+			lp.dIn, lp.dOut, lp.conv = cp.block, cp.period, cp
+			idx := cp.diagonals(l.Weights)
+			lp.diagIdx = [][][]int{{idx}}
+			if len(idx) > 0 {
+				for _, g := range lintrans.GaloisElements(params.p, lp.ltParams(params, idx)) {
+					use(g, level)
+				}
+			}
+			for _, round := range foldRounds(lp.foldSteps()) {
+				for _, r := range round {
+					use(params.p.GaloisElementForRotation(r), level-1)
+				}
+			}
+			period, inPos = cp.period, cp.outPos
+		} else if mode == Latency {
 			lp.dIn = period
+			if inPos != nil {
+				lp.inAt = make([]int32, period)
+				for t := range lp.inAt {
+					lp.inAt[t] = -1
+				}
+				for i, t := range inPos {
+					lp.inAt[t] = int32(i)
+				}
+				inPos = nil
+			}
 			mp := nextPow2(l.Out())
 			switch {
 			case blocked:
@@ -320,9 +429,6 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 				// Gazelle hybrid: mp extended diagonals, then fold.
 				lp.hybrid = true
 				lp.dOut = mp
-				for j := period / 2; j >= mp; j /= 2 {
-					use(params.p.GaloisElementForRotation(j), level-1) // folds run after the rescale
-				}
 			default:
 				lp.dOut = mp
 			}
@@ -337,9 +443,11 @@ func newPlan(m *Model, params Parameters, mode Mode) (*Plan, error) {
 				// next level instead of a baby-step giant-step transform.
 				if E := nextPow2(lp.diagonalDim()); E >= 2 && E*lp.period() <= slots {
 					lp.expand = E
-					for j := E / 2; j >= 1; j /= 2 {
-						use(params.p.GaloisElementForRotation(j*lp.period()), level-1)
-					}
+				}
+			}
+			for _, round := range foldRounds(lp.foldSteps()) {
+				for _, r := range round {
+					use(params.p.GaloisElementForRotation(r), level-1) // folds run after the rescale
 				}
 			}
 			lp.diagIdx = make([][][]int, nbOut)
@@ -397,19 +505,75 @@ func (lp *layerPlan) diagonalDim() int {
 }
 
 // weightAt maps slot r (within one period) of diagonal k of block
-// (bo, bi) to the weight it carries, as (output, input) indexes.
+// (bo, bi) to the weight it carries, as (output, input) indexes; i is -1
+// when the input slot holds no input.
 //
 // Square layout (Halevi-Shoup), with d the larger period:
 // diag_k[r] = W[bo·d + r][bi·d + (r+k) mod d].
 // Hybrid layout (Gazelle), with dIn the input period and mp the padded
 // output count: diag_k[r] = W[r mod mp][(r+k) mod dIn] for k < mp,
 // followed by log2(dIn/mp) rotate-and-add folds.
+// With a strided input layout (after a packed convolution), the input
+// index is that of the slot, inAt[(r+k) mod period]: the next layer's
+// columns are permuted to where the convolution left its outputs.
 func (lp *layerPlan) weightAt(bo, bi, k, r int) (o, i int) {
+	var t int
 	if lp.hybrid {
-		return r % lp.dOut, (r + k) % lp.dIn
+		o, t = r%lp.dOut, (r+k)%lp.dIn
+	} else {
+		d := max(lp.dIn, lp.dOut)
+		o, t = bo*d+r, (r+k)%d
 	}
-	d := max(lp.dIn, lp.dOut)
-	return bo*d + r, bi*d + (r+k)%d
+	if lp.inAt != nil {
+		if t >= len(lp.inAt) {
+			return o, -1
+		}
+		return o, int(lp.inAt[t])
+	}
+	if !lp.hybrid {
+		t += bi * max(lp.dIn, lp.dOut)
+	}
+	return o, t
+}
+
+// foldSteps returns the rotate-and-add folds y ← y + rot(y, j) that
+// follow the layer's plaintext products: the sums of the copies of a
+// packed convolution, or the log2(E) sums of the blocks of a
+// client-expanded input, then the log2(dIn/dOut) folds of the hybrid
+// layout.
+func (lp *layerPlan) foldSteps() []int {
+	if lp.conv != nil {
+		return lp.conv.foldSteps()
+	}
+	var steps []int
+	for j := lp.expand / 2; j >= 1; j /= 2 {
+		steps = append(steps, j*lp.period())
+	}
+	if lp.hybrid {
+		for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
+			steps = append(steps, j)
+		}
+	}
+	return steps
+}
+
+// foldRounds groups fold steps into rounds evaluated by
+// [Server.addRotations]: two folds by a and b (which commute) are one
+// round y + rot(y, a) + rot(y, b) + rot(y, a+b), three rotations hoisted
+// from one decomposition of y and summed before one modulus switch,
+// instead of two key switches in sequence. A last odd step is a round of
+// its own.
+func foldRounds(steps []int) [][]int {
+	var rounds [][]int
+	for len(steps) >= 2 {
+		a, b := steps[0], steps[1]
+		rounds = append(rounds, []int{a, b, a + b})
+		steps = steps[2:]
+	}
+	if len(steps) == 1 {
+		rounds = append(rounds, []int{steps[0]})
+	}
+	return rounds
 }
 
 // period returns the slot period of the layer's diagonals.
@@ -427,13 +591,49 @@ func (lp *layerPlan) blockDiagonals(w [][]float64, bo, bi int) []int {
 	for k := range lp.diagonalDim() {
 		for r := range lp.period() {
 			o, i := lp.weightAt(bo, bi, k, r)
-			if o < len(w) && i < len(w[o]) && w[o][i] != 0 {
+			if o < len(w) && i >= 0 && i < len(w[o]) && w[o][i] != 0 {
 				idx = append(idx, k)
 				break
 			}
 		}
 	}
 	return idx
+}
+
+// bsgsCost estimates the cost of a baby-step giant-step transformation
+// with the given diagonals, in plaintext products: one per diagonal, half
+// a key switch per hoisted baby step, a key switch per giant step.
+func bsgsCost(params Parameters, idx []int) int {
+	slots := params.Slots()
+	n1 := commonlt.FindBestBSGSRatio(idx, slots, bsgsRatio)
+	_, giants, babies := commonlt.BSGSIndex(idx, slots, n1)
+	return len(idx) + costKeySwitch/2*(len(babies)-1) + costKeySwitch*(len(giants)-1)
+}
+
+// costKeySwitch is the cost of a key switch in plaintext products.
+const costKeySwitch = 8
+
+// cost estimates the work of the linear layers in latency mode, in
+// plaintext products (activations and rescales cost the same in every
+// packing, so they are left out).
+func (p *Plan) cost() int {
+	c := 0
+	for li := range p.layers {
+		lp := &p.layers[li]
+		for bo := range lp.diagIdx {
+			for _, idx := range lp.diagIdx[bo] {
+				switch {
+				case len(idx) == 0:
+				case lp.expand > 0:
+					c++
+				default:
+					c += bsgsCost(p.params, idx)
+				}
+			}
+			c += costKeySwitch * len(lp.foldSteps())
+		}
+	}
+	return c
 }
 
 // outBlock returns the slot period of the output in latency mode.
@@ -477,5 +677,9 @@ func (p *Plan) Rotations() int { return len(p.galEls) }
 
 // String summarises the plan.
 func (p *Plan) String() string {
-	return fmt.Sprintf("mode=%v depth=%d bootstraps=%d block=%d galois_keys=%d params=[%v]", p.mode, p.depth, p.boots, p.block, len(p.galEls), p.params)
+	conv := ""
+	if p.convDirect {
+		conv = " conv=direct"
+	}
+	return fmt.Sprintf("mode=%v depth=%d bootstraps=%d block=%d%s galois_keys=%d params=[%v]", p.mode, p.depth, p.boots, p.block, conv, len(p.galEls), p.params)
 }

@@ -173,7 +173,6 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 		switch plan.mode {
 		case Latency:
 			slots := params.MaxSlots()
-			P := lp.period()
 			sl.lts = make([][]*lintrans.LinearTransformation, len(lp.diagIdx))
 			sl.bias = make([]*rlwe.Plaintext, len(lp.diagIdx))
 			for bo := range lp.diagIdx {
@@ -182,19 +181,11 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 					if len(idx) == 0 {
 						continue
 					}
-					diags := lintrans.Diagonals[float64]{}
-					for _, k := range idx {
-						d := make([]float64, slots)
-						for r := range P {
-							o, i := lp.weightAt(bo, bi, k, r)
-							if o < l.Out() && i < in {
-								d[r] = l.Weights[o][i] * lp.fold
-							}
-						}
-						for sIdx := P; sIdx < slots; sIdx++ {
-							d[sIdx] = d[sIdx%P]
-						}
-						diags[k] = d
+					var diags lintrans.Diagonals[float64]
+					if lp.conv != nil {
+						diags = lp.conv.masks(l.Weights, idx, lp.fold, slots)
+					} else {
+						diags = lp.diagonals(l.Weights, bo, bi, idx, lp.fold, slots)
 					}
 					lt := lintrans.NewTransformation(params, lp.ltParams(plan.params, idx))
 					if err := lintrans.Encode(ecd, diags, lt); err != nil {
@@ -205,9 +196,10 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 				if lp.expand > 0 && len(lp.diagIdx[0][0]) > 0 {
 					// Block j of the plaintext holds diagonal j mod E.
 					v := make([]float64, slots)
+					P := lp.period()
 					for sIdx := range v {
 						o, i := lp.weightAt(0, 0, (sIdx/P)%lp.expand, sIdx%P)
-						if o < l.Out() && i < in && (sIdx/P)%lp.expand < lp.diagonalDim() {
+						if o < l.Out() && i >= 0 && i < in && (sIdx/P)%lp.expand < lp.diagonalDim() {
 							v[sIdx] = l.Weights[o][i] * lp.fold
 						}
 					}
@@ -219,13 +211,9 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 					sl.expanded = pt
 				}
 				if len(l.Bias) != 0 {
-					// The bias is added after the folds, in the output period.
-					v := make([]float64, slots)
-					for sIdx := range v {
-						if o := bo*lp.dOut + sIdx%lp.dOut; o < l.Out() {
-							v[sIdx] = l.Bias[o] * lp.fold
-						}
-					}
+					// The bias is added after the folds, in the output period
+					// (at the slots of the strided outputs of a convolution).
+					v := lp.biasSlots(l.Bias, bo, lp.fold, slots)
 					// Added after the rescale, at the layer's input scale.
 					pt := ckks.NewPlaintext(params, lp.levelIn-1)
 					pt.Scale = scale
@@ -408,15 +396,9 @@ func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe
 		if err := w.eval.Rescale(out[bo], out[bo]); err != nil {
 			return err
 		}
-		if lp := &s.plan.layers[li]; lp.hybrid {
-			for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
-				rot, err := w.eval.RotateNew(out[bo], j)
-				if err != nil {
-					return err
-				}
-				if err := w.eval.Add(out[bo], rot, out[bo]); err != nil {
-					return err
-				}
+		for _, round := range foldRounds(s.plan.layers[li].foldSteps()) {
+			if err := s.addRotations(w, out[bo], round); err != nil {
+				return err
 			}
 		}
 		if sl.bias[bo] != nil {
@@ -430,6 +412,47 @@ func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe
 		return nil, err
 	}
 	return out, nil
+}
+
+// diagonals returns the diagonals idx of block (bo, bi) of w, scaled by
+// fold and repeated with the layer's period over slots.
+func (lp *layerPlan) diagonals(w [][]float64, bo, bi int, idx []int, fold float64, slots int) map[int][]float64 {
+	P := lp.period()
+	diags := make(map[int][]float64, len(idx))
+	for _, k := range idx {
+		d := make([]float64, slots)
+		for r := range P {
+			o, i := lp.weightAt(bo, bi, k, r)
+			if o < len(w) && i >= 0 && i < len(w[o]) {
+				d[r] = w[o][i] * fold
+			}
+		}
+		for sIdx := P; sIdx < slots; sIdx++ {
+			d[sIdx] = d[sIdx%P]
+		}
+		diags[k] = d
+	}
+	return diags
+}
+
+// biasSlots returns the bias of output block bo, scaled by fold, at the
+// slots of the outputs (after the folds) over all slots.
+func (lp *layerPlan) biasSlots(bias []float64, bo int, fold float64, slots int) []float64 {
+	v := make([]float64, slots)
+	if lp.conv != nil {
+		for o, t := range lp.conv.outPos {
+			for sIdx := t; sIdx < slots; sIdx += lp.dOut {
+				v[sIdx] = bias[o] * fold
+			}
+		}
+		return v
+	}
+	for sIdx := range v {
+		if o := bo*lp.dOut + sIdx%lp.dOut; o < len(bias) {
+			v[sIdx] = bias[o] * fold
+		}
+	}
+	return v
 }
 
 func (s *Server) denseBatch(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
@@ -546,7 +569,8 @@ func (s *Server) activate(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Cip
 
 // denseExpanded evaluates a first layer whose input the client packed as
 // rot(x, j mod E) in slot block j: one plaintext product, a rescale, then
-// log2(E) rotate-and-adds at the lower level sum the E partial products.
+// log2(E) rotate-and-adds at the lower level sum the E partial products
+// (with the hybrid folds, in rounds of two; see [foldRounds]).
 func (s *Server) denseExpanded(w *worker, li int, in *rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {
 	sl := &s.layers[li]
 	lp := &s.plan.layers[li]
@@ -564,25 +588,9 @@ func (s *Server) denseExpanded(w *worker, li int, in *rlwe.Ciphertext) ([]*rlwe.
 			return nil, err
 		}
 	}
-	P := lp.period()
-	for j := lp.expand / 2; j >= 1; j /= 2 {
-		rot, err := w.eval.RotateNew(out, j*P)
-		if err != nil {
+	for _, round := range foldRounds(lp.foldSteps()) {
+		if err := s.addRotations(w, out, round); err != nil {
 			return nil, err
-		}
-		if err := w.eval.Add(out, rot, out); err != nil {
-			return nil, err
-		}
-	}
-	if lp.hybrid {
-		for j := lp.dIn / 2; j >= lp.dOut; j /= 2 {
-			rot, err := w.eval.RotateNew(out, j)
-			if err != nil {
-				return nil, err
-			}
-			if err := w.eval.Add(out, rot, out); err != nil {
-				return nil, err
-			}
 		}
 	}
 	if sl.bias[0] != nil {
