@@ -107,3 +107,38 @@ func TestCubicBracket(t *testing.T) {
 		t.Errorf("bracket decided only %d of 400000 near-boundary cases", decided)
 	}
 }
+
+// TestQuickThresholds checks the integer fast path of the discrete Laplace:
+// Q_k/2^11 never exceeds the acceptance probability of the last (least
+// likely) value of step k, and at the float64 grid's parameters it decides
+// the bulk of trials (Q_k/2^11 ≥ 0.93 wherever H_k is not tiny). Gaussian
+// and wide tables have no quick thresholds.
+func TestQuickThresholds(t *testing.T) {
+	for _, param := range []float64{0.2, 1, 5.5, 300.7, 0x1p36, 0x1p36 * 1.3, 0x1p37 * 0.999} {
+		tb := newTable(kindLaplace, param)
+		q := tb.quickThresholds()
+		for k := range tb.nBody {
+			last := int64(k+1)<<tb.wBits - 1
+			p := tb.scaleOf(k) / float64(tb.h[k]) * math.Exp(-tb.gamma(last))
+			if v := float64(q[k]) / (1 << quickBits); v > p*(1-0x1p-40) {
+				t.Fatalf("b = %g step %d: quick threshold %g above the acceptance probability %g", param, k, v, p)
+			}
+			if param >= 0x1p36 && tb.h[k] >= 1<<20 && float64(q[k]) < 0.93*(1<<quickBits) {
+				t.Errorf("b = %g step %d: quick threshold %d/2048 decides too few trials", param, k, q[k])
+			}
+		}
+		for i := range tb.cols {
+			c := tb.cols[i]
+			if got, want := c.meta>>qShift&(1<<quickBits-1), q[c.self()]; got != want {
+				t.Fatalf("b = %g column %d: packed quick threshold %d, want %d", param, i, got, want)
+			}
+		}
+	}
+	for _, tb := range []*table{newTable(kindGauss, 0x1p36*1.3), newTable(kindLaplace, 0x1p45)} {
+		for _, v := range tb.quickThresholds() {
+			if v != 0 {
+				t.Fatalf("kind %d param %g: quick threshold %d, want none", tb.kind, tb.param, v)
+			}
+		}
+	}
+}
