@@ -85,17 +85,17 @@
 // In each trial the sampler does the same work whatever the candidate: it
 // reads one uniformly random alias-table column (the choice between the
 // column's two steps is branch-free, so neither the cache nor the branch
-// predictor sees which step was drawn), uses one and a half 64-bit random
-// words (two for σ ≥ 2^38 or b > 2^37 in integer units, never on the
-// float64 grid), a cubic bracket of exp(-y) for y = γ(x) - γ(k·w) < 1/2
-// within the step (the step's factor exp(-γ(k·w)) being precomputed) and a
-// comparison; for the discrete Laplace about 94% of trials are accepted
-// by an integer comparison of the uniform with a threshold of the step
-// that holds for every value in it, before the bracket (the Laplace is
-// memoryless, so that threshold is nearly the same for every step and the
-// chance of the quicker path does not depend on the value drawn, up to
-// the rounding of the step heights: below 3e-4 within ten scales of
-// zero). The number of trials is geometric and independent of the
+// predictor sees which step was drawn), uses one 64-bit random word and
+// a 32-bit half word (two words for σ ≥ 2^38 or b > 2^37 in integer units,
+// never on the float64 grid), a cubic bracket of exp(-y) for
+// y = γ(x) - γ(k·w) < 1/2 within the step (the step's factor exp(-γ(k·w))
+// being precomputed) and a comparison. For the discrete Laplace, 92-97% of
+// trials are accepted before the half word, from six bits of the first
+// word compared with a threshold that holds for every value of the step
+// (the Laplace is memoryless, so one threshold serves every step within
+// nine scales of zero, and the chance of the quicker path does not depend
+// on the value drawn there; beyond, with probability e^-9, it may be
+// lower). The number of trials is geometric and independent of the
 // value finally accepted, as in any rejection sampler; about 1% of trials
 // are rejected before the exp. Data-dependent timing remains only in events
 // of small probability: the tail beyond 16 table blocks (probability about

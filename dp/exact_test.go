@@ -109,9 +109,9 @@ func TestCubicBracket(t *testing.T) {
 }
 
 // TestQuickThresholds checks the integer fast path of the discrete Laplace:
-// Q_k/2^11 never exceeds the acceptance probability of the last (least
+// Q_k/2^6 never exceeds the acceptance probability of the last (least
 // likely) value of step k, and at the float64 grid's parameters it decides
-// the bulk of trials (Q_k/2^11 ≥ 0.93 wherever H_k is not tiny). Gaussian
+// the bulk of trials (Q_k/2^6 ≥ 0.92 wherever H_k is not tiny). Gaussian
 // and wide tables have no quick thresholds.
 func TestQuickThresholds(t *testing.T) {
 	for _, param := range []float64{0.2, 1, 5.5, 300.7, 0x1p36, 0x1p36 * 1.3, 0x1p37 * 0.999} {
@@ -123,8 +123,13 @@ func TestQuickThresholds(t *testing.T) {
 			if v := float64(q[k]) / (1 << quickBits); v > p*(1-0x1p-40) {
 				t.Fatalf("b = %g step %d: quick threshold %g above the acceptance probability %g", param, k, v, p)
 			}
-			if param >= 0x1p36 && tb.h[k] >= 1<<20 && float64(q[k]) < 0.93*(1<<quickBits) {
-				t.Errorf("b = %g step %d: quick threshold %d/2048 decides too few trials", param, k, q[k])
+			if param >= 0x1p36 && tb.h[k] >= 1<<20 && float64(q[k]) < 0.92*(1<<quickBits) {
+				t.Errorf("b = %g step %d: quick threshold %d/64 decides too few trials", param, k, q[k])
+			}
+			// The chance of the quick path must not depend on the value
+			// within nine scales of zero (|x| > 9b has probability e^-9).
+			if float64(int64(k+1)<<tb.wBits) <= 9*param && q[k] != q[0] {
+				t.Errorf("b = %g step %d: quick threshold %d differs from step 0's %d", param, k, q[k], q[0])
 			}
 		}
 		for i := range tb.cols {

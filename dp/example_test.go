@@ -59,7 +59,7 @@ func ExampleSampler_AddDiscreteLaplace() {
 		panic(err)
 	}
 	fmt.Println(counts)
-	// Output: [9 20 29]
+	// Output: [9 20 30]
 }
 
 // A filter refuses the request that would overspend and names it.

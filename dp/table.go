@@ -27,17 +27,19 @@ import (
 //   - Tail: x ≥ x0 gets the proposal T·2^-(v-16) on the block [v·t, (v+1)·t),
 //     which dominates S·f because f(v·t)·2^v is non-increasing for v ≥ 16.
 //   - The heights of all steps, the tail mass and a "reject" remainder are
-//     integers summing to 2^31, laid out in a Walker–Vose alias table of 1024
-//     columns, so 31 random bits pick a step with exactly the right
+//     integers summing to 2^25, laid out in a Walker–Vose alias table of 1024
+//     columns, so 25 random bits pick a step with exactly the right
 //     probability.
 //   - Within a step the offset is uniform on w (a power of two) and the
 //     sign is one bit; x = 0 with a negative sign is rejected so that 0 is
 //     not counted twice (as in the discrete Laplace sampler of CKS20), or,
 //     with unit steps, the zero step has half weight and keeps both signs.
 //   - The candidate x is accepted when V·H_k < S·exp(-γ(x)) for a fresh
-//     uniform V (a 32-bit half word, or the rest of a second word for steps
-//     wider than 2^32). This is decided in float64 with a certified error
-//     margin: first against the cubic bracket 1-y+y²/2-y³/6 ≤ exp(-y) ≤
+//     uniform V (six bits of the first word and a 32-bit half word, or the
+//     rest of a second word for steps wider than 2^32). For the discrete
+//     Laplace most trials are accepted from V's first six bits alone
+//     (quickBits). Otherwise the test is decided in float64 with a
+//     certified error margin: first against the cubic bracket 1-y+y²/2-y³/6 ≤ exp(-y) ≤
 //     1-y+y²/2 of the in-step factor, then, in the rare case the bracket is
 //     too wide, with a degree-12 polynomial; the case still undecided (about
 //     2^-29) is settled exactly by exactLess, which refines V and exp(-γ)
@@ -46,14 +48,14 @@ import (
 // The output is exactly distributed; nothing is truncated. Every trial in
 // the body does the same work whatever x is: one read of a uniformly
 // random alias column with a branch-free choice of item, one 64-bit word
-// (column, sign, threshold and offset) and one 32-bit half word (two whole
-// words when the step is wider than 2^32), and the cubic bracket of
-// exp(-y), y = γ(x) - γ(k·w) < 1/2, the factor exp(-γ(k·w)) of the step
-// being precomputed in pInv; for the discrete Laplace on the float64 grid,
-// about 94% of trials are accepted before that by one integer comparison
-// with a per-step threshold that holds for the whole step (quickBits), so
-// their cost does not depend on the value either. The bracket is wider
-// than the margin only
+// (column, sign, threshold, six bits of V and offset) and one 32-bit half
+// word (two whole words when the step is wider than 2^32), and the cubic
+// bracket of exp(-y), y = γ(x) - γ(k·w) < 1/2, the factor exp(-γ(k·w)) of
+// the step being precomputed in pInv; for the discrete Laplace, 92-97% of
+// trials are accepted before the half word by one integer comparison
+// with a threshold that is the same for every step within nine scales of
+// zero (quickBits), so their cost does not depend on the value either.
+// The bracket is wider than the margin only
 // when y³/6 is, with probability below 2^-12 per trial at the float64
 // grid's parameters; those trials also evaluate expNegStep. The number of
 // trials is independent of
@@ -72,10 +74,11 @@ const (
 	colBits    = 10
 	nCols      = 1 << colBits
 	signBit    = 1 << colBits // bit 10 of the first word: the sign
-	thrShift   = colBits + 1  // bits 11-31 of the first word: the threshold
-	thrWidth   = 21
-	colCap     = uint64(1) << thrWidth // the threshold is uniform on [0, 2^21)
+	thrShift   = colBits + 1  // bits 11-25 of the first word: the threshold
+	thrWidth   = 15
+	colCap     = uint64(1) << thrWidth // the threshold is uniform on [0, 2^15)
 	thrBits    = thrWidth + 1          // bits of a packed threshold (≤ colCap)
+	quickPos   = thrShift + thrWidth   // bits 26-31: the quick uniform
 	offShift   = 32                    // bits 32-63 of the first word: the offset
 	tailBlocks = 16                    // x0 = 16·t
 	stepsLog   = 5                     // at most 32 steps per block of width t
@@ -83,7 +86,7 @@ const (
 	maxParam   = 0x1p50                // largest σ or b accepted in lattice units
 	minParam   = 0x1p-20               // smallest σ or b accepted in lattice units
 	expFastMax = 700.0                 // float64 path valid for γ up to here
-	totalMass  = 1 << 31               // nCols · colCap
+	totalMass  = 1 << 25               // nCols · colCap
 )
 
 // table is an immutable, precomputed sampler for one (kind, param) pair.
@@ -138,19 +141,23 @@ func packColumn(thr uint64, self, alias int, q []uint64) uint64 {
 		q[self]<<qShift | q[alias]<<(qShift+quickBits)
 }
 
-// quickBits is the width of a quick threshold Q_k: for the discrete
-// Laplace on steps of at most 2^32, a trial of step k whose 32-bit
-// acceptance uniform is below Q_k·2^21 is accepted at once, because
-// Q_k/2^11 is at most the smallest acceptance probability in the step,
-// S·exp(-γ((k+1)·w))/H_k (with the 2^-30 margin). That probability is the
-// same for every step up to the rounding of H_k (the Laplace is
-// memoryless), about exp(-w/b) ≥ exp(-1/16), so about 94% of trials are
-// decided by one integer comparison whatever the value drawn; the rest
-// go through the bracket. Gaussian and wide tables have Q_k = 0.
+// quickBits is the width of a quick threshold Q_k. The first word of a
+// trial carries the first six bits of its acceptance uniform V; for the
+// discrete Laplace on steps of at most 2^32, a trial of step k whose six
+// bits are below Q_k is accepted at once, without drawing the rest of V,
+// because Q_k/2^6 is at most the smallest acceptance probability in the
+// step, that of its last value, S·exp(-γ((k+1)·w - 1))/H_k (with the
+// 2^-30 margin). That probability is the same for every step up to the
+// rounding of H_k (the Laplace is memoryless), about exp(-w/b) ≥
+// exp(-1/16). All steps get one 64th less than step 0's threshold, or
+// their own if lower, which happens only where H_k is small, beyond nine
+// scales from zero (probability e^-9): so 92-97% of trials are decided by
+// one integer comparison and one random word, with the same chance
+// whatever the value drawn; the rest draw 32 more bits of V and go
+// through the bracket. Gaussian and wide tables have Q_k = 0.
 const (
-	quickBits  = 11
-	qShift     = thrBits + 2*colBits
-	quickShift = 32 - quickBits
+	quickBits = 6
+	qShift    = thrBits + 2*colBits
 )
 
 func (c column) self() int  { return int(c.meta>>thrBits) & (nCols - 1) }
@@ -181,12 +188,12 @@ func newTable(kind noiseKind, param float64) *table {
 	}
 	t.wMask = 1<<t.wBits - 1
 	// Up to 2^32-wide steps the offset fits in the first word and the
-	// acceptance uniform is a 32-bit half word; the float64 test then
-	// leaves about 2^-32 of trials undecided. Wider steps (integer
+	// acceptance uniform is six bits of it and a 32-bit half word; the
+	// float64 test then leaves about 2^-38 of trials undecided. Wider steps (integer
 	// parameters above 2^37) take the offset's high bits and the
 	// acceptance uniform from a second word, leaving it 96 - wBits ≥ 51
 	// bits.
-	t.accBits = 32
+	t.accBits = quickBits + 32
 	if t.wBits > 32 {
 		t.wide, t.accBits = true, 96-t.wBits
 	}
@@ -321,7 +328,7 @@ func (t *table) quickThresholds() []uint64 {
 		return q
 	}
 	for k := range t.nBody {
-		g := t.gamma(int64(k+1) << t.wBits)
+		g := t.gamma(int64(k+1)<<t.wBits - 1)
 		if g > expFastMax {
 			continue
 		}
@@ -329,6 +336,14 @@ func (t *table) quickThresholds() []uint64 {
 		// margin 2^-30 covers both, and the floor rounds down.
 		pMin := t.scaleOf(k) / float64(t.h[k]) * math.Exp(-g) * (1 - fastMargin)
 		q[k] = min(uint64(math.Floor(pMin*(1<<quickBits))), 1<<quickBits-1)
+	}
+	// One 64th below the first step's threshold for all steps that allow
+	// it, so that the rounding of H_k cannot change the chance of the quick
+	// path between steps except far out in the tail, where H_k is small.
+	if qc := q[0]; qc > 0 {
+		for k := range t.nBody {
+			q[k] = min(q[k], qc-1)
+		}
 	}
 	return q
 }
@@ -367,11 +382,13 @@ type stream struct {
 }
 
 // sample returns one exact draw. Each trial reads one 64-bit word and, for
-// a body candidate, a 32-bit half word: 1.5 words on average.
+// a body candidate not accepted by the quick threshold, a 32-bit half
+// word: 1.5 words on average for the Gaussian, about 1.05 for the Laplace.
 func (t *table) sample(s *stream) int64 {
 	for {
-		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 11-31),
-		// offset in the step (bits 32-63, the low wBits of them used).
+		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 11-25),
+		// the first six bits of the acceptance uniform (26-31), offset in
+		// the step (bits 32-63, the low wBits of them used).
 		w1 := s.r.Uint64()
 		c := &t.cols[w1&(nCols-1)]
 		// lt = 1 if the threshold is below thr, else 0, without a branch
@@ -381,8 +398,8 @@ func (t *table) sample(s *stream) int64 {
 		m := -lt
 		self, alias := (meta>>thrBits)&(nCols-1), (meta>>(thrBits+colBits))&(nCols-1)
 		it := alias ^ ((self ^ alias) & m)
-		qs, qa := (meta>>qShift)&(1<<quickBits-1), meta>>(qShift+quickBits)
-		quick := (qa ^ ((qs ^ qa) & m)) << quickShift
+		qs, qa := (meta>>qShift)&(1<<quickBits-1), (meta>>(qShift+quickBits))&(1<<quickBits-1)
+		quick := qa ^ ((qs ^ qa) & m)
 		pa, ps := math.Float64bits(c.pAlt), math.Float64bits(c.pSelf)
 		pi := math.Float64frombits(pa ^ ((ps ^ pa) & m))
 		neg := w1&signBit != 0
@@ -396,14 +413,25 @@ func (t *table) sample(s *stream) int64 {
 		}
 		var x int64
 		var acc uint64
+		var ok, sure bool
 		if !t.wide {
 			x = int64(it)<<t.wBits | int64(w1>>offShift&t.wMask)
-			// acc = s.half(), inlined.
-			if s.has {
-				acc, s.has = s.spare, false
-			} else {
-				w := s.r.Uint64()
-				acc, s.spare, s.has = w&(1<<32-1), w>>32, true
+			// The first six bits of V are in the first word: enough to
+			// accept most Laplace trials (quickBits).
+			q6 := (w1 >> quickPos) & (1<<quickBits - 1)
+			ok = q6 < quick && !t.exactOnly
+			sure = ok
+			if !ok {
+				// The next 32 bits of V: a half word, the other half kept
+				// for the next trial that needs one.
+				var h uint64
+				if s.has {
+					h, s.has = s.spare, false
+				} else {
+					w := s.r.Uint64()
+					h, s.spare, s.has = w&(1<<32-1), w>>32, true
+				}
+				acc = q6<<32 | h
 			}
 		} else {
 			w2 := s.r.Uint64()
@@ -411,14 +439,10 @@ func (t *table) sample(s *stream) int64 {
 			x = int64(it)<<t.wBits | int64(w2&(1<<hb-1))<<32 | int64(w1>>offShift)
 			acc = w2 >> hb
 		}
-		var ok bool
-		if acc < quick && !t.exactOnly {
-			ok = true
-		} else {
+		if !sure {
 			u := x & int64(t.wMask)
 			y := float64(u) * (float64(2*x-u)*t.c2 + t.c1)
 			a := float64(int64(acc>>t.accShift)) * t.cell
-			var sure bool
 			if ok, sure = t.bracket(pi, y, a); !sure {
 				ok = t.decide(s.r, pi, acc, x, int(it))
 			}
