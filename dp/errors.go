@@ -94,6 +94,23 @@ func checkPositive(name string, v float64) error {
 
 // checkFinite returns an error naming the first non-finite element of x.
 func checkFinite(name string, x []float64) error {
+	// v·0 is 0 for finite v and NaN for NaN or ±Inf, so four running sums
+	// of v·0 stay 0 exactly when every element is finite: a branch-free
+	// pass, then a search for the first culprit only on failure.
+	var a0, a1, a2, a3 float64
+	i := 0
+	for ; i+4 <= len(x); i += 4 {
+		a0 += x[i] * 0
+		a1 += x[i+1] * 0
+		a2 += x[i+2] * 0
+		a3 += x[i+3] * 0
+	}
+	for ; i < len(x); i++ {
+		a0 += x[i] * 0
+	}
+	if a0+a1+a2+a3 == 0 {
+		return nil
+	}
 	for i, v := range x {
 		if v-v != 0 { // NaN or ±Inf
 			return fmt.Errorf("%w: %s[%d] = %v is not finite", ErrInvalidInput, name, i, v)

@@ -1,7 +1,10 @@
 package dp
 
 import (
+	"errors"
+	"fmt"
 	"math"
+	"strings"
 	"testing"
 )
 
@@ -69,5 +72,27 @@ func TestMechanismCalibration(t *testing.T) {
 	}
 	if v, err := m.AddNoiseInt64(math.MaxInt64); err == nil && v < 0 {
 		t.Errorf("overflow wrapped: %v", v)
+	}
+}
+
+// TestCheckFinite checks the branch-free finiteness pass: every position
+// (in the unrolled part and the remainder) and every non-finite kind is
+// caught and named, and finite extremes pass.
+func TestCheckFinite(t *testing.T) {
+	finite := []float64{0, math.Copysign(0, -1), math.MaxFloat64, -math.MaxFloat64, math.SmallestNonzeroFloat64, 1e-310, 3}
+	if err := checkFinite("x", finite); err != nil {
+		t.Fatalf("finite input rejected: %v", err)
+	}
+	for _, bad := range []float64{math.NaN(), math.Inf(1), math.Inf(-1)} {
+		for n := 1; n <= 9; n++ {
+			for pos := range n {
+				x := make([]float64, n)
+				x[pos] = bad
+				err := checkFinite("x", x)
+				if !errors.Is(err, ErrInvalidInput) || !strings.Contains(err.Error(), fmt.Sprintf("x[%d]", pos)) {
+					t.Fatalf("len %d, %v at %d: got %v", n, bad, pos, err)
+				}
+			}
+		}
 	}
 }
