@@ -122,18 +122,36 @@ func (s *Sampler) addGrid(dst []float64, kind noiseKind, param float64) error {
 	return nil
 }
 
+// noiseBuf returns a buffer for noise drawn a batch at a time: 256
+// samples for vectors, so that the trial loop runs without a call per
+// sample, and a small one for short inputs, which would otherwise pay for
+// clearing the large one.
+func noiseBuf(n int) []int64 {
+	if n <= 8 {
+		return make([]int64, 8)
+	}
+	return make([]int64, 256)
+}
+
 func addGridLoop(dst []float64, t *table, r *rand.ChaCha8, g, inv float64) {
 	// Inputs of magnitude 2^52·g or more are already multiples of g.
 	big := 0x1p52 * g
 	st := stream{r: r}
-	for i, v := range dst {
-		kg := v
-		if math.Abs(v) < big {
-			kg = math.RoundToEven(v*inv) * g
+	z := noiseBuf(len(dst))
+	for len(dst) > 0 {
+		n := min(len(dst), len(z))
+		t.fill(z[:n], &st)
+		for i, v := range dst[:n] {
+			kg := v
+			if math.Abs(v) < big {
+				kg = math.RoundToEven(v*inv) * g
+			}
+			// kg and the noise are multiples of g; the float64 sum is
+			// their correctly rounded value, a post-processing of the
+			// exact sum.
+			dst[i] = kg + float64(z[i])*g
 		}
-		// kg and the noise are multiples of g; the float64 sum is their
-		// correctly rounded value, a post-processing of the exact sum.
-		dst[i] = kg + float64(t.sample(&st))*g
+		dst = dst[n:]
 	}
 }
 
@@ -197,13 +215,17 @@ func (s *Sampler) addInt(dst []int64, t *table) error {
 	r := s.src.get()
 	defer s.src.put(r)
 	st := stream{r: r}
-	for i, v := range dst {
-		z := t.sample(&st)
-		sum := v + z
-		if (z > 0 && sum < v) || (z < 0 && sum > v) {
-			return fmt.Errorf("%w: dst[%d] = %d plus noise does not fit in int64", ErrOverflow, i, v)
+	z := noiseBuf(len(dst))
+	for off := 0; off < len(dst); off += len(z) {
+		part := dst[off:min(off+len(z), len(dst))]
+		t.fill(z[:len(part)], &st)
+		for i, v := range part {
+			sum := v + z[i]
+			if (z[i] > 0 && sum < v) || (z[i] < 0 && sum > v) {
+				return fmt.Errorf("%w: dst[%d] = %d plus noise does not fit in int64", ErrOverflow, off+i, v)
+			}
+			part[i] = sum
 		}
-		dst[i] = sum
 	}
 	return nil
 }

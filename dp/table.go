@@ -381,11 +381,20 @@ type stream struct {
 	has   bool
 }
 
-// sample returns one exact draw. Each trial reads one 64-bit word and, for
-// a body candidate not accepted by the quick threshold, a 32-bit half
-// word: 1.5 words on average for the Gaussian, about 1.05 for the Laplace.
+// sample returns one exact draw.
 func (t *table) sample(s *stream) int64 {
-	for {
+	var z [1]int64
+	t.fill(z[:], s)
+	return z[0]
+}
+
+// fill sets every element of out to an independent exact draw. Each trial
+// reads one 64-bit word and, for a body candidate not accepted by the
+// quick threshold, a 32-bit half word: 1.5 words on average for the
+// Gaussian, about 1.05 for the Laplace. Vector callers fill a buffer at a
+// time, so the trial loop runs without a call per sample.
+func (t *table) fill(out []int64, s *stream) {
+	for i := 0; i < len(out); {
 		// Word 1: column (bits 0-9), sign (bit 10), threshold (bits 11-25),
 		// the first six bits of the acceptance uniform (26-31), offset in
 		// the step (bits 32-63, the low wBits of them used).
@@ -406,7 +415,8 @@ func (t *table) sample(s *stream) int64 {
 		if int(it) >= t.nBody {
 			if int(it) == t.nBody {
 				if x, ok := t.tail(s.r, neg); ok {
-					return x
+					out[i] = x
+					i++
 				}
 			}
 			continue // reject item
@@ -451,9 +461,10 @@ func (t *table) sample(s *stream) int64 {
 			continue
 		}
 		if neg {
-			return -x
+			x = -x
 		}
-		return x
+		out[i] = x
+		i++
 	}
 }
 
