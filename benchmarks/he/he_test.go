@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/big"
 	"math/rand/v2"
+	"os"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -408,4 +410,49 @@ func BenchmarkBootstrap(b *testing.B) {
 			timed(b, 1, func() error { _, err := s.Evaluate(cts[0]); return err })
 		})
 	}
+	// The secure parameters need about 20 GB of memory and several
+	// minutes: run with PRIVML_BENCH_SECURE_BOOTSTRAP=1 and -benchtime 2x.
+	b.Run("secure-logN16/twoboot", func(b *testing.B) {
+		if os.Getenv("PRIVML_BENCH_SECURE_BOOTSTRAP") == "" {
+			b.Skip("set PRIVML_BENCH_SECURE_BOOTSTRAP=1 (about 20 GB of memory)")
+		}
+		l := func(out, in int, act he.Activation) he.Dense {
+			return he.Dense{Weights: randMat(r, out, in), Bias: make([]float64, out), Activation: act, Interval: 4}
+		}
+		m, err := he.NewMLP(l(8, 8, he.ActReLU), l(8, 8, he.ActReLU), l(2, 8, he.ActNone))
+		if err != nil {
+			b.Fatal(err)
+		}
+		plan, err := he.Compile(m, he.CompileOptions{Mode: he.Latency, Bootstrap: true})
+		if err != nil {
+			b.Fatal(err)
+		}
+		c, err := he.NewClient(plan.Parameters())
+		if err != nil {
+			b.Fatal(err)
+		}
+		t0 := time.Now()
+		keys, err := c.GenEvaluationKeys(plan)
+		if err != nil {
+			b.Fatal(err)
+		}
+		keygen, keyMB := time.Since(t0), float64(keys.Bytes())/1e6
+		t0 = time.Now()
+		s, err := he.NewServer(plan, keys)
+		if err != nil {
+			b.Fatal(err)
+		}
+		setupTime := time.Since(t0)
+		keys = nil // the server holds its own expanded copy
+		runtime.GC()
+		cts, err := c.Encrypt(plan, randSamples(rand.New(rand.NewPCG(3, 4)), 1, m.InputDim))
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(plan.Bootstraps()), "bootstraps/sample")
+		b.ReportMetric(keyMB, "evk-MB")
+		b.ReportMetric(keygen.Seconds(), "keygen-s")
+		b.ReportMetric(setupTime.Seconds(), "setup-s")
+		timed(b, 1, func() error { _, err := s.Evaluate(cts[0]); return err })
+	})
 }
