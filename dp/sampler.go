@@ -221,7 +221,9 @@ func (s *Sampler) addInt(dst []int64, t *table) error {
 		t.fill(z[:len(part)], &st)
 		for i, v := range part {
 			sum := v + z[i]
-			if (z[i] > 0 && sum < v) || (z[i] < 0 && sum > v) {
+			// Signed overflow: both operands differ in sign from the sum
+			// (branch-free, as the sign of the noise is random).
+			if (v^sum)&(z[i]^sum) < 0 {
 				return fmt.Errorf("%w: dst[%d] = %d plus noise does not fit in int64", ErrOverflow, off+i, v)
 			}
 			part[i] = sum

@@ -460,6 +460,7 @@ func TestValidation(t *testing.T) {
 		{"x Inf", s.AddLaplace([]float64{math.Inf(-1)}, 1), ErrInvalidInput},
 		{"int sigma too big", s.AddDiscreteGaussian([]int64{1}, 1e300), ErrInvalidParameter},
 		{"overflow", s.AddDiscreteLaplace([]int64{math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64, math.MaxInt64}, 1e6), ErrOverflow},
+		{"underflow", s.AddDiscreteLaplace([]int64{math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64, math.MinInt64}, 1e6), ErrOverflow},
 	} {
 		if !errors.Is(c.err, c.want) {
 			t.Errorf("%s: got %v, want %v", c.name, c.err, c.want)
@@ -529,4 +530,31 @@ func FuzzAddNoise(f *testing.F) {
 			_, _ = m.AddNoiseInt64(xi)
 		}
 	})
+}
+
+// TestAddIntNoFalseOverflow: sums that fit, up to the int64 limits, are
+// never reported as overflowing, and dst gets exactly v + noise.
+func TestAddIntNoFalseOverflow(t *testing.T) {
+	s := NewSampler(WithSeedForTesting(12))
+	base := []int64{math.MaxInt64 - 1<<40, math.MinInt64 + 1<<40, 0, -5, 5}
+	dst := make([]int64, 3000)
+	for i := range dst {
+		dst[i] = base[i%len(base)]
+	}
+	orig := append([]int64(nil), dst...)
+	if err := s.AddDiscreteLaplace(dst, 1000); err != nil {
+		t.Fatal(err)
+	}
+	moved := 0
+	for i := range dst {
+		if d := dst[i] - orig[i]; d > 1<<30 || d < -1<<30 {
+			t.Fatalf("dst[%d]: noise %d far beyond scale 1000", i, d)
+		}
+		if dst[i] != orig[i] {
+			moved++
+		}
+	}
+	if moved < len(dst)*9/10 {
+		t.Errorf("only %d of %d elements noised", moved, len(dst))
+	}
 }
