@@ -199,7 +199,7 @@ func genBootKeys(b *bootSpec, sk *rlwe.SecretKey) (*bootKeys, error) {
 	}
 	sp, err := sparseParams(bp)
 	if err != nil {
-		return nil, fmt.Errorf("he: cannot build encapsulation parameters: %w", err)
+		return nil, fmt.Errorf("cannot build encapsulation parameters: %w", err)
 	}
 	kgenSparse := rlwe.NewKeyGenerator(sp)
 	skSparse := kgenSparse.GenSecretKeyWithHammingWeightNew(bp.EphemeralSecretWeight)
@@ -234,23 +234,23 @@ func newBootstrapper(b *bootSpec, k *bootKeys) (*bootstrapping.Evaluator, error)
 	set := rlwe.NewMemEvaluationKeySet(nil)
 	rlk, err := expandEVK(&k.rlk.EvaluationKey, p2)
 	if err != nil {
-		return nil, fmt.Errorf("he: cannot expand bootstrapping relinearization key: %w", err)
+		return nil, fmt.Errorf("cannot expand bootstrapping relinearization key: %w", err)
 	}
 	set.RelinearizationKey = &rlwe.RelinearizationKey{EvaluationKey: *rlk}
 	for g, gk := range k.gks {
 		e, err := expandEVK(&gk.EvaluationKey, p2)
 		if err != nil {
-			return nil, fmt.Errorf("he: cannot expand bootstrapping Galois key %d: %w", g, err)
+			return nil, fmt.Errorf("cannot expand bootstrapping Galois key %d: %w", g, err)
 		}
 		set.GaloisKeys[g] = &rlwe.GaloisKey{EvaluationKey: *e, GaloisElement: gk.GaloisElement, NthRoot: gk.NthRoot}
 	}
 	d2s, err := expandEVK(k.d2s, sp)
 	if err != nil {
-		return nil, fmt.Errorf("he: cannot expand encapsulation key: %w", err)
+		return nil, fmt.Errorf("cannot expand encapsulation key: %w", err)
 	}
 	s2d, err := expandEVK(k.s2d, p2)
 	if err != nil {
-		return nil, fmt.Errorf("he: cannot expand encapsulation key: %w", err)
+		return nil, fmt.Errorf("cannot expand encapsulation key: %w", err)
 	}
 	ev, err := bootstrapping.NewEvaluator(bp, &bootstrapping.EvaluationKeys{
 		EvkDenseToSparse:    d2s,
@@ -258,7 +258,7 @@ func newBootstrapper(b *bootSpec, k *bootKeys) (*bootstrapping.Evaluator, error)
 		MemEvaluationKeySet: set,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("he: bootstrapping keys: %v: %w", err, ErrMissingKey)
+		return nil, fmt.Errorf("bootstrapping keys: %v: %w", err, ErrMissingKey)
 	}
 	return ev, nil
 }
@@ -287,7 +287,7 @@ func (s *Server) bootstrap(cts []*rlwe.Ciphertext, b float64) error {
 
 // MaxBootstrapKeyBytes bounds the bootstrapping keys in an encoded key set
 // (on top of [MaxEvaluationKeyBytes]): the keys of [NewBootstrapParameters]
-// take about 5.3 GB.
+// take about 5.5 GB (5.7 GB with the model's own keys).
 const MaxBootstrapKeyBytes = 8 << 30
 
 // decodeBootParameters rebuilds bootstrappable parameters from their

@@ -125,7 +125,7 @@ func (c *Client) GenEvaluationKeys(plan *Plan) (*EvaluationKeys, error) {
 	if plan.boots > 0 {
 		bk, err := genBootKeys(c.params.boot, c.sk)
 		if err != nil {
-			return nil, err
+			return nil, fmt.Errorf("he: GenEvaluationKeys: %w", err)
 		}
 		keys.boot = bk
 	}

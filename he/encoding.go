@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"slices"
 
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/ring"
@@ -696,6 +697,10 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 			d.fail(ErrMalformed, "convolution packing flag is not 0 or 1")
 			return nil, d.err
 		}
+		if direct && mode != Latency {
+			d.fail(ErrMalformed, "convolution packing flag on a %v plan", mode)
+			return nil, d.err
+		}
 	}
 	m := &Model{Format: ModelFormat, InputDim: int(d.u32())}
 	nl := int(d.u16())
@@ -782,6 +787,11 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		}
 		m.Layers = append(m.Layers, l)
 		in = out
+	}
+	if version >= 2 && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
+		// WriteTo uses version 2 exactly when a layer is a convolution.
+		d.fail(ErrMalformed, "format version 2 without a convolution layer")
+		return nil, d.err
 	}
 	if err := m.Validate(); err != nil {
 		d.fail(ErrMalformed, "%v", err)

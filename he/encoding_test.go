@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 )
@@ -304,4 +305,70 @@ func FuzzReadEvaluationKeys(f *testing.F) {
 			t.Fatalf("decode then encode is not the identity")
 		}
 	})
+}
+
+// TestReadPlanCanonical: ReadPlan accepts only what WriteTo writes. A
+// convolution packing flag on a batch plan and a version-2 header on a plan
+// without a convolution layer are refused, so decode-then-encode is the
+// identity on every accepted plan.
+func TestReadPlanCanonical(t *testing.T) {
+	cm := convModel(t, rand.New(rand.NewPCG(51, 52)), Conv2D{InChannels: 2, Height: 5, Width: 4, OutChannels: 2, Kernel: 3, Stride: 2, Padding: 1})
+	cp, err := Compile(cm, CompileOptions{Parameters: testParams(t, 11, 2), Conv: ConvDirect})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := marshal(cp)
+	var pbuf bytes.Buffer
+	cp.params.encode(&encoder{w: &pbuf})
+	mode := 6 + pbuf.Len() // after the 6-byte header and the parameters
+	if Mode(b[mode]) != Latency {
+		t.Fatalf("mode byte %d", b[mode])
+	}
+	b[mode] = byte(Batch)
+	if _, err := ReadPlan(bytes.NewReader(b), AllowInsecureForTesting); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "packing flag") {
+		t.Fatalf("batch plan with the direct flag: err = %v", err)
+	}
+
+	r := rand.New(rand.NewPCG(53, 54))
+	pp, err := Compile(randModel(t, r, []int{4, 3}, []Activation{ActNone}), CompileOptions{Parameters: testParams(t, 10, 1)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1 := marshal(pp)
+	if v1[5] != 1 {
+		t.Fatalf("plain plan written as version %d", v1[5])
+	}
+	pbuf.Reset()
+	pp.params.encode(&encoder{w: &pbuf})
+	flag := 6 + pbuf.Len() + 1 + 8 // mode byte and output scale
+	v2 := append([]byte(nil), v1[:flag]...)
+	v2[5] = 2
+	v2 = append(v2, 0) // packing flag
+	v2 = append(v2, v1[flag:]...)
+	v2 = append(v2, 0) // the layer's convolution flag
+	if _, err := ReadPlan(bytes.NewReader(v2), AllowInsecureForTesting); !errors.Is(err, ErrMalformed) || !strings.Contains(err.Error(), "version 2 without a convolution") {
+		t.Fatalf("version 2 without a convolution: err = %v", err)
+	}
+}
+
+// TestInterpolationCap: with bootstrapping the depth no longer bounds the
+// number of sigmoid layers, so the planner bounds their total degree; a
+// plan over the cap is refused when compiled.
+func TestInterpolationCap(t *testing.T) {
+	var layers []Dense
+	for range 9 {
+		layers = append(layers, Dense{Weights: [][]float64{{1}}, Activation: ActSigmoid, Degree: 255, Interval: 4})
+	}
+	m, err := NewMLP(layers...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	params, err := InsecureBootstrapTestParameters(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = Compile(m, CompileOptions{Parameters: &params, Bootstrap: true})
+	if !errors.Is(err, ErrModel) || !strings.Contains(err.Error(), "interpolation nodes") {
+		t.Fatalf("err = %v, want the interpolation cap", err)
+	}
 }

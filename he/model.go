@@ -36,6 +36,11 @@ const (
 	DefaultInterval = 8.0
 	// MaxDegree is the largest accepted polynomial degree.
 	MaxDegree = 255
+	// MaxInterpolationNodes bounds the sum of degree+1 over a model's
+	// sigmoid and tanh layers: each interpolant is computed in 128-bit
+	// arithmetic when a plan is compiled or decoded, and with bootstrapping
+	// the depth no longer bounds their number.
+	MaxInterpolationNodes = 2048
 )
 
 // Dense is a fully connected layer y = act(W x + b).

@@ -103,7 +103,8 @@ func (c ConvPacking) String() string {
 }
 
 // Plan is a model compiled for encrypted evaluation: parameters truncated to
-// the model's depth, the packing, the level of every layer and the Galois
+// the model's depth (bootstrappable parameters are kept whole), the
+// bootstraps, the packing, the level of every layer and the Galois
 // elements the evaluation keys must cover. A Plan is immutable and safe for
 // concurrent use.
 type Plan struct {
@@ -332,6 +333,15 @@ func newPlan(m *Model, params Parameters, mode Mode, direct bool) (*Plan, error)
 	for li := range m.Layers {
 		maxDim = max(maxDim, m.Layers[li].Out())
 		pl.depth += 1 + activationDepth(&m.Layers[li])
+	}
+	nodes := 0
+	for li := range m.Layers {
+		if l := &m.Layers[li]; l.Activation == ActSigmoid || l.Activation == ActTanh {
+			nodes += l.Degree + 1
+		}
+	}
+	if nodes > MaxInterpolationNodes {
+		return nil, fmt.Errorf("he: the sigmoid and tanh layers need %d interpolation nodes in all, more than %d: %w", nodes, MaxInterpolationNodes, ErrModel)
 	}
 	if params.boot == nil && pl.depth != params.Depth() {
 		return nil, fmt.Errorf("he: model depth %d does not match parameters depth %d: %w", pl.depth, params.Depth(), ErrMismatch)
@@ -645,7 +655,8 @@ func (p *Plan) outBlock() int {
 }
 
 // Parameters returns the parameters of the plan (a preset truncated to the
-// model's depth); build the [Client] from them.
+// model's depth, or the bootstrapping parameters whole); build the
+// [Client] from them.
 func (p *Plan) Parameters() Parameters { return p.params }
 
 // Mode returns the packing.
@@ -672,7 +683,9 @@ func (p *Plan) SamplesPerCiphertext() int {
 // parameters).
 func (p *Plan) Bootstraps() int { return p.boots }
 
-// Rotations returns the number of Galois keys the plan needs.
+// Rotations returns the number of Galois keys the plan's layers need; a
+// plan that bootstraps also needs the bootstrapping keys (48 Galois keys
+// at logN 16), which [Client.GenEvaluationKeys] adds.
 func (p *Plan) Rotations() int { return len(p.galEls) }
 
 // String summarises the plan.

@@ -34,7 +34,8 @@ func (k *EvaluationKeys) Bytes() int {
 	return int(n)
 }
 
-// GaloisKeys returns the number of Galois keys held.
+// GaloisKeys returns the number of Galois keys held for the layers (the
+// bootstrapping keys, if any, are not counted).
 func (k *EvaluationKeys) GaloisKeys() int { return len(k.set.GaloisKeys) }
 
 // Server evaluates a compiled model on ciphertexts with evaluation keys
