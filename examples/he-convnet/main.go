@@ -33,6 +33,7 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/privml/privml/examples/internal/hedemo"
 	"github.com/privml/privml/he"
 	"github.com/privml/privml/internal/dataset"
 )
@@ -47,13 +48,12 @@ func main() {
 	}
 }
 
-// Result is what -json prints. The field names of examples/he-digits keep
-// their meaning: Samples is the number of images classified under
+// Result is what -json prints. The shared fields keep the meaning they have
+// in examples/he-digits: Samples is the number of images classified under
 // encryption, and the accuracies and agreement are over those.
 type Result struct {
 	Model             string  `json:"model"`
 	Mode              string  `json:"mode"`
-	Parameters        string  `json:"parameters"`
 	Data              string  `json:"data"`
 	TrainImages       int     `json:"train_images"`
 	TestImages        int     `json:"test_images"`
@@ -61,24 +61,9 @@ type Result struct {
 	TrainLoss         float64 `json:"train_loss"`
 	TrainS            float64 `json:"train_s"`
 	PlainAccuracyFull float64 `json:"plain_accuracy_full"`
-	Samples           int     `json:"samples"`
-	PlainAccuracy     float64 `json:"plain_accuracy"`
-	EncryptedAccuracy float64 `json:"encrypted_accuracy"`
-	Agreement         float64 `json:"agreement"`
-	MaxAbsError       float64 `json:"max_abs_error"`
-	CompileMS         float64 `json:"compile_ms"`
-	KeygenMS          float64 `json:"keygen_ms"`
-	ServerSetupMS     float64 `json:"server_setup_ms"`
-	EncryptMS         float64 `json:"encrypt_ms"`
-	EvalMS            float64 `json:"eval_ms"`
-	DecryptMS         float64 `json:"decrypt_ms"`
 	EncryptMSPerImage float64 `json:"encrypt_ms_per_sample"`
-	EvalMSPerSample   float64 `json:"eval_ms_per_sample"`
 	DecryptMSPerImage float64 `json:"decrypt_ms_per_sample"`
-	EvalKeyBytes      int     `json:"eval_key_bytes"`
-	GaloisKeys        int     `json:"galois_keys"`
-	InputBytes        int     `json:"input_ciphertext_bytes"`
-	OutputBytes       int     `json:"output_ciphertext_bytes"`
+	hedemo.Result
 }
 
 type options struct {
@@ -162,36 +147,12 @@ func run(args []string, out, log io.Writer) error {
 	if o.n > 0 && o.n < len(samples) {
 		samples, labels = samples[:o.n], labels[:o.n]
 	}
-	res.Samples = len(samples)
-
-	t0 = time.Now()
-	plan, err := he.Compile(model, he.CompileOptions{Mode: he.Latency, Calibration: trainX[:min(len(trainX), 2000)]})
+	s, err := hedemo.Setup(model, he.CompileOptions{Mode: he.Latency, Calibration: trainX[:min(len(trainX), 2000)]}, &res.Result)
 	if err != nil {
 		return err
 	}
-	res.CompileMS = ms(time.Since(t0))
-	res.Parameters = plan.Parameters().String()
-
-	t0 = time.Now()
-	client, err := he.NewClient(plan.Parameters())
-	if err != nil {
-		return err
-	}
-	defer client.Close()
-	keys, err := client.GenEvaluationKeys(plan)
-	if err != nil {
-		return err
-	}
-	res.KeygenMS = ms(time.Since(t0))
-	res.EvalKeyBytes = keys.Bytes()
-	res.GaloisKeys = keys.GaloisKeys()
-
-	t0 = time.Now()
-	server, err := he.NewServer(plan, keys)
-	if err != nil {
-		return err
-	}
-	res.ServerSetupMS = ms(time.Since(t0))
+	defer s.Close()
+	client, server, plan := s.Client, s.Server, s.Plan
 	fmt.Fprintf(progress, "he           %s, depth %d, keys ready in %.1f s\n", res.Parameters, plan.Depth(), (res.KeygenMS+res.ServerSetupMS)/1e3)
 
 	// One image at a time, as a latency-mode client would send them.
@@ -225,32 +186,16 @@ func run(args []string, out, log io.Writer) error {
 		}
 		if (i+1)%10 == 0 || i+1 == len(samples) {
 			fmt.Fprintf(progress, "encrypted    %d/%d images, %d agree with plaintext, %.1f ms per evaluation\n",
-				i+1, len(samples), agreed, ms(evalT)/float64(i+1))
+				i+1, len(samples), agreed, hedemo.MS(evalT)/float64(i+1))
 		}
 	}
-	res.EncryptMS, res.EvalMS, res.DecryptMS = ms(encT), ms(evalT), ms(decT)
+	res.EncryptMS, res.EvalMS, res.DecryptMS = hedemo.MS(encT), hedemo.MS(evalT), hedemo.MS(decT)
 	k := float64(len(samples))
 	res.EncryptMSPerImage, res.EvalMSPerSample, res.DecryptMSPerImage = res.EncryptMS/k, res.EvalMS/k, res.DecryptMS/k
 
-	if err := he.Compare(plan, samples, rep); err != nil {
+	if err := hedemo.Score(s, model, samples, labels, rep, &res.Result); err != nil {
 		return err
 	}
-	res.Agreement, res.MaxAbsError = rep.Agreement, rep.MaxAbsError
-	plainOK, encOK := 0, 0
-	for i, x := range samples {
-		p, err := model.Predict(x)
-		if err != nil {
-			return err
-		}
-		if model.Class(p) == labels[i] {
-			plainOK++
-		}
-		if model.Class(rep.Outputs[i]) == labels[i] {
-			encOK++
-		}
-	}
-	res.PlainAccuracy = float64(plainOK) / k
-	res.EncryptedAccuracy = float64(encOK) / k
 
 	if o.json {
 		enc := json.NewEncoder(out)
@@ -259,10 +204,7 @@ func run(args []string, out, log io.Writer) error {
 	}
 	fmt.Fprintf(out, "model        %s, mode %s, %d encrypted test images\n", res.Model, res.Mode, res.Samples)
 	fmt.Fprintf(out, "training     %d images, %d epochs, %.1f s, final loss %.4f\n", res.TrainImages, res.Epochs, res.TrainS, res.TrainLoss)
-	fmt.Fprintf(out, "parameters   %s\n", res.Parameters)
-	fmt.Fprintf(out, "compile      %8.1f ms\n", res.CompileMS)
-	fmt.Fprintf(out, "keygen       %8.1f ms  (%d Galois keys, %.1f MB compressed evaluation keys)\n", res.KeygenMS, res.GaloisKeys, float64(res.EvalKeyBytes)/1e6)
-	fmt.Fprintf(out, "server setup %8.1f ms\n", res.ServerSetupMS)
+	hedemo.PrintSetup(out, &res.Result)
 	fmt.Fprintf(out, "encrypt      %8.1f ms per image  (ciphertext %.2f MB)\n", res.EncryptMSPerImage, float64(res.InputBytes)/1e6)
 	fmt.Fprintf(out, "evaluate     %8.1f ms per image  (result %.2f MB)\n", res.EvalMSPerSample, float64(res.OutputBytes)/1e6)
 	fmt.Fprintf(out, "decrypt      %8.1f ms per image\n", res.DecryptMSPerImage)
@@ -271,8 +213,6 @@ func run(args []string, out, log io.Writer) error {
 	fmt.Fprintf(out, "agreement    %d/%d argmax, max logit error %.2e\n", rep.Agreed, rep.Samples, res.MaxAbsError)
 	return nil
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
 
 // dataDir returns the Fashion-MNIST folder: flagDir if set, else
 // $PRIVML_DATASETS/fashion-mnist, else ../shared/datasets/fashion-mnist

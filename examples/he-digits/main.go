@@ -20,8 +20,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"os"
-	"time"
 
+	"github.com/privml/privml/examples/internal/hedemo"
 	"github.com/privml/privml/he"
 	"github.com/privml/privml/internal/dataset"
 )
@@ -38,25 +38,9 @@ func main() {
 
 // Result is what -json prints.
 type Result struct {
-	Model             string  `json:"model"`
-	Mode              string  `json:"mode"`
-	Parameters        string  `json:"parameters"`
-	Samples           int     `json:"samples"`
-	PlainAccuracy     float64 `json:"plain_accuracy"`
-	EncryptedAccuracy float64 `json:"encrypted_accuracy"`
-	Agreement         float64 `json:"agreement"`
-	MaxAbsError       float64 `json:"max_abs_error"`
-	CompileMS         float64 `json:"compile_ms"`
-	KeygenMS          float64 `json:"keygen_ms"`
-	ServerSetupMS     float64 `json:"server_setup_ms"`
-	EncryptMS         float64 `json:"encrypt_ms"`
-	EvalMS            float64 `json:"eval_ms"`
-	DecryptMS         float64 `json:"decrypt_ms"`
-	EvalMSPerSample   float64 `json:"eval_ms_per_sample"`
-	EvalKeyBytes      int     `json:"eval_key_bytes"`
-	GaloisKeys        int     `json:"galois_keys"`
-	InputBytes        int     `json:"input_ciphertext_bytes"`
-	OutputBytes       int     `json:"output_ciphertext_bytes"`
+	Model string `json:"model"`
+	Mode  string `json:"mode"`
+	hedemo.Result
 }
 
 func run(args []string, out io.Writer) error {
@@ -70,14 +54,9 @@ func run(args []string, out io.Writer) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	var m he.Mode
-	switch *mode {
-	case "latency":
-		m = he.Latency
-	case "batch":
-		m = he.Batch
-	default:
-		return fmt.Errorf("unknown -mode %q (latency or batch)", *mode)
+	m, err := hedemo.ParseMode(*mode)
+	if err != nil {
+		return err
 	}
 
 	data, err := dataset.Digits()
@@ -95,91 +74,24 @@ func run(args []string, out io.Writer) error {
 	if err != nil {
 		return err
 	}
-	xs := rows(train)
-	samples := rows(test)
-	labels := test.Y
+	samples, labels := hedemo.Rows(test), test.Y
 	if *n > 0 && *n < len(samples) {
 		samples, labels = samples[:*n], labels[:*n]
 	}
 
-	res := Result{Model: "64-32(x^2)-10 MLP", Mode: *mode, Samples: len(samples)}
-	t0 := time.Now()
-	plan, err := he.Compile(model, he.CompileOptions{Mode: m, Calibration: xs})
+	res := Result{Model: "64-32(x^2)-10 MLP", Mode: *mode}
+	s, err := hedemo.Setup(model, he.CompileOptions{Mode: m, Calibration: hedemo.Rows(train)}, &res.Result)
 	if err != nil {
 		return err
 	}
-	res.CompileMS = ms(time.Since(t0))
-	res.Parameters = plan.Parameters().String()
-
-	t0 = time.Now()
-	client, err := he.NewClient(plan.Parameters())
+	defer s.Close()
+	rep, nct, err := s.RunAll(samples, &res.Result)
 	if err != nil {
 		return err
 	}
-	defer client.Close()
-	keys, err := client.GenEvaluationKeys(plan)
-	if err != nil {
+	if err := hedemo.Score(s, model, samples, labels, rep, &res.Result); err != nil {
 		return err
 	}
-	res.KeygenMS = ms(time.Since(t0))
-	res.EvalKeyBytes = keys.Bytes()
-	res.GaloisKeys = keys.GaloisKeys()
-
-	t0 = time.Now()
-	server, err := he.NewServer(plan, keys)
-	if err != nil {
-		return err
-	}
-	res.ServerSetupMS = ms(time.Since(t0))
-
-	t0 = time.Now()
-	cts, err := client.Encrypt(plan, samples)
-	if err != nil {
-		return err
-	}
-	res.EncryptMS = ms(time.Since(t0))
-	res.InputBytes = cts[0].Bytes()
-
-	rep := &he.Report{}
-	var results []*he.Ciphertext
-	t0 = time.Now()
-	for _, ct := range cts {
-		r, err := server.Evaluate(ct)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
-	res.EvalMS = ms(time.Since(t0))
-	res.EvalMSPerSample = res.EvalMS / float64(len(samples))
-	res.OutputBytes = results[0].Bytes()
-
-	t0 = time.Now()
-	for _, r := range results {
-		o, err := client.Decrypt(r)
-		if err != nil {
-			return err
-		}
-		rep.Outputs = append(rep.Outputs, o...)
-	}
-	res.DecryptMS = ms(time.Since(t0))
-
-	if err := he.Compare(plan, samples, rep); err != nil {
-		return err
-	}
-	res.Agreement, res.MaxAbsError = rep.Agreement, rep.MaxAbsError
-	plainOK, encOK := 0, 0
-	for i, x := range samples {
-		p, _ := model.Predict(x)
-		if model.Class(p) == labels[i] {
-			plainOK++
-		}
-		if model.Class(rep.Outputs[i]) == labels[i] {
-			encOK++
-		}
-	}
-	res.PlainAccuracy = float64(plainOK) / float64(len(samples))
-	res.EncryptedAccuracy = float64(encOK) / float64(len(samples))
 
 	if *asJSON {
 		enc := json.NewEncoder(out)
@@ -187,26 +99,13 @@ func run(args []string, out io.Writer) error {
 		return enc.Encode(res)
 	}
 	fmt.Fprintf(out, "model        %s, mode %s, %d test images\n", res.Model, res.Mode, res.Samples)
-	fmt.Fprintf(out, "parameters   %s\n", res.Parameters)
-	fmt.Fprintf(out, "compile      %8.1f ms\n", res.CompileMS)
-	fmt.Fprintf(out, "keygen       %8.1f ms  (%d Galois keys, %.1f MB compressed evaluation keys)\n", res.KeygenMS, res.GaloisKeys, float64(res.EvalKeyBytes)/1e6)
-	fmt.Fprintf(out, "server setup %8.1f ms\n", res.ServerSetupMS)
-	fmt.Fprintf(out, "encrypt      %8.1f ms  (%d ciphertexts of %.2f MB)\n", res.EncryptMS, len(cts), float64(res.InputBytes)/1e6)
+	hedemo.PrintSetup(out, &res.Result)
+	fmt.Fprintf(out, "encrypt      %8.1f ms  (%d ciphertexts of %.2f MB)\n", res.EncryptMS, nct, float64(res.InputBytes)/1e6)
 	fmt.Fprintf(out, "evaluate     %8.1f ms  (%.3f ms per image; result %.2f MB)\n", res.EvalMS, res.EvalMSPerSample, float64(res.OutputBytes)/1e6)
 	fmt.Fprintf(out, "decrypt      %8.1f ms\n", res.DecryptMS)
 	fmt.Fprintf(out, "accuracy     plaintext %.4f, encrypted %.4f\n", res.PlainAccuracy, res.EncryptedAccuracy)
 	fmt.Fprintf(out, "agreement    %d/%d argmax, max logit error %.2e\n", rep.Agreed, rep.Samples, res.MaxAbsError)
 	return nil
-}
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1e3 }
-
-func rows(d *dataset.Dataset) [][]float64 {
-	xs := make([][]float64, d.Rows)
-	for i := range xs {
-		xs[i] = d.Row(i)
-	}
-	return xs
 }
 
 // trainMLP fits in-hidden(x²)-classes by minibatch SGD with momentum on the
