@@ -68,8 +68,8 @@
 // integrals. A tail sum and its integral differ by at most the density at
 // the boundary, so in grid units (σ_g ≥ 2^36, Δ_g = Δ·σ_g/σ) the two δ
 // differ by a relative amount of order 2(a/σ)²/Δ_g, which grows with σ/Δ:
-// about 3e-8 at σ = 10Δ and ε = 1, 2e-5 at ε = 10⁻⁴ and δ ≈ 10⁻⁵
-// (σ ≈ 4·10⁴Δ). That slack in δ is not charged; callers who need the
+// by that bound (computed, not measured) about 3e-8 at σ = 10Δ and ε = 1,
+// and 2e-5 at ε = 10⁻⁴ and δ ≈ 10⁻⁵ (σ ≈ 4·10⁴Δ). That slack in δ is not charged; callers who need the
 // discrete Gaussian's guarantee without it should use the zCDP form
 // ([NewGaussianMechanismZCDP]), which is exact.
 // Calibration is computed to a relative accuracy of 2^-45 and always
@@ -103,7 +103,7 @@
 // (about 2^-29 per trial) take longer, and a trial whose bracket is too
 // wide to decide (probability at most y³/6: independent of the value for
 // the Laplace, and for the Gaussian below 5e-6 at |x| ≤ σ, 1.4e-4 at 3σ)
-// also evaluates a table-free degree-12 polynomial, about 10 ns. A test bins single calls by |noise| and
+// also evaluates a table-free degree-12 polynomial. A test bins single calls by |noise| and
 // checks that median times do not rise; with a branching alias lookup it
 // measured +10 ns for draws beyond 3σ, and none since. Selection
 // mechanisms' trial counts depend on the utilities (not on the output).

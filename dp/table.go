@@ -55,10 +55,9 @@ import (
 // trials are accepted before the half word by one integer comparison
 // with a threshold that is the same for every step within nine scales of
 // zero (quickBits), so their cost does not depend on the value either.
-// The bracket is wider than the margin only
-// when y³/6 is, with probability below 2^-12 per trial at the float64
-// grid's parameters; those trials also evaluate expNegStep. The number of
-// trials is independent of
+// The bracket leaves a trial open with probability at most y³/6 (below
+// 2^-14 for the Laplace on the float64 grid, where y < 1/16); those trials
+// also evaluate expNegStep. The number of trials is independent of
 // the accepted value, as in any rejection sampler. Only the tail
 // (probability about 10^-14 for the Gaussian, 10^-7 for the Laplace) and
 // the exact path do more work.

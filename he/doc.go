@@ -184,9 +184,9 @@
 // 0.20 s for its first layer alone, so one bootstrap costs about 2 s of one
 // core (a direct timing of the bootstrap gave 2.0 s), and its keys encode
 // to 209 MB against 7.5 MB without bootstrapping. Bootstrapping time grows
-// with the ring degree (16 times larger at logN 16) and every
-// ciphertext of a layer input is bootstrapped, so in batch mode the cost
-// is per feature and in latency mode per sample. For comparison, the
+// with the ring degree, and every ciphertext of a layer input is
+// bootstrapped, so in batch mode the cost is per feature and in latency
+// mode per sample. For comparison, the
 // 64-32(ReLU)-10 model, which fits PN15 without bootstrapping, takes 3.0 s
 // per sample in latency mode with 169 MB of keys (BenchmarkReLU). The
 // bootstrapping precision is about 24 bits at logN 16 (lattigo's figure);
