@@ -61,7 +61,7 @@ func pseudonym(k []byte, value string) string {
 
 // PseudonymizeColumn returns a copy of t whose column holds pseudonyms. Only
 // the dictionary is transformed, so the cost is one HMAC per distinct
-// value.
+// value. A nil t is an error wrapping [ErrInput]; p must not be nil.
 func (p *Pseudonymizer) PseudonymizeColumn(t *Table, column string) (*Table, error) {
 	k := p.columnKey(column)
 	defer clear(k)
@@ -72,8 +72,11 @@ func (p *Pseudonymizer) PseudonymizeColumn(t *Table, column string) (*Table, err
 // (NIST SP 800-38G) under the cipher c, with the column name appended to
 // tweak so equal values in different columns encrypt differently. Every
 // value must be a string over the cipher's alphabet of at least
-// c.MinLen() symbols.
+// c.MinLen() symbols. A nil t or c is an error wrapping [ErrInput].
 func EncryptColumn(t *Table, column string, c *ff1.Cipher, tweak []byte) (*Table, error) {
+	if c == nil {
+		return nil, fmt.Errorf("%w: nil FF1 cipher", ErrInput)
+	}
 	tw := append(append(append([]byte(nil), tweak...), 0), column...)
 	return t.MapColumn(column, func(v string) (string, error) {
 		out, err := c.Encrypt(v, tw)
@@ -111,8 +114,12 @@ func (t *Table) Redact(column string) (*Table, error) {
 
 // MapColumn returns a copy of t in which every value v of column is
 // replaced by f(v). f is called once per distinct value; values that map to
-// the same result share a code. Other columns are shared with t.
+// the same result share a code. Other columns are shared with t. A nil t
+// or f is an error wrapping [ErrInput].
 func (t *Table) MapColumn(column string, f func(string) (string, error)) (*Table, error) {
+	if t == nil || f == nil {
+		return nil, fmt.Errorf("%w: nil table or function", ErrInput)
+	}
 	j := t.Index(column)
 	if j < 0 {
 		_, err := t.Column(column)

@@ -167,6 +167,9 @@ func (rt *rankTree) levelOf(a, b int32) int {
 }
 
 func compile(t *Table, spec Spec, needHier bool) (*compiled, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil table", ErrInput)
+	}
 	n := t.Rows()
 	if n == 0 {
 		return nil, fmt.Errorf("%w: the table has no rows", ErrInput)

@@ -18,7 +18,7 @@ func TestReadCSVOptions(t *testing.T) {
 	if tb.Rows() != 2 || tb.DroppedRows() != 1 {
 		t.Fatalf("rows %d dropped %d, want 2 and 1", tb.Rows(), tb.DroppedRows())
 	}
-	if got := tb.Value(1, 1); got != "q;r" {
+	if got := cell(tb, 1, 1); got != "q;r" {
 		t.Fatalf("quoted field = %q", got)
 	}
 	col, _ := tb.Column("c")
@@ -26,7 +26,7 @@ func TestReadCSVOptions(t *testing.T) {
 		t.Fatalf("dictionary encoding: %v %v", col.Dict, col.Codes)
 	}
 	keep, err := ReadCSV(strings.NewReader(in), CSVOptions{Delimiter: ';', Missing: "?"})
-	if err != nil || keep.Rows() != 3 || keep.Value(0, 2) != "?" {
+	if err != nil || keep.Rows() != 3 || cell(keep, 0, 2) != "?" {
 		t.Fatalf("keep missing: %v rows, err %v", keep.Rows(), err)
 	}
 	nh, err := ReadCSV(strings.NewReader("1,2\n3,4\n"), CSVOptions{NoHeader: true})
@@ -73,8 +73,8 @@ func TestWriteCSVRoundTrip(t *testing.T) {
 	}
 	for i := 0; i < tb.Rows(); i++ {
 		for j := 0; j < tb.NumColumns(); j++ {
-			if tb.Value(i, j) != back.Value(i, j) {
-				t.Fatalf("(%d,%d): %q → %q", i, j, tb.Value(i, j), back.Value(i, j))
+			if cell(tb, i, j) != cell(back, i, j) {
+				t.Fatalf("(%d,%d): %q → %q", i, j, cell(tb, i, j), cell(back, i, j))
 			}
 		}
 	}
@@ -123,7 +123,7 @@ func FuzzReadCSV(f *testing.F) {
 			for i := 0; i < tb.Rows() && !blank; i++ {
 				blank = true
 				for j := range tb.cols {
-					blank = blank && tb.Value(i, j) == ""
+					blank = blank && cell(tb, i, j) == ""
 				}
 			}
 			if !blank || back.Rows() > tb.Rows() {
@@ -133,8 +133,8 @@ func FuzzReadCSV(f *testing.F) {
 		}
 		for i := 0; i < back.Rows(); i++ {
 			for j := range back.cols {
-				if back.Value(i, j) != tb.Value(i, j) && strings.TrimSpace(tb.Value(i, j)) == tb.Value(i, j) {
-					t.Fatalf("round trip changed (%d,%d): %q → %q", i, j, tb.Value(i, j), back.Value(i, j))
+				if cell(back, i, j) != cell(tb, i, j) && strings.TrimSpace(cell(tb, i, j)) == cell(tb, i, j) {
+					t.Fatalf("round trip changed (%d,%d): %q → %q", i, j, cell(tb, i, j), cell(back, i, j))
 				}
 			}
 		}

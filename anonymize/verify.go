@@ -55,10 +55,15 @@ type Report struct {
 // suppression limit, altered, or invented). It returns the report and,
 // when the output does not meet spec, an error wrapping [ErrVerify] that
 // names every violation.
+//
+// A nil in or out is an error wrapping [ErrInput].
 func Verify(in, out *Table, spec Spec) (*Report, error) {
 	c, err := compile(in, spec, false)
 	if err != nil {
 		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: nil output table", ErrInput)
 	}
 	d := len(c.qcol)
 	rep := &Report{RowsIn: in.Rows(), RowsOut: out.Rows()}
