@@ -105,7 +105,8 @@
 // and stay secret; pseudonyms and FF1 ciphertexts are deterministic, so
 // they reveal equality of values within a column. Error messages name
 // columns, rows and offending values of hierarchies or QIs, never whole
-// records or keys. Go gives no guarantee that key copies are erased from
+// records or keys; a [Pseudonymizer] and an [ff1.Cipher] print as a fixed
+// redacted text under every fmt verb and in log/slog. Go gives no guarantee that key copies are erased from
 // memory.
 //
 // # References
