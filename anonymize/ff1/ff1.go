@@ -70,10 +70,10 @@ type Cipher struct {
 	// that no reflective print of a Cipher (or of a struct holding one)
 	// can reach the key schedule: fmt shows a function as an address.
 	encrypt func(dst, src []byte)
-	alpha  []rune
-	index  map[rune]uint32
-	radix  uint32
-	minLen int
+	alpha   []rune
+	index   map[rune]uint32
+	radix   uint32
+	minLen  int
 }
 
 // New returns an FF1 cipher with an AES key of 16, 24 or 32 bytes over
