@@ -46,14 +46,27 @@
 //
 // [Mondrian] is strict multidimensional local recoding (LeFevre, DeWitt and
 // Ramakrishnan 2006): disjoint partitions, split iteratively on the QI of
-// widest normalized range at the most balanced cut both of whose halves
-// meet every model, trying the next QI when none does; hierarchical QIs
-// split into the children of the lowest common ancestor (Basic Mondrian).
+// widest normalized range, trying the next QI when it cannot be cut. The
+// cut rule is an option ([CutRule]): by default ([BestCut]) the most
+// balanced cut both of whose halves meet every model; [MedianCut] takes
+// the median cut of the paper or none. On Adult the default loses markedly
+// less information (see BENCHMARKS.md), and that gain comes from the cut
+// rule. Hierarchical QIs split into the children of the lowest common
+// ancestor (Basic Mondrian).
 // Sub-partitions are split in parallel; the output does not depend on
 // scheduling. [Optimal] searches the lattice of full-domain
 // generalizations with Flash (Kohlmayer et al. 2012) and predictive
 // tagging, suppressing the rows of failing classes within the limit, and
 // returns the node of least information loss ([Metric]).
+//
+// # Columns that undo generalization
+//
+// A column released unchanged can give back what generalization hid: in
+// the Adult data, education names each value of the QI education-num.
+// [DependentColumns] finds the columns that determine, or are determined
+// by, a single QI on the rows of the table, and [Mondrian], [Optimal] and
+// [Verify] refuse them unless Spec.KeepDependent is set; remove them with
+// Spec.Identifiers or make them QIs.
 //
 // # Verification
 //

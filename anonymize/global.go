@@ -54,6 +54,9 @@ func Optimal(t *Table, spec Spec, opt *OptimalOptions) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	if err := checkDependent(t, spec); err != nil {
+		return nil, err
+	}
 	metric := NonUniformEntropyMetric
 	if opt != nil && opt.Metric != 0 {
 		metric = opt.Metric

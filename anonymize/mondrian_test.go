@@ -166,9 +166,10 @@ func TestMondrianHierarchicalBasic(t *testing.T) {
 			{Column: "sex", Kind: Hierarchical, Hierarchy: loadHierarchy(t, "adult_sex.txt")},
 			{Column: "native-country", Kind: Hierarchical, Hierarchy: loadHierarchy(t, "adult_native_country.txt")},
 		},
-		Sensitive: "salary",
-		K:         10,
-		L:         &LDiversity{Kind: DistinctL, L: 2},
+		Sensitive:   "salary",
+		Identifiers: adultNotReleased,
+		K:           10,
+		L:           &LDiversity{Kind: DistinctL, L: 2},
 	}
 	res, err := Mondrian(tb, spec, nil)
 	if err != nil {
@@ -260,10 +261,11 @@ func TestMondrianHierarchicalTCloseness(t *testing.T) {
 	occ := loadHierarchy(t, "adult_hierarchy_occupation.csv")
 	for _, bound := range []float64{0.1, 0.2, 0.35} {
 		spec := Spec{
-			QIs:       []QI{{Column: "age", Kind: Numeric}, {Column: "education-num", Kind: Numeric}, {Column: "sex", Kind: Ordinal}},
-			Sensitive: "occupation",
-			K:         5,
-			T:         &TCloseness{Kind: HierarchicalDistance, T: bound, Hierarchy: occ},
+			QIs:         []QI{{Column: "age", Kind: Numeric}, {Column: "education-num", Kind: Numeric}, {Column: "sex", Kind: Ordinal}},
+			Sensitive:   "occupation",
+			Identifiers: []string{"education"},
+			K:           5,
+			T:           &TCloseness{Kind: HierarchicalDistance, T: bound, Hierarchy: occ},
 		}
 		res, err := Mondrian(tb, spec, nil)
 		if err != nil {
