@@ -85,6 +85,7 @@ func FuzzReadCSV(f *testing.F) {
 	f.Add("39, State-gov, 77516\n50, ?, 83311\n", byte(','), false)
 	f.Add("a;b\n\"x;\"\"y\";2\n", byte(';'), false)
 	f.Add("a,b\n1\n", byte(','), false)
+	f.Add("\ufeffa,b\n1,2\n", byte(','), false)
 	f.Fuzz(func(t *testing.T, in string, delim byte, noHeader bool) {
 		if delim == 0 || delim == '"' || delim == '\r' || delim == '\n' || delim >= 0x80 {
 			delim = ','
@@ -150,13 +151,15 @@ func FuzzCSVScanner(f *testing.F) {
 	f.Add("a;\"x;\"\"y\nz\";2\n", byte(';'))
 	f.Add("a,\"b\" ,c\n", byte(','))
 	f.Add("x\t\"q\"\n", byte('\t'))
+	f.Add("\ufeffa,b\n1,2\n", byte(','))
 	f.Fuzz(func(t *testing.T, in string, delim byte) {
 		if delim == 0 || delim == '"' || delim == '\r' || delim == '\n' || delim >= 0x80 || delim == ' ' || delim == '\t' || delim == '\v' || delim == '\f' {
 			// encoding/csv's TrimLeadingSpace would eat white-space
 			// delimiters; the scanner keeps them.
 			delim = ','
 		}
-		cr := csv.NewReader(strings.NewReader(in))
+		// The scanner skips a leading byte order mark; encoding/csv does not.
+		cr := csv.NewReader(strings.NewReader(strings.TrimPrefix(in, utf8BOM)))
 		cr.Comma = rune(delim)
 		cr.TrimLeadingSpace = true
 		cr.FieldsPerRecord = -1
