@@ -531,7 +531,9 @@ func (cmd *anonymizeCmd) checkRelease(tb *anonymize.Table, spec *anonymize.Spec)
 		if r, ok := role[c]; ok {
 			return plan, usageErr("--drop %s: %q is %s", c, c, r)
 		}
-		spec.Identifiers = append(spec.Identifiers, c)
+		if !slices.Contains(spec.Identifiers, c) {
+			spec.Identifiers = append(spec.Identifiers, c)
+		}
 	}
 	removed := map[string]bool{}
 	for _, c := range spec.Identifiers {

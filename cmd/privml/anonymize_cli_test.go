@@ -255,6 +255,10 @@ func TestAnonymizeAdultPresetReleasesNoDependentColumn(t *testing.T) {
 	assert.Contains(t, r.KeptColumns, "education")
 	require.Len(t, r.DependentKept, 1)
 	assert.Contains(t, r.DependentKept[0], "education ↔ education-num")
+	// --drop may repeat --identifiers.
+	code, _, stderr = runCLI(t, "--preset", "adult", "--in", adultSlice, "--out", out2, "--k", "10", "--identifiers", "education", "--report", rep)
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, readReport(t, rep).DroppedColumns, "education")
 	// --drop of a QI is a usage error.
 	code, _, stderr = runCLI(t, "--preset", "adult", "--in", adultSlice, "--out", out2, "--k", "10", "--drop", "age")
 	assert.Equal(t, 2, code)
