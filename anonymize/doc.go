@@ -105,6 +105,22 @@
 // format-preserving encryption of digit and alphanumeric strings; FF3 and
 // FF3-1 are not provided. [Mask] and [Table.Redact] hide values outright.
 //
+// # Errors and nil arguments
+//
+// Whatever comes from data (a malformed file, a value outside a
+// hierarchy, a k larger than the table, an index outside the table)
+// gives an error wrapping one of the sentinel errors ([ErrInput],
+// [ErrIndex], ...), never a panic. A nil table or reader passed to
+// [ReadCSV], [ReadHierarchy], [Mondrian], [Optimal], [Verify],
+// [DependentColumns], [Table.MapColumn] or [EncryptColumn], a nil cipher
+// passed to EncryptColumn and a nil writer passed to [Table.WriteCSV] are
+// errors as well. Nil options ([MondrianOptions], [OptimalOptions]) mean
+// the defaults, and a nil Hierarchy in a [QI] means none. Methods need a
+// receiver made by this package (a [Table] from [NewTable] or [ReadCSV], a
+// [Pseudonymizer] from [NewPseudonymizer], a [Hierarchy] from its readers
+// or builders): calling one on a nil pointer is a programming error and
+// panics as Go does.
+//
 // # Threat model
 //
 // The adversary knows the published table and, for every target, the

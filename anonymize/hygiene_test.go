@@ -105,6 +105,9 @@ func TestNilTablesAreErrors(t *testing.T) {
 	assert.ErrorIs(t, err, ErrInput)
 	_, err = EncryptColumn(tb, "a", nil, nil)
 	assert.ErrorIs(t, err, ErrInput)
+	_, err = DependentColumns(nil, spec)
+	assert.ErrorIs(t, err, ErrInput)
+	assert.ErrorIs(t, tb.WriteCSV(nil, ','), ErrInput)
 }
 
 // TestErrorsHaveOnePrefix checks that no error of the package repeats the

@@ -334,6 +334,9 @@ func skipBOM(br *bufio.Reader) {
 // break or leading white space are quoted (RFC 4180). Each dictionary
 // value is encoded once, so writing costs one copy per cell.
 func (t *Table) WriteCSV(w io.Writer, delim rune) error {
+	if w == nil {
+		return fmt.Errorf("%w: nil writer", ErrInput)
+	}
 	if delim == 0 {
 		delim = ','
 	}
