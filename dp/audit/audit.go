@@ -134,7 +134,7 @@ func OneRunPValue(m, r, v int, eps, delta float64) (float64, error) {
 		return 1, nil
 	}
 	q := 1 / (1 + math.Exp(-eps)) // accuracy of ε-DP randomized response
-	var tail float64               // P[B ≥ v], summed from the small end
+	var tail float64              // P[B ≥ v], summed from the small end
 	for k := r; k >= v; k-- {
 		tail += binomPMF(k, r, q)
 	}
