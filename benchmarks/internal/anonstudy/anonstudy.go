@@ -54,7 +54,6 @@ import (
 //go:embed data/adult_1000.data
 var adultSmall []byte
 
-
 var (
 	qiCols      = []int{dataset.AdultAge, dataset.AdultWorkclass, dataset.AdultEducationNum, dataset.AdultMaritalStatus, dataset.AdultOccupation, dataset.AdultRace, dataset.AdultSex, dataset.AdultNativeCountry}
 	numericCols = map[int]bool{dataset.AdultAge: true, dataset.AdultEducationNum: true}

@@ -64,7 +64,6 @@ import (
 	"github.com/privml/privml/internal/dataset"
 )
 
-
 // Breakage is how a run departs from correct DP-SGD.
 type Breakage int
 
