@@ -4,7 +4,7 @@
 // between the markers <!-- tradeoffs:begin --> and <!-- tradeoffs:end -->
 // from the results files.
 //
-//	go run ./benchmarks/all [-quick] [-data DIR] [-only dpsgd,anon,audit,fed] [-out DIR]
+//	go run ./benchmarks/all [-quick] [-data DIR] [-only dpsgd,fed,anon,he,audit] [-out DIR]
 //
 // With -quick every study runs on tiny settings and embedded data (under
 // a minute on 2 cores) into a temporary folder unless -out is given, and
@@ -27,6 +27,7 @@ import (
 	"github.com/privml/privml/benchmarks/internal/auditstudy"
 	"github.com/privml/privml/benchmarks/internal/dpsgdstudy"
 	"github.com/privml/privml/benchmarks/internal/fedstudy"
+	"github.com/privml/privml/benchmarks/internal/hestudy"
 	"github.com/privml/privml/benchmarks/internal/study"
 )
 
@@ -54,6 +55,7 @@ var studies = []entry{
 	{"dpsgd", "dpsgd-study", dpsgdstudy.Main, true, []string{".md", ".png"}},
 	{"fed", "fed-study", fedstudy.Main, true, nil},
 	{"anon", "anon-study", anonstudy.Main, true, []string{".md", "-ncp.png", "-accuracy.png"}},
+	{"he", "he-study", hestudy.Main, false, []string{".md", ".png"}},
 	{"audit", "audit", auditstudy.Main, false, []string{".md", ".png"}},
 }
 
@@ -69,7 +71,7 @@ func Main(args []string, out io.Writer) error {
 	fs.SetOutput(out)
 	quick := fs.Bool("quick", false, "tiny settings and embedded data; results to a temporary folder unless -out is given; BENCHMARKS.md untouched")
 	data := fs.String("data", "", "folder of the shared data sets (default: $PRIVML_DATASETS, else ../shared/datasets beside the repository)")
-	only := fs.String("only", "", "comma-separated studies to run (default all: dpsgd,fed,anon,audit)")
+	only := fs.String("only", "", "comma-separated studies to run (default all: dpsgd,fed,anon,he,audit)")
 	dir := fs.String("out", "", "results folder (default benchmarks/results; with -quick a temporary folder)")
 	bench := fs.String("benchmarks", "", "BENCHMARKS.md to update (default: the one at the repository root)")
 	if err := fs.Parse(args); err != nil {
@@ -125,7 +127,7 @@ func selectStudies(only string) ([]entry, error) {
 	for _, n := range strings.Split(only, ",") {
 		i := slices.IndexFunc(studies, func(e entry) bool { return e.name == strings.TrimSpace(n) })
 		if i < 0 {
-			return nil, fmt.Errorf("-only: unknown study %q (known: dpsgd, fed, anon, audit)", n)
+			return nil, fmt.Errorf("-only: unknown study %q (known: dpsgd, fed, anon, he, audit)", n)
 		}
 		out = append(out, studies[i])
 	}

@@ -21,7 +21,7 @@ func TestQuick(t *testing.T) {
 	start := time.Now()
 	require.NoError(t, Main([]string{"-quick", "-out", dir}, &out), out.String())
 	t.Logf("quick mode in %v", time.Since(start))
-	for _, f := range []string{"dpsgd-quick.md", "dpsgd-quick.png", "anon-quick.md", "anon-quick-ncp.png", "anon-quick-accuracy.png", "audit-quick.md", "audit-quick.png"} {
+	for _, f := range []string{"dpsgd-quick.md", "dpsgd-quick.png", "anon-quick.md", "anon-quick-ncp.png", "anon-quick-accuracy.png", "he-quick.md", "he-quick.png", "audit-quick.md", "audit-quick.png"} {
 		fi, err := os.Stat(filepath.Join(dir, f))
 		require.NoError(t, err)
 		assert.Less(t, fi.Size(), int64(200_000), "%s is not small", f)
@@ -64,5 +64,5 @@ func TestUpdateBenchmarksReplacesBetweenMarkers(t *testing.T) {
 }
 
 func TestUnknownStudy(t *testing.T) {
-	assert.ErrorContains(t, Main([]string{"-quick", "-only", "he,audit"}, &bytes.Buffer{}), `unknown study "he"`)
+	assert.ErrorContains(t, Main([]string{"-quick", "-only", "conv,audit"}, &bytes.Buffer{}), `unknown study "conv"`)
 }

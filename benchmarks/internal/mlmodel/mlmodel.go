@@ -76,6 +76,8 @@ func (m *Softmax) Gradient(dst, x []float64, y int) {
 type MLP struct {
 	D, H, K int
 	P       []float64 // W1 (H×D), b1 (H), W2 (K×H), b2 (K)
+	// Square replaces tanh by x², the activation CKKS evaluates exactly.
+	Square bool
 }
 
 // NewMLP returns an MLP with W1 and W2 drawn from N(0, 1/fan-in) by a
@@ -93,6 +95,10 @@ func NewMLP(d, h, k int, seed uint64) *MLP {
 	return m
 }
 
+// Split returns the views W1 (H×D row-major), b1, W2 (K×H), b2 of the
+// parameters.
+func (m *MLP) Split() (w1, b1, w2, b2 []float64) { return m.split(m.P) }
+
 func (m *MLP) split(p []float64) (w1, b1, w2, b2 []float64) {
 	hd, kh := m.H*m.D, m.K*m.H
 	return p[:hd], p[hd : hd+m.H], p[hd+m.H : hd+m.H+kh], p[hd+m.H+kh:]
@@ -104,35 +110,44 @@ func (m *MLP) Params() []float64 { return m.P }
 // Classes implements Model.
 func (m *MLP) Classes() int { return m.K }
 
-func (m *MLP) forward(h, out, x []float64) {
+// forward fills h with the hidden activations and out with the class
+// probabilities; z, if not nil, receives the pre-activations.
+func (m *MLP) forward(h, z, out, x []float64) {
 	w1, b1, w2, b2 := m.split(m.P)
 	for i := range m.H {
 		row := w1[i*m.D : (i+1)*m.D]
-		z := b1[i]
+		s := b1[i]
 		for j, v := range x {
-			z += row[j] * v
+			s += row[j] * v
 		}
-		h[i] = math.Tanh(z)
+		if z != nil {
+			z[i] = s
+		}
+		if m.Square {
+			h[i] = s * s
+		} else {
+			h[i] = math.Tanh(s)
+		}
 	}
 	for c := range m.K {
 		row := w2[c*m.H : (c+1)*m.H]
-		z := b2[c]
+		s := b2[c]
 		for i, v := range h {
-			z += row[i] * v
+			s += row[i] * v
 		}
-		out[c] = z
+		out[c] = s
 	}
 	softmax(out)
 }
 
 // Probs implements Model.
-func (m *MLP) Probs(dst, x []float64) { m.forward(make([]float64, m.H), dst, x) }
+func (m *MLP) Probs(dst, x []float64) { m.forward(make([]float64, m.H), nil, dst, x) }
 
 // Gradient implements Model.
 func (m *MLP) Gradient(dst, x []float64, y int) {
-	h := make([]float64, m.H)
+	h, z := make([]float64, m.H), make([]float64, m.H)
 	p := make([]float64, m.K)
-	m.forward(h, p, x)
+	m.forward(h, z, p, x)
 	p[y]--
 	_, _, w2, _ := m.split(m.P)
 	gw1, gb1, gw2, gb2 := m.split(dst)
@@ -148,6 +163,9 @@ func (m *MLP) Gradient(dst, x []float64, y int) {
 	}
 	for i := range m.H {
 		dz := dh[i] * (1 - h[i]*h[i])
+		if m.Square {
+			dz = dh[i] * 2 * z[i]
+		}
 		row := gw1[i*m.D : (i+1)*m.D]
 		for j, v := range x {
 			row[j] = dz * v

@@ -16,7 +16,9 @@ func TestGradientsMatchFiniteDifferences(t *testing.T) {
 	for i := range sm.W {
 		sm.W[i] = rng.NormFloat64()
 	}
-	for _, m := range []Model{sm, NewMLP(4, 5, 3, 7)} {
+	sq := NewMLP(4, 5, 3, 8)
+	sq.Square = true
+	for _, m := range []Model{sm, NewMLP(4, 5, 3, 7), sq} {
 		p := m.Params()
 		g := make([]float64, len(p))
 		m.Gradient(g, x, 2)
