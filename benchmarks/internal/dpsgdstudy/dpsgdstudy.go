@@ -26,6 +26,7 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"gonum.org/v1/plot/plotter"
 
@@ -239,7 +240,7 @@ func write(run *study.Run, tasks []*Task, results map[*Task][]*Point, eps []floa
 		sections = append(sections, study.Section{Title: t.Name, Table: tab, Notes: notes})
 		series = append(series, s...)
 	}
-	sections = append(sections, study.Section{Title: "Published figures", Table: anchors(), Notes: anchorNotes})
+	sections = append(sections, study.Section{Title: "Published figures", Table: anchors(), Notes: comparison(tasks, results) + "\n\n" + anchorNotes})
 	cmd := "go run ./benchmarks/dpsgd-study"
 	if run.Quick {
 		cmd += " -quick"
@@ -287,6 +288,48 @@ func taskTable(t *Task, pts []*Point, eps []float64) (*study.Table, []study.Seri
 		{Name: t.Name + " softmax", XY: lin}, {Name: t.Name + " MLP", XY: mlp},
 		{Name: t.Name + " softmax, no noise", XY: linInf, Dashed: true},
 		{Name: t.Name + " MLP, no noise", XY: mlpInf, Dashed: true}}
+}
+
+// comparison states, from the measured points, how far ours are from the
+// anchors at their ε and how much of the gap the no-noise models already
+// show.
+func comparison(tasks []*Task, results map[*Task][]*Point) string {
+	acc := func(t *Task, model string, eps float64) (float64, bool) {
+		for _, p := range results[t] {
+			if p.Model == model && p.Epsilon == eps {
+				return 100 * p.Accuracy, true
+			}
+		}
+		return 0, false
+	}
+	var b strings.Builder
+	for _, t := range tasks {
+		switch t.Name {
+		case "Fashion-MNIST":
+			lin, ok1 := acc(t, "softmax", 3)
+			mlp, ok2 := acc(t, "MLP", 3)
+			linInf, ok3 := acc(t, "softmax", math.Inf(1))
+			mlpInf, ok4 := acc(t, "MLP", math.Inf(1))
+			if ok1 && ok2 && ok3 && ok4 {
+				best := math.Max(lin, mlp)
+				fmt.Fprintf(&b, "At ε = 3 on Fashion-MNIST ours reach %.1f %% (softmax) and %.1f %% (MLP): %.1f points below the end-to-end CNN of Tramèr and Boneh (86.0 %%) and %.1f below their ScatterNet + linear model (89.7 %%). Without noise the same models reach only %.1f and %.1f %% in this budget, so most of the gap is the model and the number of epochs, not the noise. ",
+					lin, mlp, 86.0-best, 89.7-best, linInf, mlpInf)
+			}
+		case "digits":
+			var parts []string
+			for _, e := range []float64{0.5, 2, 8} {
+				lin, ok1 := acc(t, "softmax", e)
+				mlp, ok2 := acc(t, "MLP", e)
+				if ok1 && ok2 {
+					parts = append(parts, fmt.Sprintf("%.1f %% at ε = %g", math.Max(lin, mlp), e))
+				}
+			}
+			if len(parts) > 0 {
+				fmt.Fprintf(&b, "On the 8x8 digits our better model reaches %s, against Abadi et al.'s 90 / 95 / 97 %% on MNIST at 0.5 / 2 / 8 (a different data set, about 40 times larger). ", strings.Join(parts, ", "))
+			}
+		}
+	}
+	return strings.TrimSpace(b.String())
 }
 
 func anchors() *study.Table {
