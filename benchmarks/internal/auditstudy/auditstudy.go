@@ -1,5 +1,6 @@
-// Package auditstudy is the study run by benchmarks/audit: it trains DP-SGD logistic regression with canaries at several
-// values of ε and measures, with membership-inference attacks, how much
+// Package auditstudy is the study run by benchmarks/audit: it trains
+// DP-SGD logistic regression with canaries at several values of ε and
+// measures, with membership-inference attacks, how much
 // privacy the trained model really leaks, next to the ε the accountant
 // claims. It writes benchmarks/results/audit.md and audit.png.
 //
@@ -18,7 +19,7 @@
 // only by noise.
 //
 // Training is dp/dpsgd with Poisson rate q = 0.1, clip norm 1, learning
-// rate 0.5 and the noise multiplier calibrated by dp/accounting for the
+// rate 0.1 and the noise multiplier calibrated by dp/accounting for the
 // target (ε, δ = 1e-5) over the run; the claimed ε is the RDP accountant's
 // for the steps actually taken.
 //
@@ -40,7 +41,8 @@
 // Broken runs: the same training with the noise not added ("no noise"),
 // with one tenth of the noise ("noise/10"), and with clipping off (clip
 // norm 10^6 while the noise is that of clip norm 1, and canary features of
-// 10 so that their gradients exceed the clip norm: "no clip"); the
+// 10 so that their unclipped gradients are about 7 times the clip norm:
+// "no clip"); the
 // accountant still claims the ε of the configured noise.
 package auditstudy
 
