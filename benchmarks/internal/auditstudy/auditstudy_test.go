@@ -72,3 +72,25 @@ func TestBadFlags(t *testing.T) {
 	err := Main([]string{"-canaries", "3", "-out", t.TempDir()}, &bytes.Buffer{})
 	assert.ErrorContains(t, err, "-canaries = 3")
 }
+
+// TestMultiRun: the classical audit over 200 one-canary trainings (100 to
+// choose the threshold, 100 to count errors). A run without noise must be
+// caught above its claimed ε = 2 (a perfect attack gives 2.57 here; an
+// included canary is missed only if never sampled, probability 0.9^100
+// per run); a correct run must stay below its claim, which a valid 95 %
+// bound exceeds with probability at most 5 %.
+func TestMultiRun(t *testing.T) {
+	d, err := loadData()
+	require.NoError(t, err)
+	cfg := Config{Epsilon: 2, Delta: 1e-5, Epochs: 10, Seed: 31}
+	e, o, err := MultiRun(d, cfg, 200)
+	require.NoError(t, err)
+	assert.Equal(t, 100, o.Positives+o.Negatives)
+	assert.LessOrEqual(t, e, 2.0, "correct run: %+v", o)
+	cfg.Break = NoNoise
+	e, o, err = MultiRun(d, cfg, 200)
+	require.NoError(t, err)
+	assert.Greater(t, e, 2.0, "no noise: %+v", o)
+	assert.InDelta(t, cpCeiling(100), 2.57, 0.01)
+	t.Logf("no noise: %.3f from %+v", e, o)
+}
