@@ -58,11 +58,11 @@ func (*QFedAvg) Name() string { return "qfedavg" }
 // nil, a loss is negative, not finite or zero with 0 < q < 1, or the
 // normaliser Σ h_k is zero or overflows. The updates are not modified.
 func (a *QFedAvg) Aggregate(dst []float64, updates [][]float64, losses []float64) error {
-	if losses == nil {
-		return fmt.Errorf("%w: %s: the clients' losses are required", ErrInvalidWeight, a.Name())
-	}
 	if err := aggCheckInputs(a.Name(), dst, updates, losses); err != nil {
 		return err
+	}
+	if losses == nil {
+		return fmt.Errorf("%w: %s: the clients' losses are required", ErrInvalidWeight, a.Name())
 	}
 	coef := make([]float64, len(updates))
 	var h float64
