@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"math/bits"
 	"slices"
 	"sort"
 
@@ -57,6 +58,75 @@ func sortedMedian(c []float64) float64 {
 	return c[h-1]/2 + c[h]/2
 }
 
+// selectMedian returns the median of the non-empty slice c, which it
+// reorders.
+func selectMedian(c []float64) float64 {
+	h := len(c) / 2
+	selectKth(c, h)
+	if len(c)%2 == 1 {
+		return c[h]
+	}
+	lower := c[0]
+	for _, x := range c[1:h] {
+		lower = max(lower, x)
+	}
+	return lower/2 + c[h]/2
+}
+
+// selectKth reorders c (no NaN) so that c[k] is its k-th smallest element
+// (0-based) when k < len(c), with c[:k] <= c[k] <= c[k+1:]; for
+// k == len(c) it does nothing. It is Hoare's quickselect with a
+// median-of-three pivot, falling back to sorting after 2·log2(len(c))
+// rounds, so that values chosen by a Byzantine client to defeat the pivot
+// cost O(n log n) at worst.
+func selectKth(c []float64, k int) {
+	if k >= len(c) {
+		return
+	}
+	lo, hi := 0, len(c)-1
+	for budget := 2 * bits.Len(uint(len(c))); hi > lo; budget-- {
+		if budget == 0 {
+			slices.Sort(c[lo : hi+1])
+			return
+		}
+		mid := lo + (hi-lo)/2
+		// Order c[lo], c[mid], c[hi]; the pivot is the middle one.
+		if c[mid] < c[lo] {
+			c[mid], c[lo] = c[lo], c[mid]
+		}
+		if c[hi] < c[lo] {
+			c[hi], c[lo] = c[lo], c[hi]
+		}
+		if c[hi] < c[mid] {
+			c[hi], c[mid] = c[mid], c[hi]
+		}
+		p := c[mid]
+		i, j := lo, hi
+		for i <= j {
+			for c[i] < p {
+				i++
+			}
+			for c[j] > p {
+				j--
+			}
+			if i <= j {
+				c[i], c[j] = c[j], c[i]
+				i++
+				j--
+			}
+		}
+		// Now c[lo..j] <= p <= c[i..hi], and c[j+1..i-1] == p.
+		switch {
+		case k <= j:
+			hi = j
+		case k >= i:
+			lo = i
+		default:
+			return
+		}
+	}
+}
+
 // meanOf returns the mean of the non-empty slice c.
 func meanOf(c []float64) float64 {
 	var s float64
@@ -101,8 +171,7 @@ func (a *Median) Aggregate(dst []float64, updates [][]float64, weights []float64
 	}
 	buf := make([]float64, aggColBlock*len(updates))
 	aggColumns(len(dst), updates, buf, func(j int, col []float64) {
-		slices.Sort(col)
-		dst[j] = sortedMedian(col)
+		dst[j] = selectMedian(col)
 	})
 	return nil
 }
@@ -166,7 +235,10 @@ func (a *TrimmedMean) Aggregate(dst []float64, updates [][]float64, weights []fl
 	}
 	buf := make([]float64, aggColBlock*n)
 	aggColumns(len(dst), updates, buf, func(j int, col []float64) {
-		slices.Sort(col)
+		if k > 0 {
+			selectKth(col, k)
+			selectKth(col[k:], n-2*k)
+		}
 		dst[j] = meanOf(col[k : n-k])
 	})
 	return nil
@@ -257,15 +329,32 @@ func (a *Krum) Aggregate(dst []float64, updates [][]float64, weights []float64) 
 	return nil
 }
 
+// distBlock is the number of coordinates pairwiseSqDist handles at a
+// time: 100 updates × 512 coordinates × 8 bytes = 400 KiB stay in cache
+// while all pairs are compared on them.
+const distBlock = 512
+
 // pairwiseSqDist returns the n×n matrix of squared Euclidean distances
 // between the updates, row-major.
 func pairwiseSqDist(updates [][]float64) []float64 {
 	n := len(updates)
 	dist := make([]float64, n*n)
+	var d int
+	if n > 0 {
+		d = len(updates[0])
+	}
+	for j0 := 0; j0 < d; j0 += distBlock {
+		j1 := min(j0+distBlock, d)
+		for i := range n {
+			ui := updates[i][j0:j1]
+			for k := i + 1; k < n; k++ {
+				dist[i*n+k] += sqDist(ui, updates[k][j0:j1])
+			}
+		}
+	}
 	for i := range n {
-		for j := i + 1; j < n; j++ {
-			s := sqDist(updates[i], updates[j])
-			dist[i*n+j], dist[j*n+i] = s, s
+		for k := i + 1; k < n; k++ {
+			dist[k*n+i] = dist[i*n+k]
 		}
 	}
 	return dist
@@ -295,9 +384,15 @@ func sqDist(x, y []float64) float64 {
 // squared distances to the other members of set (k is clamped to
 // [1, len(set)−1]; a set of one scores 0). dist is n×n.
 func krumScores(dist []float64, n int, set []int, k int) []float64 {
-	k = min(max(k, 1), len(set)-1)
 	scores := make([]float64, len(set))
-	row := make([]float64, 0, len(set))
+	krumScoresInto(scores, make([]float64, 0, len(set)), dist, n, set, k)
+	return scores
+}
+
+// krumScoresInto is krumScores writing into scores (len(set)) with row
+// (capacity len(set)) as scratch space.
+func krumScoresInto(scores, row, dist []float64, n int, set []int, k int) {
+	k = min(max(k, 1), len(set)-1)
 	for a, i := range set {
 		row = row[:0]
 		for _, j := range set {
@@ -305,14 +400,13 @@ func krumScores(dist []float64, n int, set []int, k int) []float64 {
 				row = append(row, dist[i*n+j])
 			}
 		}
-		slices.Sort(row)
+		selectKth(row, k)
 		var s float64
 		for _, x := range row[:k] {
 			s += x
 		}
 		scores[a] = s
 	}
-	return scores
 }
 
 // rankByScore returns set ordered by increasing score, ties by index.
@@ -397,11 +491,18 @@ func (a *Bulyan) selectIterated(updates [][]float64, theta int) []int {
 		rest[i] = i
 	}
 	sel := make([]int, 0, theta)
+	scores := make([]float64, n)
+	row := make([]float64, 0, n)
 	for len(sel) < theta {
-		scores := krumScores(dist, n, rest, len(rest)-a.f-2)
-		best := rankByScore(rest, scores)[0]
-		sel = append(sel, best)
-		rest = slices.DeleteFunc(rest, func(i int) bool { return i == best })
+		krumScoresInto(scores[:len(rest)], row, dist, n, rest, len(rest)-a.f-2)
+		best := 0 // lowest score, ties to the lower client index (rest is ascending)
+		for r := 1; r < len(rest); r++ {
+			if scores[r] < scores[best] {
+				best = r
+			}
+		}
+		sel = append(sel, rest[best])
+		rest = slices.Delete(rest, best, best+1)
 	}
 	return sel
 }

@@ -3,6 +3,7 @@ package federated
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/privml/privml/internal/vec"
@@ -386,6 +387,49 @@ func TestAggColumns(t *testing.T) {
 		})
 		for j := range seen {
 			assert.Equal(t, 1, seen[j], "d=%d j=%d", d, j)
+		}
+	}
+}
+
+// selectKth agrees with sorting on every k, for random data with many
+// ties and for orders that defeat simple pivots.
+func TestSelectKth(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	inputs := [][]float64{{}, {3}, {2, 1}, {1, 1, 1, 1, 1}}
+	for _, n := range []int{2, 3, 7, 64, 101} {
+		random, ties, sorted, reversed, organ := make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n), make([]float64, n)
+		for i := range n {
+			random[i] = rng.NormFloat64()
+			ties[i] = float64(rng.IntN(3))
+			sorted[i] = float64(i)
+			reversed[i] = float64(n - i)
+			organ[i] = float64(min(i, n-i))
+		}
+		inputs = append(inputs, random, ties, sorted, reversed, organ)
+	}
+	for _, in := range inputs {
+		want := append([]float64(nil), in...)
+		slices.Sort(want)
+		for k := 0; k <= len(in); k++ {
+			c := append([]float64(nil), in...)
+			selectKth(c, k)
+			got := append([]float64(nil), c...)
+			slices.Sort(got)
+			require.Equal(t, want, got, "selectKth must permute")
+			if k == len(in) {
+				continue
+			}
+			require.Equal(t, want[k], c[k], "n=%d k=%d", len(in), k)
+			for i := range k {
+				require.LessOrEqual(t, c[i], c[k])
+			}
+			for i := k + 1; i < len(c); i++ {
+				require.GreaterOrEqual(t, c[i], c[k])
+			}
+		}
+		if len(in) > 0 {
+			c := append([]float64(nil), in...)
+			assert.Equal(t, sortedMedian(want), selectMedian(c))
 		}
 	}
 }
