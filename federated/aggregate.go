@@ -47,5 +47,5 @@ func (m WeightedMean) Aggregate(dst []float64, updates [][]float64, weights []fl
 			vec.Axpy(dst, w/total, u)
 		}
 	}
-	return nil
+	return aggCheckOutput(m.Name(), dst)
 }

@@ -87,10 +87,7 @@ func (a *QFedAvg) Aggregate(dst []float64, updates [][]float64, losses []float64
 			vec.Axpy(dst, coef[k]/h, u)
 		}
 	}
-	if j := aggFirstNonFinite(dst); j >= 0 {
-		return fmt.Errorf("%w: %s: coordinate %d of the step overflowed", ErrInvalidUpdate, a.Name(), j)
-	}
-	return nil
+	return aggCheckOutput(a.Name(), dst)
 }
 
 // sqNorm returns ‖x‖².

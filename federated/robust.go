@@ -127,13 +127,28 @@ func selectKth(c []float64, k int) {
 	}
 }
 
-// meanOf returns the mean of the non-empty slice c.
+// meanOf returns the mean of the non-empty slice c of finite values,
+// without overflow when the sum of large values would exceed the float64
+// range.
 func meanOf(c []float64) float64 {
 	var s float64
 	for _, x := range c {
 		s += x
 	}
-	return s / float64(len(c))
+	n := float64(len(c))
+	if s-s == 0 { // the sum is finite
+		return s / n
+	}
+	// Sum the scaled values; rounding can still push the result just past
+	// the range of c (and so past MaxFloat64), which the exact mean never
+	// leaves.
+	s = 0
+	lo, hi := c[0], c[0]
+	for _, x := range c {
+		s += x / n
+		lo, hi = min(lo, x), max(hi, x)
+	}
+	return min(max(s, lo), hi)
 }
 
 // Median is the coordinate-wise median (Yin, Chen, Ramchandran and
@@ -326,7 +341,7 @@ func (a *Krum) Aggregate(dst []float64, updates [][]float64, weights []float64) 
 	for _, i := range sel {
 		vec.Axpy(dst, 1/float64(len(sel)), updates[i])
 	}
-	return nil
+	return aggCheckOutput(a.Name(), dst)
 }
 
 // distBlock is the number of coordinates pairwiseSqDist handles at a
@@ -600,7 +615,7 @@ func (a *NormBound) Aggregate(dst []float64, updates [][]float64, weights []floa
 		}
 		vec.Axpy(dst, w[i]/total*f, u)
 	}
-	return nil
+	return aggCheckOutput(a.Name(), dst)
 }
 
 // Compile-time checks that the aggregators satisfy the interface.

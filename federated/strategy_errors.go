@@ -99,3 +99,13 @@ func aggCheckBound(name string, n, f, k, c int) error {
 	}
 	return fmt.Errorf("%w: %s needs n >= %df+%d = %d clients, has n=%d for f=%d", ErrByzantineBound, name, k, c, k*f+c, n, f)
 }
+
+// aggCheckOutput returns an [ErrInvalidUpdate] error if the aggregate in
+// dst overflowed (finite inputs near the float64 limits can round to an
+// infinity).
+func aggCheckOutput(name string, dst []float64) error {
+	if j := aggFirstNonFinite(dst); j >= 0 {
+		return fmt.Errorf("%w: %s: aggregate coordinate %d overflowed to %v", ErrInvalidUpdate, name, j, dst[j])
+	}
+	return nil
+}
