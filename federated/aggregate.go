@@ -25,14 +25,15 @@ type WeightedMean struct{}
 // NewWeightedMean returns the FedAvg weighted-mean aggregator.
 func NewWeightedMean() WeightedMean { return WeightedMean{} }
 
-// Name returns "fedavg-mean".
-func (WeightedMean) Name() string { return "fedavg-mean" }
+// Name returns "weighted-mean".
+func (WeightedMean) Name() string { return "weighted-mean" }
 
 // Aggregate writes the weighted mean of updates into dst. It returns an
 // error wrapping [ErrInvalidUpdate] if an update has the wrong length or a
 // non-finite coordinate, and [ErrInvalidWeight] if a weight is negative or
 // not finite or the weights sum to zero. dst must not share memory with an
-// update; the updates are not modified.
+// update (dst being one of the updates is reported as [ErrInvalidUpdate]);
+// the updates are not modified.
 func (m WeightedMean) Aggregate(dst []float64, updates [][]float64, weights []float64) error {
 	if err := aggCheckInputs(m.Name(), dst, updates, weights); err != nil {
 		return err

@@ -154,3 +154,17 @@ func TestQFedAvgErrors(t *testing.T) {
 	require.ErrorIs(t, err, ErrInvalidWeight)
 	assert.Contains(t, err.Error(), "normaliser")
 }
+
+// Aggregating into one of the updates would overwrite a client's input
+// while it is read; it is refused.
+func TestAggregatorRefusesAliasedDst(t *testing.T) {
+	for _, a := range allAggregators(t) {
+		updates := make([][]float64, 7)
+		for i := range updates {
+			updates[i] = []float64{float64(i), 1}
+		}
+		err := a.Aggregate(updates[3], updates, []float64{1, 1, 1, 1, 1, 1, 1})
+		require.ErrorIs(t, err, ErrInvalidUpdate, a.Name())
+		assert.Contains(t, err.Error(), "destination is client 3's update")
+	}
+}

@@ -344,6 +344,35 @@ func (o *FedOpt) Step(global, delta []float64) error {
 	return nil
 }
 
+// NewServerOptimizer returns the server optimizer with the given name
+// ("fedavg", "fedavgm", "fedadam", "fedyogi" or "fedadagrad", as returned
+// by its Name method) built with opts, for configurations that name the
+// strategy as a string (a command-line flag, a config file).
+func NewServerOptimizer(name string, opts ...OptimizerOption) (ServerOptimizer, error) {
+	switch name {
+	case "fedavg":
+		return asOptimizer(NewFedAvg(opts...))
+	case "fedavgm":
+		return asOptimizer(NewFedAvgM(opts...))
+	case "fedadam":
+		return asOptimizer(NewFedAdam(opts...))
+	case "fedyogi":
+		return asOptimizer(NewFedYogi(opts...))
+	case "fedadagrad":
+		return asOptimizer(NewFedAdagrad(opts...))
+	}
+	return nil, fmt.Errorf("%w: unknown server optimizer %q (want fedavg, fedavgm, fedadam, fedyogi or fedadagrad)", ErrStrategyConfig, name)
+}
+
+// asOptimizer returns a nil interface, not a nil pointer in a non-nil
+// interface, on error.
+func asOptimizer[T ServerOptimizer](o T, err error) (ServerOptimizer, error) {
+	if err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
 // Compile-time checks that the optimizers satisfy the interface.
 var (
 	_ ServerOptimizer = (*FedAvg)(nil)

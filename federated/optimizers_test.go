@@ -281,3 +281,23 @@ func TestOptimizerDimensionLock(t *testing.T) {
 	assert.InDeltaSlice(t, []float64{1.0980201901209485, -2.09608070595291}, x, 1e-13)
 	assert.False(t, errors.Is(nil, ErrInvalidUpdate))
 }
+
+func TestNewServerOptimizer(t *testing.T) {
+	for _, name := range []string{"fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"} {
+		o, err := NewServerOptimizer(name)
+		require.NoError(t, err)
+		assert.Equal(t, name, o.Name())
+	}
+	o, err := NewServerOptimizer("fedadam", WithTau(1e-9))
+	require.NoError(t, err)
+	assert.Equal(t, "fedadam(eta=0.1 beta1=0.9 beta2=0.99 tau=1e-09)", o.(*FedOpt).String())
+	_, err = NewServerOptimizer("fedavg", WithBeta2(0.9))
+	require.ErrorIs(t, err, ErrStrategyConfig)
+	// A nil *T inside a non-nil interface would be a trap: errors give a
+	// nil interface.
+	o, _ = NewServerOptimizer("fedavg", WithBeta2(0.9))
+	assert.True(t, o == nil, "want a nil interface, got %#v", o)
+	_, err = NewServerOptimizer("sgd")
+	require.ErrorIs(t, err, ErrStrategyConfig)
+	assert.Contains(t, err.Error(), `"sgd"`)
+}

@@ -22,6 +22,9 @@ import (
 // client's own claim, which a Byzantine client would inflate); [NormBound]
 // uses them, capped by [NormBoundConfig.MaxWeight].
 //
+// Every Aggregate writes into dst, which must not share memory with any
+// update, and leaves the updates unmodified.
+//
 // Their guarantees are for the aggregate of one round against updates far
 // from the honest ones. Attacks that stay within the honest clients'
 // spread on every coordinate (Baruch, Baruch and Goldberg, "A Little Is

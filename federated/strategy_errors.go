@@ -30,8 +30,8 @@ var (
 )
 
 // aggCheckInputs validates what an [Aggregator] receives: at least one
-// update, every update of len(dst) finite coordinates, and weights either
-// nil or one finite non-negative value per update. It reports the first
+// update, every update of len(dst) finite coordinates and not dst itself,
+// and weights either nil or one finite non-negative value per update. It reports the first
 // fault with the client index (and coordinate) that caused it.
 func aggCheckInputs(name string, dst []float64, updates [][]float64, weights []float64) error {
 	if len(updates) == 0 {
@@ -43,6 +43,9 @@ func aggCheckInputs(name string, dst []float64, updates [][]float64, weights []f
 	for i, u := range updates {
 		if len(u) != len(dst) {
 			return fmt.Errorf("%w: %s: client %d sent %d coordinates, the model has %d", ErrInvalidUpdate, name, i, len(u), len(dst))
+		}
+		if len(u) > 0 && &u[0] == &dst[0] {
+			return fmt.Errorf("%w: %s: the destination is client %d's update", ErrInvalidUpdate, name, i)
 		}
 		if j := aggFirstNonFinite(u); j >= 0 {
 			return fmt.Errorf("%w: %s: client %d, coordinate %d is %v", ErrInvalidUpdate, name, i, j, u[j])
