@@ -8,9 +8,9 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// allAggregators returns one of each aggregator of the package, built for
+// stratAllAggregators returns one of each aggregator of the package, built for
 // f = 1 where it takes an f.
-func allAggregators(t testing.TB) []Aggregator {
+func stratAllAggregators(t testing.TB) []Aggregator {
 	t.Helper()
 	must := func(a Aggregator, err error) Aggregator { require.NoError(t, err); return a }
 	return []Aggregator{
@@ -37,7 +37,7 @@ func TestAggregatorInputErrors(t *testing.T) {
 		return u
 	}
 	ones := []float64{1, 1, 1, 1, 1, 1, 1}
-	for _, a := range allAggregators(t) {
+	for _, a := range stratAllAggregators(t) {
 		t.Run(a.Name(), func(t *testing.T) {
 			dst := make([]float64, 3)
 			require.NoError(t, a.Aggregate(dst, good(), ones))
@@ -158,7 +158,7 @@ func TestQFedAvgErrors(t *testing.T) {
 // Aggregating into one of the updates would overwrite a client's input
 // while it is read; it is refused.
 func TestAggregatorRefusesAliasedDst(t *testing.T) {
-	for _, a := range allAggregators(t) {
+	for _, a := range stratAllAggregators(t) {
 		updates := make([][]float64, 7)
 		for i := range updates {
 			updates[i] = []float64{float64(i), 1}

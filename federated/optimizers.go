@@ -56,8 +56,8 @@ func WithTau(tau float64) OptimizerOption {
 	return func(c *optimizerConfig) { c.tau = tau; c.set |= optTau }
 }
 
-// optNames names the options for error messages, in bit order.
-var optNames = [...]string{"server learning rate", "momentum", "beta1", "beta2", "tau"}
+// optOptionNames names the options for error messages, in bit order.
+var optOptionNames = [...]string{"server learning rate", "momentum", "beta1", "beta2", "tau"}
 
 // buildOptimizerConfig applies opts over the defaults, rejects any option
 // outside allowed and checks the ranges.
@@ -70,7 +70,7 @@ func buildOptimizerConfig(name string, def optimizerConfig, allowed uint8, opts 
 		}
 		o(&c)
 	}
-	for b, n := range optNames {
+	for b, n := range optOptionNames {
 		if c.set&^allowed&(1<<b) != 0 {
 			return c, fmt.Errorf("%w: %s: option %s does not apply", ErrStrategyConfig, name, n)
 		}
@@ -111,7 +111,7 @@ func optCheckStep(name string, global, delta []float64, dim int) error {
 	return nil
 }
 
-func fmtFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
+func optFormatFloat(x float64) string { return strconv.FormatFloat(x, 'g', -1, 64) }
 
 // FedAvg is the server step of Federated Averaging (McMahan et al.,
 // "Communication-Efficient Learning of Deep Networks from Decentralized
@@ -142,7 +142,7 @@ func NewFedAvg(opts ...OptimizerOption) (*FedAvg, error) {
 func (*FedAvg) Name() string { return "fedavg" }
 
 // String describes the optimizer and its hyper-parameters.
-func (o *FedAvg) String() string { return "fedavg(eta=" + fmtFloat(o.lr) + ")" }
+func (o *FedAvg) String() string { return "fedavg(eta=" + optFormatFloat(o.lr) + ")" }
 
 // Step applies global += η·delta. On error global is unchanged.
 func (o *FedAvg) Step(global, delta []float64) error {
@@ -186,7 +186,7 @@ func (*FedAvgM) Name() string { return "fedavgm" }
 
 // String describes the optimizer and its hyper-parameters.
 func (o *FedAvgM) String() string {
-	return "fedavgm(eta=" + fmtFloat(o.lr) + " momentum=" + fmtFloat(o.beta) + ")"
+	return "fedavgm(eta=" + optFormatFloat(o.lr) + " momentum=" + optFormatFloat(o.beta) + ")"
 }
 
 // Reset forgets the momentum, as before the first round.
@@ -293,11 +293,11 @@ func (o *FedOpt) Name() string {
 
 // String describes the optimizer and its hyper-parameters.
 func (o *FedOpt) String() string {
-	s := o.Name() + "(eta=" + fmtFloat(o.lr) + " beta1=" + fmtFloat(o.beta1)
+	s := o.Name() + "(eta=" + optFormatFloat(o.lr) + " beta1=" + optFormatFloat(o.beta1)
 	if o.kind != kindAdagrad {
-		s += " beta2=" + fmtFloat(o.beta2)
+		s += " beta2=" + optFormatFloat(o.beta2)
 	}
-	return s + " tau=" + fmtFloat(o.tau) + ")"
+	return s + " tau=" + optFormatFloat(o.tau) + ")"
 }
 
 // Reset forgets the moments, as before the first round.

@@ -35,7 +35,7 @@ func TestFedAvgHandRound(t *testing.T) {
 // quadClients simulates clients whose loss is ½‖w − a_k‖²: k local
 // gradient steps with rate lr from w give the update
 // (1 − (1−lr)^k)·(a_k − w).
-func quadUpdates(w []float64, optima [][]float64, lr float64, steps int) [][]float64 {
+func stratQuadUpdates(w []float64, optima [][]float64, lr float64, steps int) [][]float64 {
 	c := 1 - math.Pow(1-lr, float64(steps))
 	out := make([][]float64, len(optima))
 	for k, a := range optima {
@@ -62,7 +62,7 @@ func TestFedAvgMultiRound(t *testing.T) {
 	w0 := append([]float64(nil), w...)
 	delta := make([]float64, 2)
 	for range rounds {
-		require.NoError(t, NewWeightedMean().Aggregate(delta, quadUpdates(w, optima, lr, steps), weights))
+		require.NoError(t, NewWeightedMean().Aggregate(delta, stratQuadUpdates(w, optima, lr, steps), weights))
 		require.NoError(t, opt.Step(w, delta))
 	}
 	for j := range w {
@@ -182,7 +182,7 @@ func TestServerOptimizersConverge(t *testing.T) {
 			w := []float64{10, -10, 5}
 			delta := make([]float64, 3)
 			for range tc.rounds {
-				require.NoError(t, NewWeightedMean().Aggregate(delta, quadUpdates(w, optima, 0.1, 3), weights))
+				require.NoError(t, NewWeightedMean().Aggregate(delta, stratQuadUpdates(w, optima, 0.1, 3), weights))
 				require.NoError(t, tc.opt.Step(w, delta))
 			}
 			assert.InDeltaSlice(t, abar, w, tc.tol)

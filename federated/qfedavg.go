@@ -75,7 +75,7 @@ func (a *QFedAvg) Aggregate(dst []float64, updates [][]float64, losses []float64
 		coef[k] = fq * a.lip
 		h += a.lip * fq
 		if a.q != 0 {
-			h += a.q * math.Pow(f, a.q-1) * a.lip * a.lip * sqNorm(u)
+			h += a.q * math.Pow(f, a.q-1) * a.lip * a.lip * aggSqNorm(u)
 		}
 	}
 	if !(h > 0) || math.IsInf(h, 1) {
@@ -90,8 +90,8 @@ func (a *QFedAvg) Aggregate(dst []float64, updates [][]float64, losses []float64
 	return aggCheckOutput(a.Name(), dst)
 }
 
-// sqNorm returns ‖x‖².
-func sqNorm(x []float64) float64 {
+// aggSqNorm returns ‖x‖².
+func aggSqNorm(x []float64) float64 {
 	var s float64
 	for _, v := range x {
 		s += v * v

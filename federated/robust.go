@@ -52,8 +52,8 @@ func aggColumns(d int, updates [][]float64, buf []float64, fn func(j int, col []
 	}
 }
 
-// sortedMedian returns the median of the sorted, non-empty slice c.
-func sortedMedian(c []float64) float64 {
+// aggSortedMedian returns the median of the sorted, non-empty slice c.
+func aggSortedMedian(c []float64) float64 {
 	h := len(c) / 2
 	if len(c)%2 == 1 {
 		return c[h]
@@ -61,11 +61,11 @@ func sortedMedian(c []float64) float64 {
 	return c[h-1]/2 + c[h]/2
 }
 
-// selectMedian returns the median of the non-empty slice c, which it
+// aggSelectMedian returns the median of the non-empty slice c, which it
 // reorders.
-func selectMedian(c []float64) float64 {
+func aggSelectMedian(c []float64) float64 {
 	h := len(c) / 2
-	selectKth(c, h)
+	aggSelectKth(c, h)
 	if len(c)%2 == 1 {
 		return c[h]
 	}
@@ -76,13 +76,13 @@ func selectMedian(c []float64) float64 {
 	return lower/2 + c[h]/2
 }
 
-// selectKth reorders c (no NaN) so that c[k] is its k-th smallest element
+// aggSelectKth reorders c (no NaN) so that c[k] is its k-th smallest element
 // (0-based) when k < len(c), with c[:k] <= c[k] <= c[k+1:]; for
 // k == len(c) it does nothing. It is Hoare's quickselect with a
 // median-of-three pivot, falling back to sorting after 2·log2(len(c))
 // rounds, so that values chosen by a Byzantine client to defeat the pivot
 // cost O(n log n) at worst.
-func selectKth(c []float64, k int) {
+func aggSelectKth(c []float64, k int) {
 	if k >= len(c) {
 		return
 	}
@@ -130,10 +130,10 @@ func selectKth(c []float64, k int) {
 	}
 }
 
-// meanOf returns the mean of the non-empty slice c of finite values,
+// aggMean returns the mean of the non-empty slice c of finite values,
 // without overflow when the sum of large values would exceed the float64
 // range.
-func meanOf(c []float64) float64 {
+func aggMean(c []float64) float64 {
 	var s float64
 	for _, x := range c {
 		s += x
@@ -189,7 +189,7 @@ func (a *Median) Aggregate(dst []float64, updates [][]float64, weights []float64
 	}
 	buf := make([]float64, aggColBlock*len(updates))
 	aggColumns(len(dst), updates, buf, func(j int, col []float64) {
-		dst[j] = selectMedian(col)
+		dst[j] = aggSelectMedian(col)
 	})
 	return nil
 }
@@ -254,10 +254,10 @@ func (a *TrimmedMean) Aggregate(dst []float64, updates [][]float64, weights []fl
 	buf := make([]float64, aggColBlock*n)
 	aggColumns(len(dst), updates, buf, func(j int, col []float64) {
 		if k > 0 {
-			selectKth(col, k)
-			selectKth(col[k:], n-2*k)
+			aggSelectKth(col, k)
+			aggSelectKth(col[k:], n-2*k)
 		}
-		dst[j] = meanOf(col[k : n-k])
+		dst[j] = aggMean(col[k : n-k])
 	})
 	return nil
 }
@@ -319,13 +319,13 @@ func (a *Krum) selectChecked(updates [][]float64) ([]int, error) {
 	if a.m > n-a.f {
 		return nil, fmt.Errorf("%w: %s averages m=%d updates, more than n-f=%d for n=%d, f=%d", ErrByzantineBound, a.Name(), a.m, n-a.f, n, a.f)
 	}
-	dist := pairwiseSqDist(updates)
+	dist := aggPairwiseSqDist(updates)
 	all := make([]int, n)
 	for i := range all {
 		all[i] = i
 	}
-	scores := krumScores(dist, n, all, n-a.f-2)
-	order := rankByScore(all, scores)
+	scores := aggKrumScores(dist, n, all, n-a.f-2)
+	order := aggRankByScore(all, scores)
 	return order[:a.m], nil
 }
 
@@ -347,26 +347,26 @@ func (a *Krum) Aggregate(dst []float64, updates [][]float64, weights []float64) 
 	return aggCheckOutput(a.Name(), dst)
 }
 
-// distBlock is the number of coordinates pairwiseSqDist handles at a
+// aggDistBlock is the number of coordinates aggPairwiseSqDist handles at a
 // time: 100 updates × 512 coordinates × 8 bytes = 400 KiB stay in cache
 // while all pairs are compared on them.
-const distBlock = 512
+const aggDistBlock = 512
 
-// pairwiseSqDist returns the n×n matrix of squared Euclidean distances
+// aggPairwiseSqDist returns the n×n matrix of squared Euclidean distances
 // between the updates, row-major.
-func pairwiseSqDist(updates [][]float64) []float64 {
+func aggPairwiseSqDist(updates [][]float64) []float64 {
 	n := len(updates)
 	dist := make([]float64, n*n)
 	var d int
 	if n > 0 {
 		d = len(updates[0])
 	}
-	for j0 := 0; j0 < d; j0 += distBlock {
-		j1 := min(j0+distBlock, d)
+	for j0 := 0; j0 < d; j0 += aggDistBlock {
+		j1 := min(j0+aggDistBlock, d)
 		for i := range n {
 			ui := updates[i][j0:j1]
 			for k := i + 1; k < n; k++ {
-				dist[i*n+k] += sqDist(ui, updates[k][j0:j1])
+				dist[i*n+k] += aggSqDist(ui, updates[k][j0:j1])
 			}
 		}
 	}
@@ -378,9 +378,9 @@ func pairwiseSqDist(updates [][]float64) []float64 {
 	return dist
 }
 
-// sqDist returns ‖x − y‖² for slices of equal length, with four partial
+// aggSqDist returns ‖x − y‖² for slices of equal length, with four partial
 // sums so that the loop is not bound by the latency of one addition.
-func sqDist(x, y []float64) float64 {
+func aggSqDist(x, y []float64) float64 {
 	y = y[:len(x)]
 	var s0, s1, s2, s3 float64
 	j := 0
@@ -398,18 +398,18 @@ func sqDist(x, y []float64) float64 {
 	return (s0 + s1) + (s2 + s3)
 }
 
-// krumScores returns, for each index in set, the sum of its k smallest
+// aggKrumScores returns, for each index in set, the sum of its k smallest
 // squared distances to the other members of set (k is clamped to
 // [1, len(set)−1]; a set of one scores 0). dist is n×n.
-func krumScores(dist []float64, n int, set []int, k int) []float64 {
+func aggKrumScores(dist []float64, n int, set []int, k int) []float64 {
 	scores := make([]float64, len(set))
-	krumScoresInto(scores, make([]float64, 0, len(set)), dist, n, set, k)
+	aggKrumScoresInto(scores, make([]float64, 0, len(set)), dist, n, set, k)
 	return scores
 }
 
-// krumScoresInto is krumScores writing into scores (len(set)) with row
+// aggKrumScoresInto is aggKrumScores writing into scores (len(set)) with row
 // (capacity len(set)) as scratch space.
-func krumScoresInto(scores, row, dist []float64, n int, set []int, k int) {
+func aggKrumScoresInto(scores, row, dist []float64, n int, set []int, k int) {
 	k = min(max(k, 1), len(set)-1)
 	for a, i := range set {
 		row = row[:0]
@@ -418,7 +418,7 @@ func krumScoresInto(scores, row, dist []float64, n int, set []int, k int) {
 				row = append(row, dist[i*n+j])
 			}
 		}
-		selectKth(row, k)
+		aggSelectKth(row, k)
 		var s float64
 		for _, x := range row[:k] {
 			s += x
@@ -427,8 +427,8 @@ func krumScoresInto(scores, row, dist []float64, n int, set []int, k int) {
 	}
 }
 
-// rankByScore returns set ordered by increasing score, ties by index.
-func rankByScore(set []int, scores []float64) []int {
+// aggRankByScore returns set ordered by increasing score, ties by index.
+func aggRankByScore(set []int, scores []float64) []int {
 	pos := make([]int, len(set))
 	for a := range pos {
 		pos[a] = a
@@ -495,7 +495,7 @@ func (a *Bulyan) Aggregate(dst []float64, updates [][]float64, weights []float64
 	buf := make([]float64, aggColBlock*theta)
 	aggColumns(len(dst), chosen, buf, func(j int, col []float64) {
 		slices.Sort(col)
-		dst[j] = meanOf(closestToMedian(col, beta))
+		dst[j] = aggMean(aggClosestToMedian(col, beta))
 	})
 	return nil
 }
@@ -503,7 +503,7 @@ func (a *Bulyan) Aggregate(dst []float64, updates [][]float64, weights []float64
 // selectIterated returns theta indices chosen by repeated Krum.
 func (a *Bulyan) selectIterated(updates [][]float64, theta int) []int {
 	n := len(updates)
-	dist := pairwiseSqDist(updates)
+	dist := aggPairwiseSqDist(updates)
 	rest := make([]int, n)
 	for i := range rest {
 		rest[i] = i
@@ -512,7 +512,7 @@ func (a *Bulyan) selectIterated(updates [][]float64, theta int) []int {
 	scores := make([]float64, n)
 	row := make([]float64, 0, n)
 	for len(sel) < theta {
-		krumScoresInto(scores[:len(rest)], row, dist, n, rest, len(rest)-a.f-2)
+		aggKrumScoresInto(scores[:len(rest)], row, dist, n, rest, len(rest)-a.f-2)
 		best := 0 // lowest score, ties to the lower client index (rest is ascending)
 		for r := 1; r < len(rest); r++ {
 			if scores[r] < scores[best] {
@@ -525,10 +525,10 @@ func (a *Bulyan) selectIterated(updates [][]float64, theta int) []int {
 	return sel
 }
 
-// closestToMedian returns the contiguous window of the sorted slice c
+// aggClosestToMedian returns the contiguous window of the sorted slice c
 // holding the beta values closest to its median.
-func closestToMedian(c []float64, beta int) []float64 {
-	med := sortedMedian(c)
+func aggClosestToMedian(c []float64, beta int) []float64 {
+	med := aggSortedMedian(c)
 	lo := sort.SearchFloat64s(c, med)
 	hi := lo
 	for hi-lo < beta {

@@ -98,10 +98,10 @@ func TestBulyanHand(t *testing.T) {
 }
 
 func TestClosestToMedian(t *testing.T) {
-	assert.Equal(t, []float64{4, 5, 6}, closestToMedian([]float64{0, 4, 5, 6, 20}, 3))
-	assert.Equal(t, []float64{-1, 0, 1}, closestToMedian([]float64{-9, -1, 0, 1, 2.5}, 3))
-	assert.Equal(t, []float64{7}, closestToMedian([]float64{7}, 1))
-	assert.Equal(t, []float64{1, 2, 3, 4}, closestToMedian([]float64{1, 2, 3, 4}, 4))
+	assert.Equal(t, []float64{4, 5, 6}, aggClosestToMedian([]float64{0, 4, 5, 6, 20}, 3))
+	assert.Equal(t, []float64{-1, 0, 1}, aggClosestToMedian([]float64{-9, -1, 0, 1, 2.5}, 3))
+	assert.Equal(t, []float64{7}, aggClosestToMedian([]float64{7}, 1))
+	assert.Equal(t, []float64{1, 2, 3, 4}, aggClosestToMedian([]float64{1, 2, 3, 4}, 4))
 }
 
 func TestNormBoundHand(t *testing.T) {
@@ -231,7 +231,7 @@ func (s byzantineScenario) honestRange(x []float64) bool {
 	return true
 }
 
-func distance(x, y []float64) float64 {
+func stratDistance(x, y []float64) float64 {
 	d := make([]float64, len(x))
 	for j := range x {
 		d[j] = x[j] - y[j]
@@ -274,13 +274,13 @@ func TestRobustAggregatorsHoldWhereMeanBreaks(t *testing.T) {
 			dst := make([]float64, byzD)
 
 			require.NoError(t, NewWeightedMean().Aggregate(dst, s.updates, s.weights))
-			meanDist := distance(dst, s.truth)
+			meanDist := stratDistance(dst, s.truth)
 			assert.Greater(t, meanDist, 0.3*tn, "FedAvg should break")
 
 			bound := 2 * byzSigma * math.Sqrt(byzD)
 			for _, a := range robust {
 				require.NoError(t, a.Aggregate(dst, s.updates, s.weights), a.Name())
-				d := distance(dst, s.truth)
+				d := stratDistance(dst, s.truth)
 				assert.LessOrEqual(t, d, bound, "%s: distance %.3f (mean %.3f)", a.Name(), d, meanDist)
 				if k, ok := a.(*Krum); ok {
 					sel, err := k.Select(s.updates)
@@ -324,11 +324,11 @@ func TestNormBoundHoldsWhereMeanBreaks(t *testing.T) {
 			require.NoError(t, a.Aggregate(dst, s.updates, s.weights))
 			rho := float64(byzF) / byzN
 			limit := rho * (cfg.Bound + vec.Norm2(honest))
-			got := distance(dst, honest)
+			got := stratDistance(dst, honest)
 			assert.LessOrEqual(t, got, limit)
 
 			require.NoError(t, NewWeightedMean().Aggregate(dst, s.updates, s.weights))
-			assert.Greater(t, distance(dst, honest), 4*limit, "FedAvg should break")
+			assert.Greater(t, stratDistance(dst, honest), 4*limit, "FedAvg should break")
 		})
 	}
 }
@@ -362,7 +362,7 @@ func TestAggregatorsLeaveUpdatesAlone(t *testing.T) {
 		copies[i] = append([]float64(nil), updates[i]...)
 	}
 	weights := []float64{1, 2, 3, 4, 5, 6, 7}
-	for _, a := range allAggregators(t) {
+	for _, a := range stratAllAggregators(t) {
 		dst := make([]float64, 40)
 		require.NoError(t, a.Aggregate(dst, updates, weights), a.Name())
 		assert.Equal(t, copies, updates, a.Name())
@@ -391,7 +391,7 @@ func TestAggColumns(t *testing.T) {
 	}
 }
 
-// selectKth agrees with sorting on every k, for random data with many
+// aggSelectKth agrees with sorting on every k, for random data with many
 // ties and for orders that defeat simple pivots.
 func TestSelectKth(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
@@ -412,10 +412,10 @@ func TestSelectKth(t *testing.T) {
 		slices.Sort(want)
 		for k := 0; k <= len(in); k++ {
 			c := append([]float64(nil), in...)
-			selectKth(c, k)
+			aggSelectKth(c, k)
 			got := append([]float64(nil), c...)
 			slices.Sort(got)
-			require.Equal(t, want, got, "selectKth must permute")
+			require.Equal(t, want, got, "aggSelectKth must permute")
 			if k == len(in) {
 				continue
 			}
@@ -429,7 +429,7 @@ func TestSelectKth(t *testing.T) {
 		}
 		if len(in) > 0 {
 			c := append([]float64(nil), in...)
-			assert.Equal(t, sortedMedian(want), selectMedian(c))
+			assert.Equal(t, aggSortedMedian(want), aggSelectMedian(c))
 		}
 	}
 }

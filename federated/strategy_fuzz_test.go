@@ -6,9 +6,9 @@ import (
 	"testing"
 )
 
-// fuzzFloats are the values the fuzzer picks from, so that it reaches
+// stratFuzzFloats are the values the fuzzer picks from, so that it reaches
 // ties, extremes and non-finite values quickly.
-var fuzzFloats = [...]float64{
+var stratFuzzFloats = [...]float64{
 	0, 1, -1, 0.5, 2, 3, -100, 100, 1e-300, 5e-324,
 	1e308, -1e308, math.MaxFloat64, -math.MaxFloat64,
 	math.NaN(), math.Inf(1), math.Inf(-1),
@@ -22,7 +22,7 @@ func FuzzAggregators(f *testing.F) {
 	f.Add([]byte{7, 3, 1, 12, 12, 12, 0, 0, 0, 3, 3, 3, 2, 2, 2, 1, 1, 1, 4, 4, 4, 6, 6, 6})
 	f.Add([]byte{3, 1, 0, 14, 0, 0})
 	f.Add([]byte{11, 0})
-	aggs := allAggregators(f)
+	aggs := stratAllAggregators(f)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		if len(data) < 3 {
 			return
@@ -33,7 +33,7 @@ func FuzzAggregators(f *testing.F) {
 			if len(data) == 0 {
 				return 1
 			}
-			v := fuzzFloats[int(data[0])%len(fuzzFloats)]
+			v := stratFuzzFloats[int(data[0])%len(stratFuzzFloats)]
 			data = data[1:]
 			return v
 		}
