@@ -168,3 +168,37 @@ func TestAggregatorRefusesAliasedDst(t *testing.T) {
 		assert.Contains(t, err.Error(), "destination is client 3's update")
 	}
 }
+
+// q-FedAvg's purpose: a fairer spread of losses. Three clients have their
+// optimum at 0 and one at 10 (loss ½(w − a_k)², one local step of rate
+// 0.1). Equal-weight FedAvg settles at the mean 2.5, where the outlier's
+// loss is ½·7.5² ≈ 28.1. q-FedAvg with q = 2 settles where
+// Σ F_k²·∇F_k = 0, that is 3·(w²/2)²·w = ((10−w)²/2)²·(10−w), so
+// w/(10−w) = 3^(−1/5) and w = 10·3^(−1/5)/(1 + 3^(−1/5)) ≈ 4.453, where
+// the largest loss is ≈ 15.4.
+func TestQFedAvgMultiRoundFairness(t *testing.T) {
+	optima := [][]float64{{0}, {0}, {0}, {10}}
+	run := func(q float64) float64 {
+		a, err := NewQFedAvg(QFedAvgConfig{Q: q, ClientLearningRate: 0.1})
+		require.NoError(t, err)
+		opt, err := NewFedAvg()
+		require.NoError(t, err)
+		w := []float64{1}
+		delta := make([]float64, 1)
+		losses := make([]float64, len(optima))
+		for range 2000 {
+			for k, o := range optima {
+				losses[k] = (w[0] - o[0]) * (w[0] - o[0]) / 2
+			}
+			require.NoError(t, a.Aggregate(delta, stratQuadUpdates(w, optima, 0.1, 1), losses))
+			require.NoError(t, opt.Step(w, delta))
+		}
+		return w[0]
+	}
+	assert.InDelta(t, 2.5, run(0), 1e-9)
+	r := math.Pow(3, -0.2)
+	fair := run(2)
+	assert.InDelta(t, 10*r/(1+r), fair, 1e-6)
+	worst := func(w float64) float64 { return (10 - w) * (10 - w) / 2 }
+	assert.Less(t, worst(fair), 0.6*worst(2.5))
+}
