@@ -163,9 +163,10 @@ func (o *FedAvg) Step(global, delta []float64) error {
 //	global += η·v
 //
 // with v = 0 before the first round. β = 0 is [FedAvg]. Defaults: η = 1,
-// β = 0.9 (Hsu et al. study β in [0.7, 0.997] with the effective rate
-// η/(1−β); Flower's FedAvgM defaults to β = 0, which is plain FedAvg). The
-// momentum is kept between rounds; FedAvgM is not safe for concurrent use.
+// β = 0.9 (Hsu et al. study several β close to 1 and relate them through
+// the effective rate η/(1−β); Flower's FedAvgM defaults to β = 0, which is
+// plain FedAvg, so a momentum must be asked for there). The momentum is
+// kept between rounds; FedAvgM is not safe for concurrent use.
 type FedAvgM struct {
 	lr, beta float64
 	v        []float64
@@ -247,8 +248,9 @@ type FedOpt struct {
 
 // NewFedAdam returns FedAdam. It accepts [WithServerLearningRate],
 // [WithBeta1], [WithBeta2] and [WithTau]; the defaults are those of
-// Flower's FedAdam: η = 0.1, β1 = 0.9, β2 = 0.99 (the decays Reddi et al.
-// use throughout), τ = 10⁻³ (the paper tunes τ over 10⁻¹⁰…1 per task).
+// Flower's FedAdam (flwr.serverapp; older releases used τ = 10⁻⁹): η = 0.1,
+// β1 = 0.9, β2 = 0.99 (the decays Reddi et al. use in their experiments),
+// τ = 10⁻³ (the paper tunes τ per task).
 func NewFedAdam(opts ...OptimizerOption) (*FedOpt, error) {
 	return newFedOpt("fedadam", kindAdam, optimizerConfig{lr: 0.1, beta1: 0.9, beta2: 0.99, tau: 1e-3},
 		optLR|optBeta1|optBeta2|optTau, opts)
