@@ -276,11 +276,29 @@ func (a *PLDAccountant) fromCurve(p basePair, q float64) ([2]pmf, error) {
 // that memory stays near 100 MB.
 const maxPLDPoints = 1 << 22
 
-// checkSize rejects a distribution of n grid points above maxPLDPoints.
+// GridSizeError reports a privacy loss distribution that needs more grid
+// points than a [PLDAccountant] allows at its [PLDConfig.Interval]. It
+// wraps [ErrUnsupportedEvent]; its fields let a caller phrase the advice in
+// its own terms (a command-line flag, say).
+type GridSizeError struct {
+	Points   float64 // grid points needed
+	Interval float64 // the grid interval in use
+	Limit    int     // the most grid points allowed
+}
+
+func (e *GridSizeError) Error() string {
+	return fmt.Sprintf("%v: the privacy loss distribution needs %.3g grid points at PLDConfig.Interval = %g (limit %d); use a larger interval or the RDP accountant",
+		ErrUnsupportedEvent, e.Points, e.Interval, e.Limit)
+}
+
+// Unwrap returns [ErrUnsupportedEvent].
+func (e *GridSizeError) Unwrap() error { return ErrUnsupportedEvent }
+
+// checkSize rejects a distribution of n grid points above maxPLDPoints with
+// a [*GridSizeError].
 func (a *PLDAccountant) checkSize(n float64) error {
 	if !(n <= maxPLDPoints) {
-		return fmt.Errorf("%w: the privacy loss distribution needs %.3g grid points at interval %g (limit %d); use a larger PLDConfig.Interval or the RDP accountant",
-			ErrUnsupportedEvent, n, a.cfg.Interval, maxPLDPoints)
+		return &GridSizeError{Points: n, Interval: a.cfg.Interval, Limit: maxPLDPoints}
 	}
 	return nil
 }
