@@ -16,7 +16,11 @@
 // [ClipBatchL2Layers] bound contributions; [VectorSum] and [VectorMean]
 // combine clipping and noise. [Sampler.Exponential],
 // [Sampler.PermuteAndFlip], [Sampler.TopK] and [AboveThreshold] select.
-// [Filter] refuses releases that would overspend a budget.
+// [Filter] refuses releases that would overspend a budget; its saved state
+// is decoded only into states its constructors and Spend can reach, and
+// [Filter.MarshalBinaryMAC] adds an HMAC-SHA256 tag under a caller's key so
+// that a modified state is refused (an older state saved under the same key
+// is not detected: see the method).
 //
 // # Exact noise on a lattice
 //
