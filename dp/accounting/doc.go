@@ -58,7 +58,9 @@
 // sized by a Chernoff bound) and reads off δ(ε) or ε(δ). The answer is an
 // upper bound whose slack is the discretisation error, which shrinks with
 // [PLDConfig.Interval]; tails below [PLDConfig.TailMass] are moved to
-// infinite loss or up, never dropped. It supports the Gaussian, the Laplace,
+// infinite loss or up, never dropped. ε(δ) is read off with the sums
+// Σ m·e^{-loss} carried scaled to the current loss, so ε far above 709
+// (where e^{-ε} underflows) is computed as accurately as small ε. It supports the Gaussian, the Laplace,
 // pure DP, and the Poisson-subsampled Gaussian and Laplace (Koskela, Jälkö
 // and Honkela 2020; the design of Google's dp_accounting).
 //

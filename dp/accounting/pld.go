@@ -552,12 +552,16 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 // epsilon inverts delta exactly: between two grid losses l_k < ε <= l_{k+1},
 // δ(ε) = inf + S1 - e^ε·S2 with S1 = Σ_{j>k} m_j and S2 = Σ_{j>k} m_j e^{-l_j},
 // so the crossing point has a closed form. The suffix sums run from the top,
-// adding small terms first.
+// adding small terms first. S2 underflows for losses beyond 745 (and e^ε
+// overflows beyond 709), so it is carried scaled, as t = e^{l}·S2 at the
+// current loss l: t ← t·e^{-dx} + m at each step down, and every use is of
+// the form e^{x-l}·t with x <= l.
 func (p pmf) epsilon(delta, dx float64) float64 {
 	if p.inf > delta {
 		return math.Inf(1)
 	}
-	var s1, s2 float64
+	decay := math.Exp(-dx)
+	var s1, t float64
 	for k := len(p.mass) - 1; k >= 0; k-- {
 		l := float64(p.offset+k) * dx
 		lower := 0.0
@@ -568,10 +572,10 @@ func (p pmf) epsilon(delta, dx float64) float64 {
 			break
 		}
 		s1 += p.mass[k]
-		s2 += p.mass[k] * math.Exp(-l)
-		// On (lower, l], δ(ε) = inf + s1 - e^ε s2, decreasing in ε.
-		if p.inf+s1-math.Exp(lower)*s2 > delta {
-			e := math.Log((p.inf + s1 - delta) / s2)
+		t = t*decay + p.mass[k]
+		// On (lower, l], δ(ε) = inf + s1 - e^{ε-l}·t, decreasing in ε.
+		if p.inf+s1-math.Exp(lower-l)*t > delta {
+			e := l + math.Log((p.inf+s1-delta)/t)
 			return math.Max(e, lower)
 		}
 	}
