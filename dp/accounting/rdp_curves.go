@@ -28,6 +28,9 @@ type sgm struct {
 	e0           []float64 // e0[i] = log Φ((zlo-i)/s), independent of α
 	bandA, bandB []float64 // band quadrature: log-weight·density and log ratio per node
 	logAInts     map[int]float64
+	nodeLogMu    []float64 // logAIntegral's nodes z_k = -16s-10 + k·h: log μ0(z_k)
+	nodeX        []float64 // and x(z_k) = q·(e^{(2z_k-1)/(2s²)} - 1) (+Inf if it overflows)
+	nodeE        []float64 // and (2z_k-1)/(2s²)
 }
 
 func newSGM(q, s float64) *sgm {
@@ -118,16 +121,23 @@ const seriesMargin = 0x1p-48
 //     inequality): log A_α <= (n+1-α)·log A_n + (α-n)·log A_{n+1} for
 //     n = ⌊α⌋, from the exact integer orders (log A_1 = 0).
 func (g *sgm) logAFracBound(alpha float64) float64 {
+	// The integer sums are exact up to rounding, padded in logAInt.
+	n := math.Floor(alpha)
+	interp := (n+1-alpha)*g.logAIntCached(int(n)) + (alpha-n)*g.logAIntCached(int(n)+1)
+	// The series' margin is at least seriesMargin (its absolute sum is at
+	// least A_α >= 1); where A_α - 1 < interp's bound is that small, the
+	// series cannot win and is skipped.
+	const rel = 1e-10 // the slack of the series bound that sends to the integral
+	if interp > 0 && logExpm1(interp) < math.Log(seriesMargin/rel) {
+		return math.Min(interp, g.logAIntegral(alpha))
+	}
 	v, abs := g.logAFracSeries(alpha)
 	margin := abs + math.Log(seriesMargin)
 	best := logAdd(v, margin)
 	// When the margin is not negligible against A_α - 1, try the integral.
-	if !(v > 0) || margin > logExpm1(v)+math.Log(1e-10) {
+	if !(v > 0) || margin > logExpm1(v)+math.Log(rel) {
 		best = math.Min(best, g.logAIntegral(alpha))
 	}
-	n := math.Floor(alpha)
-	interp := (n+1-alpha)*g.logAIntCached(int(n)) + (alpha-n)*g.logAIntCached(int(n)+1)
-	// The integer sums are exact up to rounding, padded in logAInt.
 	return math.Min(best, interp)
 }
 
@@ -138,7 +148,7 @@ const maxIntegralNodes = 1 << 16
 // A_α - 1 = ∫ μ0(z)·f(x(z)) dz with f(x) = (1+x)^α - 1 - αx >= 0, by the
 // trapezoidal rule on [-16s-10, α+16s+10] (outside which both Gaussians of
 // the mixture, raised to α, carry below e^-128 of the mass) with spacing
-// h = min(s, s²)/6 (the integrand varies on the scale s, and on s² where
+// h = min(s, s²)/4 (the integrand varies on the scale s, and on s² where
 // x(z) crosses 1), plus the difference from spacing 2h and a relative
 // 2^-40·(1 + 4/(α-1)). For such smooth, fast-decaying integrands the trapezoidal error
 // falls like e^{-c/h²}, far below the difference of the two spacings. It
@@ -146,7 +156,7 @@ const maxIntegralNodes = 1 << 16
 func (g *sgm) logAIntegral(alpha float64) float64 {
 	s := g.s
 	lo, hi := -16*s-10, alpha+16*s+10
-	h := math.Min(s, s*s) / 6
+	h := math.Min(s, s*s) / 4
 	n := int(math.Ceil((hi-lo)/h)) + 1
 	if n > maxIntegralNodes {
 		return math.Inf(1)
@@ -154,30 +164,27 @@ func (g *sgm) logAIntegral(alpha float64) float64 {
 	if n%2 == 0 {
 		n++
 	}
-	h = (hi - lo) / float64(n-1)
-	lnorm := -math.Log(s) - 0.5*math.Log(2*math.Pi)
+	g.integralNodes(lo, h, n)
+	lh, l2h := math.Log(h), math.Log(2*h)
 	fine, coarse := newLogSum(), newLogSum()
 	for k := range n {
-		z := lo + float64(k)*h
-		e := (2*z - 1) * g.inv2s2
 		var lf float64
-		if e > 700 {
+		if e := g.nodeE[k]; e > 700 {
 			// x overflows: bound the excess by (1+x)^α, in logs.
 			lf = alpha * (g.lq + e + math.Log1p(math.Exp(-e-g.lq)))
 		} else {
-			lf = logPowExcess(g.q*math.Expm1(e), alpha)
+			lf = logPowExcess(g.nodeX[k], alpha)
 		}
 		if math.IsInf(lf, -1) {
 			continue
 		}
-		v := lnorm - z*z*g.inv2s2 + lf
-		w := 0.0
+		v := g.nodeLogMu[k] + lf
 		if k == 0 || k == n-1 {
-			w = math.Log(0.5)
+			v -= math.Ln2
 		}
-		fine.add(v + w + math.Log(h))
+		fine.add(v + lh)
 		if k%2 == 0 {
-			coarse.add(v + w + math.Log(2*h))
+			coarse.add(v + l2h)
 		}
 	}
 	f, c := fine.log(), coarse.log()
@@ -192,6 +199,19 @@ func (g *sgm) logAIntegral(alpha float64) float64 {
 		return i + math.Log1p(math.Exp(-i))
 	}
 	return math.Log1p(math.Exp(i))
+}
+
+// integralNodes extends the cached node values to n nodes from lo by h
+// (the same lo and h at every order).
+func (g *sgm) integralNodes(lo, h float64, n int) {
+	lnorm := -math.Log(g.s) - 0.5*math.Log(2*math.Pi)
+	for k := len(g.nodeX); k < n; k++ {
+		z := lo + float64(k)*h
+		e := (2*z - 1) * g.inv2s2
+		g.nodeE = append(g.nodeE, e)
+		g.nodeX = append(g.nodeX, g.q*math.Expm1(e))
+		g.nodeLogMu = append(g.nodeLogMu, lnorm-z*z*g.inv2s2)
+	}
 }
 
 // logPowExcess returns log((1+x)^α - 1 - αx) for x > -1 and α > 1, a
