@@ -52,14 +52,16 @@ func logDiscreteGaussianDelta(sigma, epsilon, sens float64) float64 {
 func logTailSum(logg func(float64) float64, m, sigma float64) float64 {
 	s2 := sigma * sigma
 	acc := newLogAcc()
-	for z := m; ; z++ {
+	// The tail bound holds past any Z >= 0, so stopping early by the
+	// iteration cap still gives an upper bound.
+	for z, i := m, 0; ; z, i = z+1, i+1 {
 		acc.add(logg(z))
 		if z < 0 {
 			continue
 		}
 		next := z + 1
 		tail := -next*next/(2*s2) - math.Log(-math.Expm1(-(2*next+1)/(2*s2)))
-		if tail < acc.log()-60 {
+		if tail < acc.log()-60 || i > 4*maxDirectTerms {
 			acc.add(tail)
 			return acc.log()
 		}
@@ -152,13 +154,14 @@ func checkIntSensitivity(name string, v float64) error {
 }
 
 // DiscreteGaussianDelta returns the smallest δ for which adding discrete
-// Gaussian noise N_ℤ(0, sigma²) to an integer query of sensitivity
+// Gaussian noise N_ℤ(0, sigma²) (sigma in the integer sampler's range
+// [2^-20, 2^50]) to an integer query of sensitivity
 // sensitivity (an integer >= 1) is (epsilon, δ)-DP: CKS20, Theorem 7,
 // computed as a sum of non-negative terms in log space (for sigma above a
 // few thousand, an upper bound by an integral, within a relative 2e-4 of
 // the sum). Epsilon may be 0.
 func DiscreteGaussianDelta(sigma, epsilon, sensitivity float64) (float64, error) {
-	if err := checkPositive("sigma", sigma); err != nil {
+	if err := checkIntParam("sigma", sigma); err != nil {
 		return 0, err
 	}
 	if !finite(epsilon) || epsilon < 0 {
@@ -201,7 +204,7 @@ func DiscreteGaussianSigma(epsilon, delta, sensitivity float64) (float64, error)
 	lo := hi / 1.01
 	for meets(lo) {
 		hi, lo = lo, lo/1.01
-		if lo < 1e-300 {
+		if lo < minParam {
 			return hi, nil
 		}
 	}

@@ -128,6 +128,13 @@ func TestDiscreteGaussianBadInput(t *testing.T) {
 	}
 	_, err := DiscreteGaussianDelta(0, 1, 1)
 	assert.ErrorIs(t, err, ErrInvalidParameter)
+	_, err = DiscreteGaussianDelta(1e-300, 1, 1)
+	assert.ErrorIs(t, err, ErrInvalidParameter)
+	// At the smallest σ the noise is almost surely 0: δ = 1, computed
+	// without a hang.
+	d, err := DiscreteGaussianDelta(0x1p-20, 1, 1)
+	require.NoError(t, err)
+	assert.InDelta(t, 1, d, 1e-12)
 	_, err = DiscreteGaussianDelta(1, -1, 1)
 	assert.ErrorIs(t, err, ErrInvalidEpsilon)
 	_, err = DiscreteGaussianSigma(1, 0, 1)
