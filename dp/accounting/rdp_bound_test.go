@@ -137,3 +137,23 @@ func TestPureRDPSmallEpsilon(t *testing.T) {
 		}
 	}
 }
+
+// TestRDPUpperBoundGrid: over a grid of small rates, noise multipliers from
+// 2 to 1e5 and fractional orders, log A_α is never below the binomial
+// reference (beyond its own rounding, 1e-11) and at most 1e-6 above it.
+func TestRDPUpperBoundGrid(t *testing.T) {
+	worst := 0.0
+	for _, q := range []float64{1e-6, 1e-4, 1e-3} {
+		for _, s := range []float64{2, 5, 30, 1e3, 1e5} {
+			g := newSGM(q, s)
+			for _, a := range []float64{1.05, 1.3, 2.5, 7.7, 20.5} {
+				want := refLogABinomial(q, s, a)
+				got := g.rdp(a) * (a - 1)
+				assert.GreaterOrEqual(t, got, want*(1-1e-11), "q=%g s=%g alpha=%g", q, s, a)
+				assert.InEpsilon(t, want, got, 1e-6, "q=%g s=%g alpha=%g", q, s, a)
+				worst = math.Max(worst, got/want-1)
+			}
+		}
+	}
+	t.Logf("largest relative excess over the reference: %.3g", worst)
+}
