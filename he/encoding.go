@@ -25,10 +25,12 @@ const (
 	kindKeys       = 'K'
 	kindCiphertext = 'C'
 	kindPlan       = 'M'
-	// planVersion is the version of plans whose model declares a
-	// convolution (version 2 adds the layer shapes and the packing);
-	// other plans are written as version 1, which readers before it read.
-	planVersion = 2
+	// planVersion is the newest plan format: version 2, for plans whose
+	// model declares a convolution, adds the layer shapes and the
+	// packing; version 3, for plans with an input range, adds the range
+	// after the layers. Other plans are written as version 1, which
+	// readers before these versions read.
+	planVersion = 3
 )
 
 // Decoder limits.
@@ -611,16 +613,22 @@ func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
 // with the resolved activation settings. Format version 2, written when a
 // layer declares a convolution, adds after the output scale a byte for the
 // convolution packing (1 for direct) and after each layer's interval a
-// byte flagging a shape, then its seven fields as uint32.
+// byte flagging a shape, then its seven fields as uint32. Format version
+// 3, written when the plan has an input range, is version 2 followed by
+// the range of every feature (lo then hi, float64).
 func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	e := &encoder{w: w}
 	v2 := false
 	for li := range p.model.Layers {
 		v2 = v2 || p.model.Layers[li].Conv != nil
 	}
-	if v2 {
-		e.headerVersion(kindPlan, planVersion)
-	} else {
+	switch {
+	case p.inLo != nil:
+		e.headerVersion(kindPlan, 3)
+		v2 = true
+	case v2:
+		e.headerVersion(kindPlan, 2)
+	default:
 		e.header(kindPlan)
 	}
 	p.params.encode(e)
@@ -663,6 +671,10 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 				}
 			}
 		}
+	}
+	for i := range p.inLo {
+		e.f64(p.inLo[i])
+		e.f64(p.inHi[i])
 	}
 	return e.n, e.err
 }
@@ -788,7 +800,21 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		m.Layers = append(m.Layers, l)
 		in = out
 	}
-	if version >= 2 && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
+	var inLo, inHi []float64
+	if version == 3 {
+		inLo, inHi = make([]float64, m.InputDim), make([]float64, m.InputDim)
+		for i := range inLo {
+			inLo[i], inHi[i] = d.f64(), d.f64()
+			if d.err != nil {
+				return nil, d.err
+			}
+			if !(inLo[i] < inHi[i]) || math.IsInf(inLo[i], 0) || math.IsInf(inHi[i], 0) {
+				d.fail(ErrMalformed, "input range of feature %d is not a finite interval", i)
+				return nil, d.err
+			}
+		}
+	}
+	if version == 2 && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
 		// WriteTo uses version 2 exactly when a layer is a convolution.
 		d.fail(ErrMalformed, "format version 2 without a convolution layer")
 		return nil, d.err
@@ -816,6 +842,7 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		}
 		pl.setOutScale(outScale)
 	}
+	pl.inLo, pl.inHi = inLo, inHi
 	return pl, nil
 }
 

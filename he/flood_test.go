@@ -1,0 +1,167 @@
+package he
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/ring"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// floodParams returns INSECURE logN-10 parameters with a 2^50 scale, room
+// for noise flooding at 30 bits of statistical security.
+func floodParams(t testing.TB, depth int) *Parameters {
+	t.Helper()
+	cp, err := ckks.NewParametersFromLiteral(ckks.ParametersLiteral{
+		LogN:            10,
+		LogQ:            append([]int{60}, rep(50, depth)...),
+		LogP:            []int{61},
+		LogDefaultScale: 50,
+		RingType:        ring.Standard,
+		Xs:              rlwe.DefaultXs,
+		Xe:              rlwe.DefaultXe,
+	})
+	require.NoError(t, err)
+	return &Parameters{p: cp, name: "insecure-test-flood", insecure: true}
+}
+
+// floodFixture evaluates a 6-4(square)-3 model in batch mode on 512
+// samples (every slot used).
+type floodFixture struct {
+	plan   *Plan
+	client *Client
+	res    *Ciphertext
+	xs     [][]float64
+	exact  [][]float64 // Client.Decrypt
+}
+
+func newFloodFixture(t *testing.T) *floodFixture {
+	r := rand.New(rand.NewPCG(61, 62))
+	m := randModel(t, r, []int{6, 4, 3}, []Activation{ActSquare, ActNone})
+	xs := randSamples(r, 512, 6)
+	plan, err := Compile(m, CompileOptions{Mode: Batch, Parameters: floodParams(t, 3), Calibration: xs})
+	require.NoError(t, err)
+	c, err := NewClient(plan.Parameters())
+	require.NoError(t, err)
+	keys, err := c.GenEvaluationKeys(plan)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	cts, err := c.Encrypt(plan, xs)
+	require.NoError(t, err)
+	require.Len(t, cts, 1)
+	res, err := s.Evaluate(cts[0])
+	require.NoError(t, err)
+	exact, err := c.Decrypt(res)
+	require.NoError(t, err)
+	return &floodFixture{plan: plan, client: c, res: res, xs: xs, exact: exact}
+}
+
+// TestDecryptPublicFlooding: two flooded decryptions of one ciphertext
+// differ everywhere; the flooding has the configured standard deviation;
+// the reported bounds hold. Each bound fails per value with probability
+// 2^-30, so over the 1536 values of a run with probability below 2^-19;
+// the standard deviation check allows 10%, 5.5 standard errors of the
+// estimate from 1536 values (false failure below 1e-7). The seeds are
+// fixed.
+func TestDecryptPublicFlooding(t *testing.T) {
+	f := newFloodFixture(t)
+	opts := PublicDecryption{Rand: rand.NewChaCha8([32]byte{1})}
+	a, err := f.client.DecryptPublic(f.plan, f.res, opts)
+	require.NoError(t, err)
+	b, err := f.client.DecryptPublic(f.plan, f.res, opts)
+	require.NoError(t, err)
+	t.Logf("s=30 τ=1: noise bound 2^%.1f, σ 2^%.1f, flood error %.3g, error bound %.3g, precision %.1f bits",
+		math.Log2(a.NoiseBound), math.Log2(a.Sigma), a.FloodError, a.ErrorBound, a.Precision)
+	require.GreaterOrEqual(t, a.Precision, float64(DefaultMinPrecision))
+	require.InDelta(t, -math.Log2(a.ErrorBound), a.Precision, 1e-9)
+
+	var sum2 float64
+	n := 0
+	for i, x := range f.xs {
+		want, err := f.plan.model.Predict(x)
+		require.NoError(t, err)
+		for j := range want {
+			require.NotEqual(t, a.Values[i][j], b.Values[i][j], "sample %d output %d: two flooded decryptions agree", i, j)
+			d := a.Values[i][j] - f.exact[i][j]
+			require.LessOrEqual(t, math.Abs(d), a.FloodError, "sample %d output %d: flooding beyond its bound", i, j)
+			require.LessOrEqual(t, math.Abs(a.Values[i][j]-want[j]), a.ErrorBound, "sample %d output %d: error beyond the bound", i, j)
+			sum2 += d * d
+			n++
+		}
+	}
+	std := math.Sqrt(sum2 / float64(n))
+	wantStd := a.FloodError / errorTail
+	t.Logf("flooding std measured %.4g, configured %.4g", std, wantStd)
+	require.InEpsilon(t, wantStd, std, 0.10)
+
+	// More queries or more security cost precision.
+	more, err := f.client.DecryptPublic(f.plan, f.res, PublicDecryption{Queries: 1 << 10, MinPrecision: -1})
+	require.NoError(t, err)
+	require.InDelta(t, a.Precision-5, more.Precision, 0.2, "√τ more flooding costs log2(32) = 5 bits")
+}
+
+// TestDecryptPublicRefuses: a requested precision the flooding cannot
+// leave, and flooding that would wrap around the modulus, are refused.
+func TestDecryptPublicRefuses(t *testing.T) {
+	f := newFloodFixture(t)
+	_, err := f.client.DecryptPublic(f.plan, f.res, PublicDecryption{MinPrecision: 40})
+	require.ErrorIs(t, err, ErrPrecision)
+	require.Contains(t, err.Error(), "bits of precision")
+	_, err = f.client.DecryptPublic(f.plan, f.res, PublicDecryption{StatisticalSecurity: 128, Queries: 1 << 20})
+	require.ErrorIs(t, err, ErrPrecision)
+	_, err = f.client.DecryptPublic(f.plan, f.res, PublicDecryption{Queries: -1})
+	require.ErrorIs(t, err, ErrInput)
+	_, err = f.client.DecryptPublic(nil, f.res, PublicDecryption{})
+	require.ErrorIs(t, err, ErrInput)
+}
+
+// TestThresholdFloodingStatistics: the error of a threshold decryption is
+// dominated by the parties' flooding, whose standard deviation is
+// measured against the configured one (√n·σ per coefficient). Fixed
+// seeds; the 10% tolerance is 5.5 standard errors (false failure below
+// 1e-7).
+func TestThresholdFloodingStatistics(t *testing.T) {
+	r := rand.New(rand.NewPCG(63, 64))
+	m := randModel(t, r, []int{6, 3}, []Activation{ActNone})
+	xs := randSamples(r, 512, 6)
+	plan, err := Compile(m, CompileOptions{Mode: Batch, Parameters: floodParams(t, 1), Calibration: xs})
+	require.NoError(t, err)
+	parties, err := NewParties(plan.Parameters(), 3)
+	require.NoError(t, err)
+	enc, keys, err := CollectiveKeyGen(plan, parties)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	cts, err := enc.Encrypt(plan, xs)
+	require.NoError(t, err)
+	res, err := s.Evaluate(cts[0])
+	require.NoError(t, err)
+	opts := PublicDecryption{Rand: rand.NewChaCha8([32]byte{2})}
+	a, err := ThresholdDecrypt(plan, res, parties, opts)
+	require.NoError(t, err)
+	b, err := ThresholdDecrypt(plan, res, parties, opts)
+	require.NoError(t, err)
+	t.Logf("3 parties, s=30: σ per party 2^%.1f, flood error %.3g, precision %.1f bits", math.Log2(a.Sigma), a.FloodError, a.Precision)
+	var sum2 float64
+	n := 0
+	for i, x := range xs {
+		want, err := m.Predict(x)
+		require.NoError(t, err)
+		for j := range want {
+			require.NotEqual(t, a.Values[i][j], b.Values[i][j])
+			d := a.Values[i][j] - want[j]
+			require.LessOrEqual(t, math.Abs(d), a.ErrorBound)
+			sum2 += d * d
+			n++
+		}
+	}
+	nm := newNoiseModel(plan.params, 3)
+	wantStd := nm.slotStd(3 * a.Sigma * a.Sigma)
+	std := math.Sqrt(sum2 / float64(n))
+	t.Logf("threshold flooding std measured %.4g, configured %.4g", std, wantStd)
+	require.InEpsilon(t, wantStd, std, 0.10)
+}
