@@ -218,7 +218,7 @@ func floodPoly(ringQ *ring.Ring, level int, sigma float64, rnd io.Reader) (ring.
 	}
 	for k := 0; k < n; k += 2 {
 		u1 := (float64(binary.LittleEndian.Uint64(buf[8*k:])>>11) + 1) * 0x1p-53 // (0, 1]
-		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53    // [0, 1)
+		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53     // [0, 1)
 		rad := sigma * math.Sqrt(-2*math.Log(u1))
 		sin, cos := math.Sincos(2 * math.Pi * u2)
 		set(k, rad*cos)
