@@ -165,3 +165,61 @@ func TestThresholdFloodingStatistics(t *testing.T) {
 	t.Logf("threshold flooding std measured %.4g, configured %.4g", std, wantStd)
 	require.InEpsilon(t, wantStd, std, 0.10)
 }
+
+// TestBatchUnusedSlotsMasked: in batch mode the slots no sample uses
+// carry fresh values on every evaluation, not the model's output on an
+// all-zero input, while the samples' outputs stay exact.
+func TestBatchUnusedSlotsMasked(t *testing.T) {
+	r := rand.New(rand.NewPCG(65, 66))
+	m := randModel(t, r, []int{6, 4, 3}, []Activation{ActSquare, ActNone})
+	xs := randSamples(r, 3, 6)
+	plan, err := Compile(m, CompileOptions{Mode: Batch, Parameters: testParams(t, 10, 3)})
+	require.NoError(t, err)
+	c, err := NewClient(plan.Parameters())
+	require.NoError(t, err)
+	keys, err := c.GenEvaluationKeys(plan)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	cts, err := c.Encrypt(plan, xs)
+	require.NoError(t, err)
+	zero, err := m.Predict(make([]float64, 6))
+	require.NoError(t, err)
+	slotsOf := func(res *Ciphertext) [][]float64 {
+		out := make([][]float64, len(res.cts))
+		for i, e := range res.cts {
+			out[i] = make([]float64, plan.params.Slots())
+			require.NoError(t, c.ecd.Decode(c.dec.DecryptNew(e), out[i]))
+		}
+		return out
+	}
+	res1, err := s.Evaluate(cts[0])
+	require.NoError(t, err)
+	res2, err := s.Evaluate(cts[0])
+	require.NoError(t, err)
+	a, b := slotsOf(res1), slotsOf(res2)
+	bound := math.Exp2(plan.params.LogOutputBound() - 2)
+	for o := range a {
+		near := 0
+		var sum2 float64
+		for k := len(xs); k < len(a[o]); k++ {
+			require.Greater(t, math.Abs(a[o][k]-b[o][k]), 1e-6, "output %d slot %d equal in two evaluations", o, k)
+			require.LessOrEqual(t, math.Abs(a[o][k]), bound+1e-3)
+			if math.Abs(a[o][k]-zero[o]) < 1e-2 {
+				near++
+			}
+			sum2 += a[o][k] * a[o][k]
+		}
+		unused := float64(len(a[o]) - len(xs))
+		// Uniform on ±bound: P(|v − f(0)| < 0.01) ≤ 0.01/bound per slot,
+		// about 0.3 expected slots here; 6 or more has probability below
+		// 1e-6.
+		require.Less(t, near, 6, "output %d: %d unused slots carry f(0) = %g", o, near, zero[o])
+		// Their spread is that of the uniform mask (std bound/√3), within
+		// 15% (about 5 standard errors over 509 slots).
+		require.InEpsilon(t, bound/math.Sqrt(3), math.Sqrt(sum2/unused), 0.15)
+	}
+	got, err := c.Decrypt(res1)
+	require.NoError(t, err)
+	require.Less(t, maxErr(t, m, xs, got), 1e-3)
+}
