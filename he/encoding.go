@@ -431,11 +431,51 @@ func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
 
 // ReadEvaluationKeys decodes a key set written by
 // [EvaluationKeys.WriteTo]: at most [MaxGaloisKeys] keys and
-// [MaxEvaluationKeyBytes] bytes, every coefficient reduced.
+// [MaxEvaluationKeyBytes] bytes, every coefficient reduced. A server that
+// receives keys for a known plan should use [ReadEvaluationKeysFor],
+// which allocates only the keys the plan needs.
 func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, error) {
 	d := &decoder{r: r, what: "evaluation keys"}
 	d.header(kindKeys)
 	params := decodeParameters(d, policy)
+	return decodeEvaluationKeys(d, params, nil)
+}
+
+// ReadEvaluationKeysFor decodes a key set written by
+// [EvaluationKeys.WriteTo] for plan, checking while it decodes, before
+// allocating any key, that the parameters are the plan's and that the
+// stream holds exactly the keys [Client.GenEvaluationKeys] makes for the
+// plan: the relinearization key if and only if the plan relinearizes, at
+// its level, the plan's Galois elements at their levels, and the
+// bootstrapping keys if and only if the plan bootstraps. A client can
+// therefore not make a server allocate more than the plan's keys.
+// Insecure parameters are accepted only if the plan has them, and the parameters are compared with the plan's as
+// bytes, so that no ring is built from the stream.
+func ReadEvaluationKeysFor(r io.Reader, plan *Plan) (*EvaluationKeys, error) {
+	if plan == nil {
+		return nil, fmt.Errorf("he: ReadEvaluationKeysFor: nil plan: %w", ErrInput)
+	}
+	d := &decoder{r: r, what: "evaluation keys"}
+	d.header(kindKeys)
+	// The parameters must be encoded exactly as the plan's: compared as
+	// bytes, so that no ring is built from the stream.
+	var want bytes.Buffer
+	plan.params.encode(&encoder{w: &want})
+	got := make([]byte, want.Len())
+	d.read(got)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		d.fail(ErrMismatch, "keys for other parameters than the plan's %s", plan.params.Name())
+		return nil, d.err
+	}
+	return decodeEvaluationKeys(d, plan.params, plan)
+}
+
+// decodeEvaluationKeys decodes the key set after the parameters; with a
+// plan, only the keys the plan needs are accepted.
+func decodeEvaluationKeys(d *decoder, params Parameters, plan *Plan) (*EvaluationKeys, error) {
 	flags := d.u8()
 	nGal := d.u32()
 	if d.err != nil {
@@ -453,9 +493,22 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 		d.fail(ErrTooLarge, "%d Galois keys, limit %d", nGal, MaxGaloisKeys)
 		return nil, d.err
 	}
+	if plan != nil {
+		switch {
+		case (flags&1 != 0) != plan.relin:
+			d.fail(ErrMismatch, "relinearization key present %v, the plan needs one %v", flags&1 != 0, plan.relin)
+		case (flags&2 != 0) != (plan.boots > 0):
+			d.fail(ErrMismatch, "bootstrapping keys present %v, the plan bootstraps %v", flags&2 != 0, plan.boots > 0)
+		case int(nGal) != len(plan.galEls):
+			d.fail(ErrMismatch, "%d Galois keys, the plan needs %d", nGal, len(plan.galEls))
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+	}
 	rp := params.p.GetRLWEParameters()
-	compressed := rlwe.EvaluationKeyParameters{Compressed: true}
-	keyBytes := int64(8*params.p.N()) * int64(len(params.p.Q())+len(params.p.P())) * int64(len(rlwe.NewGaloisKey(rp, compressed).Value))
+	maxLevelP := params.p.MaxLevelP()
+	keyBytes := int64(8*params.p.N()) * int64(len(params.p.Q())+len(params.p.P())) * int64(rp.BaseRNSDecompositionVectorSize(params.p.MaxLevelQ(), maxLevelP))
 	if keyBytes*int64(nGal+1) > MaxEvaluationKeyBytes {
 		d.fail(ErrTooLarge, "%d keys of %d bytes exceed %d bytes", nGal+1, keyBytes, int64(MaxEvaluationKeyBytes))
 		return nil, d.err
@@ -468,6 +521,10 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 		}
 		if level > params.Depth() {
 			d.fail(ErrMalformed, "relinearization key level %d above the parameters' %d", level, params.Depth())
+			return nil, d.err
+		}
+		if plan != nil && level != plan.relinLevel {
+			d.fail(ErrMismatch, "relinearization key at level %d, the plan relinearizes at %d", level, plan.relinLevel)
 			return nil, d.err
 		}
 		rlk := rlwe.NewRelinearizationKey(rp, rlwe.EvaluationKeyParameters{LevelQ: &level, Compressed: true})
@@ -496,6 +553,12 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 			d.fail(ErrMalformed, "Galois key %d: level %d above the parameters' %d", i, level, params.Depth())
 			return nil, d.err
 		}
+		if plan != nil {
+			if want, ok := plan.galLevel[g]; !ok || level != want {
+				d.fail(ErrMismatch, "Galois key %d: element %d at level %d is not a key of the plan", i, g, level)
+				return nil, d.err
+			}
+		}
 		gk := rlwe.NewGaloisKey(rp, rlwe.EvaluationKeyParameters{LevelQ: &level, Compressed: true})
 		gk.GaloisElement, gk.NthRoot = g, nthRoot
 		d.evk(&gk.EvaluationKey, params, fmt.Sprintf("Galois key %d", i))
@@ -506,7 +569,7 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 	}
 	keys := &EvaluationKeys{params: params, set: set}
 	if flags&2 != 0 {
-		if keys.boot = decodeBootKeys(d, params.boot); d.err != nil {
+		if keys.boot = decodeBootKeys(d, params.boot, plan != nil); d.err != nil {
 			return nil, d.err
 		}
 	}
