@@ -154,6 +154,8 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, fmt.Errorf("he: sample %d feature %d is %v: %w", si, i, v, ErrInput)
 			}
+		}
+		for i, v := range x {
 			if plan.inLo != nil && (v < plan.inLo[i] || v > plan.inHi[i]) {
 				return nil, fmt.Errorf("he: sample %d feature %d = %g is outside [%g, %g], the range the plan was compiled for: %w",
 					si, i, v, plan.inLo[i], plan.inHi[i], ErrRange)

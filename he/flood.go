@@ -131,56 +131,69 @@ func (o PublicDecryption) resolve(plan *Plan, ct *Ciphertext, parties int) (floo
 	if err := ct.check(plan.params); err != nil {
 		return floodSetup{}, err
 	}
+	for li := range plan.model.Layers {
+		if plan.inLo == nil && plan.model.Layers[li].Activation == ActSquare {
+			return floodSetup{}, fmt.Errorf("he: layer %d squares values whose size the plan does not bound: compile with CompileOptions.Calibration or InputRange to size the flooding: %w", li, ErrInput)
+		}
+	}
 	nm := newNoiseModel(plan.params, parties)
 	// The noise of the ciphertext: an output of the plan, or a fresh
 	// encryption of inputs.
-	var noiseStd, approx float64
-	outScale := 1.0
-	// peak bounds the magnitude of the values in the slots; outputs of a
-	// compiled plan stay within half the output bound on the calibration
-	// data.
-	peak := math.Exp2(plan.params.LogOutputBound()) / 2
+	last := &plan.layers[len(plan.layers)-1]
 	switch {
-	case ct.dim == plan.model.OutputDim() && ct.Level() == plan.layers[len(plan.layers)-1].levelIn-1-plan.layers[len(plan.layers)-1].actDepth:
-		est := plan.estimate(parties)
-		last := est[len(est)-1]
-		outScale = plan.outScale
-		noiseStd, approx = last.NoiseStd/outScale, last.ApproxError
-		if plan.inLo != nil {
-			peak = math.Min(peak, last.OutputBound/outScale)
-		}
+	case ct.dim == plan.model.OutputDim() && ct.Level() == last.levelIn-1-last.actDepth:
+		return plan.flooding(plan.estimate(parties), parties, s, tau, minPrec, o.Rand)
 	case ct.dim == plan.model.InputDim && ct.Level() == plan.params.Depth():
-		noiseStd, approx = nm.slotStd(nm.freshVar), 0.5/nm.delta
+		peak := math.Exp2(plan.params.LogOutputBound()) / 2
 		if plan.inLo != nil {
 			peak = 0
 			for i := range plan.inLo {
 				peak = math.Max(peak, math.Max(-plan.inLo[i], plan.inHi[i]))
 			}
 		}
-	default:
-		return floodSetup{}, fmt.Errorf("he: ciphertext (dim %d, level %d) is neither an input nor an output of the plan: %w", ct.dim, ct.Level(), ErrMismatch)
+		fresh := LayerEstimate{LevelOut: plan.params.Depth(), OutputBound: peak, NoiseStd: nm.slotStd(nm.freshVar), ApproxError: 0.5 / nm.delta}
+		fresh.WorstNoiseStd = fresh.NoiseStd * math.Sqrt(math.Log(nm.n/2)+10*math.Ln2)
+		return plan.floodingOf(fresh, 1, parties, s, tau, minPrec, o.Rand)
 	}
+	return floodSetup{}, fmt.Errorf("he: ciphertext (dim %d, level %d) is neither an input nor an output of the plan: %w", ct.dim, ct.Level(), ErrMismatch)
+}
+
+// flooding sizes the flooding of the plan's outputs from its estimate.
+func (p *Plan) flooding(est []LayerEstimate, parties, s, tau int, minPrec float64, rnd io.Reader) (floodSetup, error) {
+	last := est[len(est)-1]
+	if p.inLo == nil {
+		// Without an input range, outputs are bounded by the headroom.
+		last.OutputBound = math.Min(last.OutputBound, math.Exp2(p.params.LogOutputBound())/2*p.outScale)
+	}
+	return p.floodingOf(last, p.outScale, parties, s, tau, minPrec, rnd)
+}
+
+// floodingOf sizes the flooding of values whose estimate is e (in output
+// units, outScale times the slot values) at level e.LevelOut.
+func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int, minPrec float64, rnd io.Reader) (floodSetup, error) {
+	nm := newNoiseModel(p.params, parties)
+	noiseStd := e.NoiseStd / outScale
 	n := nm.n
 	tail := math.Sqrt2 * math.Erfcinv(math.Exp2(-float64(s))/n)
 	bound := floodSafety * tail * nm.coeffStd(noiseStd)
 	sigma := math.Sqrt(12*float64(tau)) * math.Exp2(float64(s)/2) * bound
 	floodSlot := nm.slotStd(sigma*sigma*float64(parties)) * outScale
-	fs := floodSetup{sigma: sigma, bound: bound, rand: o.Rand}
+	fs := floodSetup{sigma: sigma, bound: bound, rand: rnd}
 	fs.floodErr = errorTail * floodSlot
-	fs.errBound = errorTail*math.Hypot(floodSlot, noiseStd*outScale) + approx
+	fs.errBound = errorTail*math.Hypot(floodSlot, e.WorstNoiseStd) + e.ApproxError
 	fs.precision = -math.Log2(fs.errBound)
 	if fs.rand == nil {
 		fs.rand = rand.Reader
 	}
 	// The flooded coefficients must not wrap around the modulus.
 	logQ := 0.0
-	for _, q := range plan.params.p.Q()[:ct.Level()+1] {
+	for _, q := range p.params.p.Q()[:e.LevelOut+1] {
 		logQ += math.Log2(float64(q))
 	}
-	top := peak*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
+	top := e.OutputBound/outScale*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
 	if math.Log2(top) >= logQ-1 || sigma > 0x1p60 {
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) overflows the %.0f-bit modulus at level %d: %w",
-			math.Log2(sigma), s, tau, logQ, ct.Level(), ErrPrecision)
+			math.Log2(sigma), s, tau, logQ, e.LevelOut, ErrPrecision)
 	}
 	if minPrec >= 0 && fs.precision < minPrec {
 		return fs, fmt.Errorf("he: flooding for s = %d, τ = %d (σ = 2^%.1f over a noise bound of 2^%.1f) leaves %.1f bits of precision, below the %.1f required (a larger scale or fewer queries helps): %w",

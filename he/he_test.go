@@ -305,7 +305,7 @@ func TestDecryptPublicAndMisuse(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	m := randModel(t, r, []int{6, 3}, []Activation{ActSquare})
 	xs := randSamples(r, 1, 6)
-	plan, err := Compile(m, CompileOptions{Parameters: testParams(t, 10, 2)})
+	plan, err := Compile(m, CompileOptions{Parameters: testParams(t, 10, 2), Calibration: xs})
 	if err != nil {
 		t.Fatal(err)
 	}

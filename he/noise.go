@@ -28,7 +28,8 @@ import (
 // of the real part of a slot. Fresh encryption adds coefficient variance
 // max(σ², (h+1)/12) + 1/12 (σ = 3.2, h the expected Hamming weight of the
 // secret, the second term public-key encryption and the last encoding), a
-// rescale (h+1)/12, a key switch Σ_g N·σ²·(Q_g/P)²/12 + (h+1)/12 over the
+// rescale (h+1)/12 ((h²+h+1)/12 for a degree-2 ciphertext, whose third
+// part multiplies s², in batch mode's lazy relinearization), a key switch Σ_g N·σ²·(Q_g/P)²/12 + (h+1)/12 over the
 // RNS decomposition groups Q_g. Noise carried through a layer is bounded
 // by the triangle inequality for standard deviations (std(Σ w_i e_i) ≤
 // Σ |w_i|·std(e_i), whatever the correlation of the e_i), through x² by
@@ -56,6 +57,7 @@ type noiseModel struct {
 	delta    float64 // default scale
 	freshVar float64 // coefficient variance of a fresh encryption
 	rsVar    float64 // coefficient variance added by a rescale
+	rs2Var   float64 // the same for a degree-2 (not relinearized) ciphertext
 	ksVar    float64 // coefficient variance added by a key switch
 }
 
@@ -69,6 +71,9 @@ func newNoiseModel(params Parameters, parties int) noiseModel {
 	m := noiseModel{n: n, delta: p.DefaultScale().Float64()}
 	m.freshVar = math.Max(sigma*sigma*float64(parties), (h+1)/12) + 1.0/12
 	m.rsVar = (h + 1) / 12
+	// Rounding c2 multiplies s², whose coefficients have variance about
+	// h²/N (N products, each nonzero with probability (h/N)²).
+	m.rs2Var = (h*h + h + 1) / 12
 	// Key switching: the digits of each RNS group Q_g (uniform, variance
 	// Q_g²/12) times the key's error, divided by P, plus the rounding of
 	// the division by P.
@@ -122,15 +127,24 @@ type LayerEstimate struct {
 	// OutputBound bounds the magnitude of the layer's output.
 	OutputBound float64
 	// NoiseStd is the estimated standard deviation of the encryption noise
-	// of one output value (it depends on the secret key).
+	// of one output value, averaged over the slots (it depends on the
+	// secret key); it sizes the noise flooding.
 	NoiseStd float64
+	// WorstNoiseStd bounds the standard deviation in the worst slot: the
+	// rounding errors of rescales and key switches multiply the secret s
+	// (s² for a degree-2 ciphertext), slot by slot in the canonical
+	// embedding, and the largest of the N/2 slot values |s(ζ_j)|² exceeds
+	// their mean h by the factor t = ln(N/2) + 10·ln 2 at most, except for
+	// one key in 2^10 (they are close to exponential): those terms count √t
+	// times (t times for s²).
+	WorstNoiseStd float64
 	// ApproxError bounds the deterministic error of the outputs so far:
 	// polynomial approximation of the activations (measured on a grid of
 	// the interval) and rounding of the encoded weights.
 	ApproxError float64
 	// ExpectedError bounds |encrypted − plaintext| for one output of the
-	// layer: ApproxError plus NoiseStd times the two-sided 2^-30 Gaussian
-	// tail (6.1).
+	// layer: ApproxError plus WorstNoiseStd times the two-sided 2^-30
+	// Gaussian tail (6.1).
 	ExpectedError float64
 }
 
@@ -148,6 +162,8 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		}
 	}
 	noise := nm.slotStd(nm.freshVar)
+	worst := noise
+	slotT := math.Log(nm.n/2) + 10*math.Ln2
 	approx := 0.5 / nm.delta // encoding rounding of the input
 	eRS := nm.slotStd(nm.rsVar)
 	eKS := nm.slotStd(nm.ksVar)
@@ -166,6 +182,7 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		}
 		if lp.boot > 0 {
 			noise = math.Hypot(noise, lp.boot*bootstrapRelError)
+			worst = math.Hypot(worst, lp.boot*bootstrapRelError)
 		}
 		// Dense part, in folded units.
 		q := float64(p.params.p.Q()[lp.levelIn])
@@ -198,9 +215,15 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		} else if lazyRelin {
 			keySwitches = 1
 		}
+		rs, rsWorst := eRS, eRS*math.Sqrt(slotT)
+		if lazyRelin {
+			rs = nm.slotStd(nm.rs2Var)
+			rsWorst = rs * slotT
+		}
 		lazyRelin = false
-		added := math.Hypot(eRS, math.Sqrt(float64(keySwitches))*eKS*math.Max(1, rowL1))
-		noise = rowL1*noise + added
+		ks := math.Sqrt(float64(keySwitches)) * eKS * math.Max(1, rowL1)
+		noise = rowL1*noise + math.Hypot(rs, ks)
+		worst = rowL1*worst + math.Hypot(rsWorst, ks*math.Sqrt(slotT))
 		approx = rowL1*approx + magSum*0.5/q + 0.5/nm.delta
 		mag = next
 		inBound := 0.0
@@ -213,6 +236,7 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		switch l.Activation {
 		case ActSquare:
 			noise = 2*inBound*noise + noise*noise + eRS
+			worst = 2*inBound*worst + worst*worst + eRS*math.Sqrt(slotT)
 			approx = 2*inBound*approx + approx*approx
 			for i := range mag {
 				mag[i] *= mag[i]
@@ -221,6 +245,7 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		case ActSigmoid, ActTanh, ActReLU:
 			g := p.activationGrid(li)
 			noise = g.slope*noise + g.evalGain*e0
+			worst = g.slope*worst + g.evalGain*e0*math.Sqrt(slotT)
 			approx = g.slope*approx + g.approx
 			for i := range mag {
 				mag[i] = g.max
@@ -237,7 +262,8 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		est.OutputBound = ob * outScale
 		est.NoiseStd = noise * outScale
 		est.ApproxError = approx * outScale
-		est.ExpectedError = est.ApproxError + errorTail*est.NoiseStd
+		est.WorstNoiseStd = worst * outScale
+		est.ExpectedError = est.ApproxError + errorTail*est.WorstNoiseStd
 		out = append(out, est)
 	}
 	return out
