@@ -266,7 +266,16 @@ func FuzzReadPlan(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)), marshal(cp))
+	// A plan in format version 3: with an input range.
+	lr, err := NewLogisticRegression([]float64{1, -1}, 0, 3, 4)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rp, err := Compile(lr, CompileOptions{Parameters: testParams(f, 10, 3), InputRange: [2]float64{-2, 2}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)), marshal(cp), marshal(rp))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		p, err := ReadPlan(r, AllowInsecureForTesting)

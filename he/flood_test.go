@@ -98,6 +98,18 @@ func TestDecryptPublicFlooding(t *testing.T) {
 	t.Logf("flooding std measured %.4g, configured %.4g", std, wantStd)
 	require.InEpsilon(t, wantStd, std, 0.10)
 
+	// A fresh encryption of the inputs decrypts within its bound too.
+	in, err := f.client.Encrypt(f.plan, f.xs)
+	require.NoError(t, err)
+	fresh, err := f.client.DecryptPublic(f.plan, in[0], opts)
+	require.NoError(t, err)
+	t.Logf("fresh input: error bound %.3g, precision %.1f bits", fresh.ErrorBound, fresh.Precision)
+	for i, x := range f.xs {
+		for j := range x {
+			require.LessOrEqual(t, math.Abs(fresh.Values[i][j]-x[j]), fresh.ErrorBound)
+		}
+	}
+
 	// More queries or more security cost precision.
 	more, err := f.client.DecryptPublic(f.plan, f.res, PublicDecryption{Queries: 1 << 10, MinPrecision: -1})
 	require.NoError(t, err)
