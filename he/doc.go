@@ -273,7 +273,8 @@
 //     (split into up to GOMAXPROCS parts balanced by cost and added), and
 //     the output blocks of a matrix larger than the slot count.
 //
-// Batch results are bit-identical whatever GOMAXPROCS; in latency mode
+// Batch results are bit-identical whatever GOMAXPROCS (but for the
+// fresh masks of the unused slots); in latency mode
 // each giant-step part is divided by P separately, which changes results
 // by a rounding far below the CKKS noise. Concurrent Evaluate calls each
 // start their own goroutines, so a server already saturated by concurrent

@@ -25,12 +25,13 @@ const (
 	kindKeys       = 'K'
 	kindCiphertext = 'C'
 	kindPlan       = 'M'
-	// planVersion is the newest plan format: version 2, for plans whose
-	// model declares a convolution, adds the layer shapes and the
-	// packing; version 3, for plans with an input range, adds the range
-	// after the layers. Other plans are written as version 1, which
-	// readers before these versions read.
-	planVersion = 3
+	// planVersion is the version of plans whose model declares a
+	// convolution (version 2 adds the layer shapes and the packing);
+	// plans with an input range are written as version 3
+	// (planVersionRange), version 2 followed by the range; other plans
+	// as version 1, which readers before these versions read.
+	planVersion      = 2
+	planVersionRange = 3
 )
 
 // Decoder limits.
@@ -687,10 +688,10 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	}
 	switch {
 	case p.inLo != nil:
-		e.headerVersion(kindPlan, 3)
+		e.headerVersion(kindPlan, planVersionRange)
 		v2 = true
 	case v2:
-		e.headerVersion(kindPlan, 2)
+		e.headerVersion(kindPlan, planVersion)
 	default:
 		e.header(kindPlan)
 	}
@@ -758,7 +759,7 @@ var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, Act
 // again as [Compile] placed them.
 func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 	d := &decoder{r: r, what: "compiled model"}
-	version := d.headerVersion(kindPlan, planVersion)
+	version := d.headerVersion(kindPlan, planVersionRange)
 	params := decodeParameters(d, policy)
 	mode := Mode(d.u8())
 	outScale := d.f64()
@@ -864,7 +865,7 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		in = out
 	}
 	var inLo, inHi []float64
-	if version == 3 {
+	if version == planVersionRange {
 		inLo, inHi = make([]float64, m.InputDim), make([]float64, m.InputDim)
 		for i := range inLo {
 			inLo[i], inHi[i] = d.f64(), d.f64()
@@ -877,7 +878,7 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 			}
 		}
 	}
-	if version == 2 && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
+	if version == planVersion && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
 		// WriteTo uses version 2 exactly when a layer is a convolution.
 		d.fail(ErrMalformed, "format version 2 without a convolution layer")
 		return nil, d.err

@@ -13,7 +13,7 @@ func TestMultiparty(t *testing.T) {
 	m := randModel(t, r, []int{12, 6, 3}, []Activation{ActSquare, ActNone})
 	xs := randSamples(r, 2, 12)
 	for _, mode := range []Mode{Latency, Batch} {
-		plan, err := Compile(m, CompileOptions{Mode: mode, Parameters: floodParams(t, 3)})
+		plan, err := Compile(m, CompileOptions{Mode: mode, Parameters: floodParams(t, 3), Calibration: xs})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -64,6 +64,9 @@ type Server struct {
 	// activations), in the units of the output ciphertexts: batch outputs
 	// subtract it in the slots no sample uses before masking them.
 	zeroOut []float64
+	// maskRand, when set (by tests only), replaces crypto/rand for the
+	// masks.
+	maskRand io.Reader
 }
 
 // getWorker takes an idle worker, or a new one.
@@ -378,7 +381,11 @@ func (s *Server) maskUnused(w *worker, cts []*rlwe.Ciphertext, samples int) erro
 	buf := make([]byte, 8*(slots-samples))
 	v := make([]float64, slots)
 	for o, ct := range cts {
-		if _, err := crand.Read(buf); err != nil {
+		rnd := s.maskRand
+		if rnd == nil {
+			rnd = crand.Reader
+		}
+		if _, err := io.ReadFull(rnd, buf); err != nil {
 			return err
 		}
 		for k := samples; k < slots; k++ {
