@@ -68,7 +68,7 @@
 // linear layers, 2|x|·e through squares and max|p'|·e through
 // polynomials, with a worst-slot factor for the terms that multiply the
 // secret; TestNoiseEstimateHolds checks it against encrypted runs (it
-// overestimates the measured noise by 1.2 to 33 times).
+// overestimates the measured noise by 2 to 32 times).
 //
 // # Packing and layouts
 //
@@ -331,12 +331,14 @@
 // deviation times the Gaussian tail of a 2^-s union bound over the N
 // coefficients). Flooding costs about s/2 + log2(√(12τ)) + log2(√(N/2)) +
 // 4 bits over the noise, so it needs a large scale: with the default
-// options, at a 2^50 scale and logN 10 an 6-4(square)-3 batch model keeps
-// 14 bits (TestDecryptPublicFlooding); at PN15 (2^45) the same model keeps
-// about 2 bits (the lazy relinearization's noise multiplies s²; its
-// measured error was 0.18) and linear or sigmoid models 5 to 7 bits; PN13
-// and PN14 keep none:
-// [Client.DecryptPublic] then refuses with [ErrPrecision] unless
+// options (estimates from [Plan.Explain] for 8-6-3 models), at a 2^50
+// scale and logN 10 a 6-4(square)-3 batch model keeps 13 bits
+// (TestDecryptPublicFlooding, where the flooding measures 2^21 times the
+// key-dependent noise); at PN15 (2^45) linear and sigmoid models keep 5
+// to 7 bits, a latency model with a square 3 and a batch model with a
+// square under 1 (its lazy relinearization rescales degree-2 ciphertexts,
+// whose rounding multiplies s²); PN13 and PN14 keep none (at most 0.8
+// bits): [Client.DecryptPublic] then refuses with [ErrPrecision] unless
 // [PublicDecryption.MinPrecision] is lowered. The estimate assumes inputs
 // in the plan's input range; a model with a square activation needs one.
 //

@@ -98,6 +98,25 @@ func TestDecryptPublicFlooding(t *testing.T) {
 	t.Logf("flooding std measured %.4g, configured %.4g", std, wantStd)
 	require.InEpsilon(t, wantStd, std, 0.10)
 
+	// What the Li-Micciancio adversary needs is the key-dependent noise
+	// exact − Δ⁻¹·encode(output), which it could read off an unflooded
+	// decryption of outputs it can predict. In the released values it is
+	// drowned by at least √12·2^15 (s = 30, τ = 1) times its own size.
+	var noise2 float64
+	for i, x := range f.xs {
+		approx, err := f.plan.predictApprox(x)
+		require.NoError(t, err)
+		for j := range approx {
+			d := f.exact[i][j] - approx[j]
+			noise2 += d * d
+		}
+	}
+	noiseStd := math.Sqrt(noise2 / float64(n))
+	t.Logf("key-dependent noise std %.3g; flooding/noise = 2^%.1f", noiseStd, math.Log2(std/noiseStd))
+	require.GreaterOrEqual(t, std/noiseStd, math.Sqrt(12)*math.Exp2(15))
+	est := f.plan.estimate(1)
+	require.LessOrEqual(t, noiseStd, est[len(est)-1].NoiseStd, "the noise estimate that sizes the flooding is below the measured noise")
+
 	// A fresh encryption of the inputs decrypts within its bound too.
 	in, err := f.client.Encrypt(f.plan, f.xs)
 	require.NoError(t, err)

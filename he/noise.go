@@ -235,13 +235,19 @@ func (p *Plan) estimate(parties int) []LayerEstimate {
 		e0 := math.Hypot(eRS, eKS)
 		switch l.Activation {
 		case ActSquare:
-			noise = 2*inBound*noise + noise*noise + eRS
-			worst = 2*inBound*worst + worst*worst + eRS*math.Sqrt(slotT)
+			lazyRelin = p.mode == Batch && li+1 < len(m.Layers)
+			// The product is rescaled before (lazily) being relinearized.
+			rs, rsWorst := eRS, eRS*math.Sqrt(slotT)
+			if lazyRelin {
+				rs = nm.slotStd(nm.rs2Var)
+				rsWorst = rs * slotT
+			}
+			noise = 2*inBound*noise + noise*noise + rs
+			worst = 2*inBound*worst + worst*worst + rsWorst
 			approx = 2*inBound*approx + approx*approx
 			for i := range mag {
 				mag[i] *= mag[i]
 			}
-			lazyRelin = p.mode == Batch && li+1 < len(m.Layers)
 		case ActSigmoid, ActTanh, ActReLU:
 			g := p.activationGrid(li)
 			noise = g.slope*noise + g.evalGain*e0
