@@ -30,11 +30,14 @@ type Explanation struct {
 	// estimates assume |x| ≤ 1 for every feature.
 	InputRange bool
 	Layers     []LayerEstimate
-	// PublicPrecision is the precision, in bits, that [Client.DecryptPublic]
-	// would leave with its default options (s = 30, τ = 1), or NaN when
-	// it would refuse to decrypt (PublicError says why).
-	PublicPrecision float64
-	PublicError     error
+	// PublicPrecision is the precision against plaintext inference, in
+	// bits, that [Client.DecryptPublic] would leave with its default
+	// options (s = 30, τ = 1), or NaN when the flooding would overflow the
+	// modulus (PublicError says why); PublicDecryptionPrecision is its
+	// [Decrypted.DecryptionPrecision].
+	PublicPrecision           float64
+	PublicDecryptionPrecision float64
+	PublicError               error
 	// Hints say what to change.
 	Hints []string
 }
@@ -51,7 +54,7 @@ func Explain(m *Model, opts CompileOptions) (*Explanation, error) {
 	if !errors.Is(err, ErrDepth) {
 		return nil, err
 	}
-	e := &Explanation{Err: err, PublicPrecision: math.NaN()}
+	e := &Explanation{Err: err, PublicPrecision: math.NaN(), PublicDecryptionPrecision: math.NaN()}
 	e.Available = 0
 	if opts.Parameters != nil {
 		e.Available = opts.Parameters.Depth()
@@ -107,10 +110,10 @@ func depthHints(e *Explanation) []string {
 func (p *Plan) Explain() *Explanation {
 	e := &Explanation{Fits: true, Plan: p.String(), Depth: p.depth, Available: p.params.Depth(), InputRange: p.inLo != nil}
 	e.Layers = p.estimate(1)
-	e.PublicPrecision = math.NaN()
+	e.PublicPrecision, e.PublicDecryptionPrecision = math.NaN(), math.NaN()
 	fs, err := p.flooding(e.Layers, 1, DefaultStatisticalSecurity, 1, -1, nil)
 	if err == nil {
-		e.PublicPrecision = fs.precision
+		e.PublicPrecision, e.PublicDecryptionPrecision = fs.precision, fs.decPrecision
 	} else {
 		e.PublicError = err
 	}
@@ -129,8 +132,8 @@ func (p *Plan) Explain() *Explanation {
 	switch {
 	case e.PublicError != nil:
 		e.Hints = append(e.Hints, fmt.Sprintf("DecryptPublic would refuse: %v; it needs a larger scale (PN15: 2^45)", e.PublicError))
-	case e.PublicPrecision < DefaultMinPrecision:
-		e.Hints = append(e.Hints, fmt.Sprintf("DecryptPublic would leave %.1f bits, below the default minimum %d", e.PublicPrecision, DefaultMinPrecision))
+	case e.PublicDecryptionPrecision < DefaultMinPrecision:
+		e.Hints = append(e.Hints, fmt.Sprintf("DecryptPublic would refuse: its flooding leaves %.1f bits, below the default minimum %d; it needs a larger scale (PN15: 2^45)", e.PublicDecryptionPrecision, DefaultMinPrecision))
 	}
 	return e
 }

@@ -167,7 +167,7 @@ func TestExplain(t *testing.T) {
 	}
 	require.Equal(t, plan.Depth(), depth)
 	require.Contains(t, ex.String(), "layer 1: inputs in the range can reach")
-	require.Contains(t, ex.String(), "DecryptPublic would leave")
+	require.Contains(t, ex.String(), "DecryptPublic would refuse")
 
 	deep := randModel(t, r, []int{4, 4, 4, 2}, []Activation{ActReLU, ActReLU, ActNone})
 	ex, err = Explain(deep, CompileOptions{})
@@ -210,5 +210,5 @@ func ExampleExplain() {
 	// depth 4 of 4
 	// DecryptPublic (s = 30, τ = 1): -9.9 bits left
 	// - expected output error 0.032: raise the activation degrees or use parameters with a larger scale
-	// - DecryptPublic would leave -9.9 bits, below the default minimum 8
+	// - DecryptPublic would refuse: its flooding leaves -9.9 bits, below the default minimum 8; it needs a larger scale (PN15: 2^45)
 }

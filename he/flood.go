@@ -64,9 +64,11 @@ type PublicDecryption struct {
 	// ciphertexts an adversary may see; zero means 1. The flooding grows
 	// with √τ.
 	Queries int
-	// MinPrecision is the number of bits, −log2 of [Decrypted.ErrorBound],
+	// MinPrecision is the number of bits of [Decrypted.DecryptionPrecision]
 	// below which decryption is refused with [ErrPrecision]; zero means
-	// [DefaultMinPrecision], negative means no minimum.
+	// [DefaultMinPrecision], negative means no minimum. It does not count
+	// the approximation error of the activations, which [Client.Decrypt]
+	// carries as well ([Plan.Explain] reports it).
 	MinPrecision float64
 	// Rand is the source of the flooding noise; nil means crypto/rand.
 	// Set it only in tests.
@@ -90,14 +92,20 @@ type Decrypted struct {
 	// flooding, the encryption noise and the polynomial approximation,
 	// except with probability 2^-30 per value.
 	ErrorBound float64
-	// Precision is −log2(ErrorBound), the bits left.
+	// Precision is −log2(ErrorBound), the bits left against plaintext
+	// inference.
 	Precision float64
+	// DecryptionPrecision is −log2 of the bound on |Values − exact result
+	// of the encrypted computation| (flooding and encryption noise, not
+	// the approximation of the activations), the figure
+	// [PublicDecryption.MinPrecision] is compared with.
+	DecryptionPrecision float64
 }
 
 // floodSetup is a flooding resolved against a plan and a ciphertext.
 type floodSetup struct {
-	sigma, bound, floodErr, errBound, precision float64
-	rand                                        io.Reader
+	sigma, bound, floodErr, errBound, precision, decPrecision float64
+	rand                                                      io.Reader
 }
 
 // resolve checks the options and computes the flooding of a ciphertext
@@ -180,8 +188,10 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	floodSlot := nm.slotStd(sigma*sigma*float64(parties)) * outScale
 	fs := floodSetup{sigma: sigma, bound: bound, rand: rnd}
 	fs.floodErr = errorTail * floodSlot
-	fs.errBound = errorTail*math.Hypot(floodSlot, e.WorstNoiseStd) + e.ApproxError
+	noiseBound := errorTail * math.Hypot(floodSlot, e.WorstNoiseStd)
+	fs.errBound = noiseBound + e.ApproxError
 	fs.precision = -math.Log2(fs.errBound)
+	fs.decPrecision = -math.Log2(noiseBound)
 	if fs.rand == nil {
 		fs.rand = rand.Reader
 	}
@@ -195,16 +205,17 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) overflows the %.0f-bit modulus at level %d: %w",
 			math.Log2(sigma), s, tau, logQ, e.LevelOut, ErrPrecision)
 	}
-	if minPrec >= 0 && fs.precision < minPrec {
+	if minPrec >= 0 && fs.decPrecision < minPrec {
 		return fs, fmt.Errorf("he: flooding for s = %d, τ = %d (σ = 2^%.1f over a noise bound of 2^%.1f) leaves %.1f bits of precision, below the %.1f required (a larger scale or fewer queries helps): %w",
-			s, tau, math.Log2(sigma), math.Log2(bound), fs.precision, minPrec, ErrPrecision)
+			s, tau, math.Log2(sigma), math.Log2(bound), fs.decPrecision, minPrec, ErrPrecision)
 	}
 	return fs, nil
 }
 
 // result packages the decrypted values with the flooding figures.
 func (fs floodSetup) result(vals [][]float64) *Decrypted {
-	return &Decrypted{Values: vals, NoiseBound: fs.bound, Sigma: fs.sigma, FloodError: fs.floodErr, ErrorBound: fs.errBound, Precision: fs.precision}
+	return &Decrypted{Values: vals, NoiseBound: fs.bound, Sigma: fs.sigma, FloodError: fs.floodErr, ErrorBound: fs.errBound,
+		Precision: fs.precision, DecryptionPrecision: fs.decPrecision}
 }
 
 // floodPoly returns a polynomial at the given level of ringQ, in the NTT

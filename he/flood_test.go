@@ -76,7 +76,8 @@ func TestDecryptPublicFlooding(t *testing.T) {
 	require.NoError(t, err)
 	t.Logf("s=30 τ=1: noise bound 2^%.1f, σ 2^%.1f, flood error %.3g, error bound %.3g, precision %.1f bits",
 		math.Log2(a.NoiseBound), math.Log2(a.Sigma), a.FloodError, a.ErrorBound, a.Precision)
-	require.GreaterOrEqual(t, a.Precision, float64(DefaultMinPrecision))
+	require.GreaterOrEqual(t, a.DecryptionPrecision, float64(DefaultMinPrecision))
+	require.GreaterOrEqual(t, a.DecryptionPrecision, a.Precision)
 	require.InDelta(t, -math.Log2(a.ErrorBound), a.Precision, 1e-9)
 
 	var sum2 float64
@@ -132,7 +133,7 @@ func TestDecryptPublicFlooding(t *testing.T) {
 	// More queries or more security cost precision.
 	more, err := f.client.DecryptPublic(f.plan, f.res, PublicDecryption{Queries: 1 << 10, MinPrecision: -1})
 	require.NoError(t, err)
-	require.InDelta(t, a.Precision-5, more.Precision, 0.2, "√τ more flooding costs log2(32) = 5 bits")
+	require.InDelta(t, a.DecryptionPrecision-5, more.DecryptionPrecision, 0.2, "√τ more flooding costs log2(32) = 5 bits")
 }
 
 // TestDecryptPublicRefuses: a requested precision the flooding cannot
@@ -253,4 +254,43 @@ func TestBatchUnusedSlotsMasked(t *testing.T) {
 	got, err := c.Decrypt(res1)
 	require.NoError(t, err)
 	require.Less(t, maxErr(t, m, xs, got), 1e-3)
+}
+
+// TestDecryptPublicLatency: in latency mode (one sample per ciphertext,
+// a sigmoid layer) the flooded outputs stay within the reported bound of
+// plaintext inference and differ between calls. Fixed seeds; the bound
+// fails per value with probability 2^-30.
+func TestDecryptPublicLatency(t *testing.T) {
+	r := rand.New(rand.NewPCG(67, 68))
+	m := randModel(t, r, []int{8, 4, 2}, []Activation{ActSigmoid, ActNone})
+	m.Layers[0].Degree = 3
+	xs := randSamples(r, 8, 8)
+	plan, err := Compile(m, CompileOptions{Parameters: floodParams(t, 4), Calibration: xs})
+	require.NoError(t, err)
+	c, err := NewClient(plan.Parameters())
+	require.NoError(t, err)
+	keys, err := c.GenEvaluationKeys(plan)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	cts, err := c.Encrypt(plan, xs)
+	require.NoError(t, err)
+	opts := PublicDecryption{Rand: rand.NewChaCha8([32]byte{3})}
+	for i, ct := range cts {
+		res, err := s.Evaluate(ct)
+		require.NoError(t, err)
+		a, err := c.DecryptPublic(plan, res, opts)
+		require.NoError(t, err)
+		b, err := c.DecryptPublic(plan, res, opts)
+		require.NoError(t, err)
+		want, err := m.Predict(xs[i])
+		require.NoError(t, err)
+		if i == 0 {
+			t.Logf("latency sigmoid: precision %.1f bits (decryption %.1f), error bound %.3g", a.Precision, a.DecryptionPrecision, a.ErrorBound)
+		}
+		for j := range want {
+			require.NotEqual(t, a.Values[0][j], b.Values[0][j])
+			require.LessOrEqual(t, math.Abs(a.Values[0][j]-want[j]), a.ErrorBound)
+		}
+	}
 }
