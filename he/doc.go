@@ -127,8 +127,11 @@
 // server subtracts that output (computed in the clear) there and adds
 // fresh uniform values on ±2^(LogOutputBound−2) from crypto/rand, so the
 // client reads only its samples' outputs (TestBatchUnusedSlotsMasked). In
-// latency mode the slots past the outputs hold replicas and partial sums
-// of the last layer; they are not masked.
+// latency mode the other slots of an output hold replicas of the outputs
+// (with the period of the last layer) or zeros, up to the noise
+// (TestLatencyOtherSlots, for models whose last layer has no activation;
+// after a final activation the padding holds the activation's value at
+// zero), so they are not masked.
 //
 // Sigmoid and tanh are Chebyshev interpolants of the chosen degree over
 // [-Interval, Interval], evaluated with lattigo's Paterson-Stockmeyer
@@ -309,12 +312,13 @@
 // A malicious server can return wrong results; nothing here detects that.
 //
 // What the client learns about the model: the outputs of the samples it
-// sends (in batch mode the other slots are masked), and the plan, which
-// holds the weights in the clear (the client needs it to encrypt and
-// decode). Circuit privacy is not provided: a client that is not meant
-// to see the model must not get the plan, and even then the output
-// ciphertexts are not sanitized (their noise depends on the computation),
-// so the model is protected only as far as its outputs protect it.
+// sends (in batch mode the other slots are masked) and, today, the plan,
+// which holds the weights in the clear ([Client.Encrypt] and
+// [Client.DecryptPublic] take it). Circuit privacy is not provided: a
+// deployment that hides the model from the client must not give it the
+// plan, and even then the output ciphertexts are not sanitized (their
+// noise depends on the computation and the model), so the model is
+// protected only as far as its outputs and their noise protect it.
 //
 // CKKS decryption is approximate: a decrypted value carries noise that
 // depends on the secret key. Li and Micciancio (Eurocrypt 2021) showed that

@@ -294,3 +294,39 @@ func TestDecryptPublicLatency(t *testing.T) {
 		}
 	}
 }
+
+// TestLatencyOtherSlots: in latency mode every slot of the output that the
+// client does not read holds a replica of an output (the outputs repeat
+// with the period of the last layer) or zero, up to the noise: nothing
+// beyond the outputs.
+func TestLatencyOtherSlots(t *testing.T) {
+	r := rand.New(rand.NewPCG(69, 70))
+	for _, sizes := range [][]int{{20, 12, 5}, {8, 3}, {3, 8}, {4, 7, 3}} {
+		acts := make([]Activation, len(sizes)-1)
+		acts[0] = ActSquare
+		m := randModel(t, r, sizes, acts)
+		plan, err := Compile(m, CompileOptions{Parameters: testParams(t, 10, len(sizes))})
+		require.NoError(t, err)
+		c, err := NewClient(plan.Parameters())
+		require.NoError(t, err)
+		keys, err := c.GenEvaluationKeys(plan)
+		require.NoError(t, err)
+		s, err := NewServer(plan, keys)
+		require.NoError(t, err)
+		cts, err := c.Encrypt(plan, randSamples(r, 1, sizes[0]))
+		require.NoError(t, err)
+		res, err := s.Evaluate(cts[0])
+		require.NoError(t, err)
+		require.Len(t, res.cts, 1)
+		v := make([]float64, plan.params.Slots())
+		require.NoError(t, c.ecd.Decode(c.dec.DecryptNew(res.cts[0]), v))
+		period := plan.outBlock()
+		for k, x := range v {
+			want := 0.0
+			if k%period < res.dim {
+				want = v[k%period]
+			}
+			require.InDelta(t, want, x, 1e-3, "sizes %v slot %d (period %d)", sizes, k, period)
+		}
+	}
+}
