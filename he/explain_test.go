@@ -169,6 +169,22 @@ func TestExplain(t *testing.T) {
 	require.Contains(t, ex.String(), "layer 1: inputs in the range can reach")
 	require.Contains(t, ex.String(), "DecryptPublic would refuse")
 
+	// A plan that bootstraps: every layer after a bootstrap restarts at
+	// the top level.
+	bp := bootPlan(t)
+	bex := bp.Explain()
+	require.Equal(t, bp.Bootstraps(), func() int {
+		n := 0
+		for _, l := range bex.Layers {
+			if l.Bootstrap {
+				n++
+				require.Equal(t, bp.Parameters().Depth(), l.LevelIn)
+			}
+		}
+		return n
+	}())
+	require.Contains(t, bex.String(), "(bootstrap)")
+
 	deep := randModel(t, r, []int{4, 4, 4, 2}, []Activation{ActReLU, ActReLU, ActNone})
 	ex, err = Explain(deep, CompileOptions{})
 	require.NoError(t, err)

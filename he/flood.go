@@ -201,7 +201,7 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 		logQ += math.Log2(float64(q))
 	}
 	top := e.OutputBound/outScale*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
-	if math.Log2(top) >= logQ-1 || sigma > 0x1p60 {
+	if math.Log2(top) >= logQ-1 || sigma > 0x1p58 {
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) overflows the %.0f-bit modulus at level %d: %w",
 			math.Log2(sigma), s, tau, logQ, e.LevelOut, ErrPrecision)
 	}
