@@ -39,9 +39,10 @@
 //
 // The neighbour graph is a Harary graph relabelled by a permutation drawn
 // from the public session seed; [FindGraphParams] chooses the degree k and
-// threshold t for 2^-40 security and 2^-20 failure probability, as the
-// parameter finder of Google's federated-compute (fcp/secagg) does, whose
-// published table the tests reproduce. k = n-1 is classic SecAgg.
+// threshold t for 2^-40 security and 2^-20 failure probability, with the
+// search of the parameter finder of Google's federated-compute
+// (fcp/secagg), whose published semi-honest table the tests reproduce.
+// k = n-1 is classic SecAgg.
 //
 // # Arithmetic
 //
@@ -59,7 +60,37 @@
 // or withhold messages, lie about who dropped out). Key adverts are signed
 // by long-term identities (Config.Identities), and the consistency round
 // makes every client check that t of its neighbours saw the same survivor
-// set. Neither mode protects against clients that send wrong inputs (the
+// set.
+//
+// What the thresholds guarantee. Every secret of a client u (its mask key
+// and its self-mask seed) is Shamir-shared among k+1 holders: its k
+// neighbours and u itself, which keeps a share of its own self-mask seed
+// and reveals it when it survives. Let c be the number of u's neighbours
+// that collude with the server.
+//
+//   - Semi-honest: t > c. The colluders alone hold fewer than t shares.
+//   - Malicious: 2t > (k+1) + c. A lying server can split u's honest
+//     holders into two groups shown different survivor sets (u alive to
+//     one, dropped to the other), each passing its own consistency check
+//     with the colluders' signatures; one group reveals self-mask shares
+//     of u, the other mask-key shares, and the colluders reveal both. The
+//     two piles hold at most (k+1-c) + 2c = k+1+c shares, so with
+//     2t > k+1+c they cannot both reach t and u stays masked, whatever
+//     the split. (fcp's formula t = ceil((t1+k-1.25)/2)+1 counts k
+//     holders and is one short; the tests show the attack unmasking an
+//     input there.)
+//
+// The finder bounds c for every client at once: with a uniformly
+// relabelled graph, the number of corrupt neighbours of an honest client
+// is hypergeometric (k drawn from the n-1 others, floor(CorruptRate*n) of
+// them corrupt), and cMax is its quantile at 2^-41/n; the graph of the
+// honest survivors stays connected except with probability 2^-41. So for
+// a corrupt set fixed before the session seed is drawn, the bound holds
+// for every client except with probability 2^-40. On the complete graph
+// (k = n-1) c is at most ceil(CorruptRate*n) for certain and
+// [FullGraphMinThreshold] uses it. A client that sees fewer than t
+// holders, shares, alive neighbours or valid signatures aborts; that is
+// the 2^-20 failure event. Neither mode protects against clients that send wrong inputs (the
 // sum of bounded inputs is all the server learns; robustness to poisoning
 // is out of scope) or guarantees output delivery against a malicious
 // server. A malformed client message is rejected and its sender counts as

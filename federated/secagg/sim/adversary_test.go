@@ -125,6 +125,9 @@ func TestMaliciousModelHonestRun(t *testing.T) {
 		p := mustParams(t, cfg)
 		if n >= 10 {
 			// (With 3 clients the malicious threshold is 3: no dropout fits.)
+			// Three clients drop: configure for that many.
+			cfg.DropoutRate = 0.3
+			p = mustParams(t, cfg)
 			opts.Drop = map[secagg.Round][]int{secagg.RoundMaskedInput: {1}, secagg.RoundConsistency: {2}, secagg.RoundUnmask: {5}}
 		}
 		rep, err := Run(p, Vectors(randomInputs(p, 9)), opts)
