@@ -3,9 +3,10 @@
 // a server learns the sum of n clients' integer vectors, and nothing else
 // about any one of them, even when clients drop out mid-round.
 //
-// Nothing here does I/O. A [Client] and a [Server] each have one method per
-// round that takes the other side's typed message and returns the next
-// one; every message has a versioned binary encoding (MarshalBinary,
+// The state machines do no I/O (only [FileSequenceStore], a helper the
+// caller chooses, touches a file). A [Client] and a [Server] each have one
+// method per round that takes the other side's typed message and returns
+// the next one; every message has a versioned binary encoding (MarshalBinary,
 // UnmarshalBinary). Transports (package federated/transport) and the
 // in-process simulator (package secagg/sim) move the bytes.
 //
@@ -104,23 +105,64 @@
 // (m-t)/2 bad shares among the m of a secret): an honest holder can be
 // blamed only if more than that many holders of one secret collude.
 //
-// Two inputs of the configuration are outside the protocol and must be
-// right for the malicious model to hold:
+// # What the client must learn outside the server
 //
+// The [Config] comes from the server, so in the malicious model a client
+// judges it against its own [ClientPolicy] (ClientOptions.Policy), and
+// [NewClient] refuses a violating session with [ErrPolicy] before the
+// client sends anything. Three inputs are outside the protocol and must
+// come from elsewhere for the malicious model to hold:
+//
+//   - The roster, Config.Identities: a server that lists keys of its own
+//     makes every other "client" a sybil and learns the honest client's
+//     input from the sum. The client checks it against
+//     ClientPolicy.Roster, a [RosterDigest] the application distributes
+//     (required in the malicious model).
 //   - Config.SessionSeed lays out the neighbour graph, so it decides whose
 //     shares each client holds. It must not be chosen by the server, nor
 //     be biasable by it: a server free to pick it can try seeds until a
-//     victim's neighbours are mostly clients it controls, enough of them
-//     to hold t shares of both the victim's secrets. Take it from a public
-//     randomness beacon (at a round fixed in advance) or from a
-//     commit-and-reveal among the clients, and have every client check its
-//     origin before [NewParams].
+//     victim's neighbours are mostly clients it controls. Take it from a
+//     public randomness beacon at a round fixed in advance and derive it
+//     with [BeaconSessionSeed] (or from a commit-and-reveal among the
+//     clients); the client checks it against ClientPolicy.SessionSeed
+//     (required in the malicious model).
 //   - Config.Sequence must strictly increase across the sessions run with
 //     the same identities, so that every session has its own configuration
-//     digest; otherwise signed adverts of an earlier session (whose
+//     digest; otherwise signed messages of an earlier session (whose
 //     dropped clients' mask keys the server has reconstructed) can be
-//     replayed into a later one with the same configuration. A client
-//     enforces it with [ClientOptions].MinSequence.
+//     replayed into a later one with the same configuration. A
+//     malicious-model client needs a [SequenceStore] (ClientOptions.Sequences;
+//     [FileSequenceStore] writes the last Sequence atomically to a file)
+//     and refuses, with [ErrReplay], a Sequence not above the last one it
+//     joined; ClientOptions.InsecureAllowReplay is the named opt-out.
+//
+// ClientPolicy also sets the weakest threat model, the smallest threshold
+// and the smallest Config.MinInputs the client accepts. The semi-honest
+// model trusts the server to follow the protocol, so there the policy is
+// optional and sequences are not required.
+//
+// # Minimum aggregate size
+//
+// A sum of few inputs reveals them (a sum of two reveals each to the
+// other's owner). Config.MinInputs, by default ceil((1-DropoutRate)*n)
+// and at least t, can only be raised: the server aborts with
+// [ErrTooFewClients] after any round that leaves fewer clients, and in the
+// malicious model each client refuses to sign or unmask a smaller survivor
+// set. Nothing stops a server from running many sessions over the same
+// inputs and differencing sums over different survivor sets: an
+// application must not submit the same input to two sessions.
+//
+// # Authentication
+//
+// In the malicious model every client message is signed with the
+// client's long-term Ed25519 identity: KeyAdvert and ConsistencyReply over
+// their contents, ShareKeys, MaskedInput and UnmaskResponse over the
+// SHA-256 of their encoding (header with sender and session id included).
+// The server refuses with [ErrAuth] a message that is unsigned, altered,
+// relabelled to another client or signed by another one. Verifying a
+// masked input costs one SHA-256 pass over it. A transport that also
+// authenticates the channel should check that the channel's identity is
+// the message's Client.
 //
 // Adverts are checked by the server and again by each client for its
 // neighbours: both X25519 public keys must be canonical (bit 255 clear,
@@ -144,7 +186,8 @@
 //     altered or missing, a reused public key (in any encoding), a
 //     neighbour's key that is not canonical or of small order, a survivor
 //     set other than the one it signed, a Sequence below
-//     [ClientOptions].MinSequence;
+//     [ClientOptions].MinSequence or not above the last one its
+//     [SequenceStore] recorded, a survivor set below MinInputs;
 //   - its keys are fresh for every session and dropped when no longer
 //     needed.
 //

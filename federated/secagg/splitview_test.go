@@ -47,7 +47,7 @@ func runAttackSession(t *testing.T, cfg Config, label string) *attackSession {
 	require.NoError(t, err)
 	n := p.NumClients()
 	for i := range n {
-		c, err := NewClient(p, i, &ClientOptions{Identity: priv[i], InsecureTestRand: rnd})
+		c, err := NewClient(p, i, maliciousOpts(p, priv[i], rnd))
 		require.NoError(t, err)
 		s.clients = append(s.clients, c)
 		a, err := c.Advertise()

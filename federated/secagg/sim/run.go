@@ -285,11 +285,7 @@ func (r *runner) replaceWithOldBundles(bundles map[int]*secagg.ShareBundle) erro
 	}
 	cs := make([]*secagg.Client, p2.NumClients())
 	for i := range cs {
-		co := &secagg.ClientOptions{InsecureTestRand: r.opts.InsecureTestRand}
-		if r.opts.Identities != nil {
-			co.Identity = r.opts.Identities[i]
-		}
-		if cs[i], err = secagg.NewClient(p2, i, co); err != nil {
+		if cs[i], err = secagg.NewClient(p2, i, clientOptions(p2, r.opts, i)); err != nil {
 			return err
 		}
 		a, err := cs[i].Advertise()

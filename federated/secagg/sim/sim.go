@@ -162,6 +162,22 @@ func NewIdentities(n int, rand io.Reader) ([]ed25519.PublicKey, []ed25519.Privat
 	return pub, priv, nil
 }
 
+// clientOptions returns the options of simulated client i: in the
+// malicious model, the policy of a client that learnt the roster and the
+// session seed outside the server (the simulation knows the true ones),
+// and a fresh in-memory sequence store.
+func clientOptions(p *secagg.Params, opts Options, i int) *secagg.ClientOptions {
+	co := &secagg.ClientOptions{InsecureTestRand: opts.InsecureTestRand}
+	if opts.Identities != nil {
+		cfg := p.Config()
+		seed := cfg.SessionSeed
+		co.Identity = opts.Identities[i]
+		co.Sequences = &secagg.MemorySequenceStore{}
+		co.Policy = secagg.ClientPolicy{Roster: secagg.RosterDigest(cfg.Identities), SessionSeed: &seed}
+	}
+	return co
+}
+
 type party struct {
 	c       *secagg.Client
 	dead    bool // dropped out or aborted
@@ -218,11 +234,7 @@ func Run(p *secagg.Params, inputs Inputs, opts Options) (*Report, error) {
 	}
 	r.parties = make([]*party, n)
 	for i := range n {
-		co := &secagg.ClientOptions{InsecureTestRand: opts.InsecureTestRand}
-		if opts.Identities != nil {
-			co.Identity = opts.Identities[i]
-		}
-		c, err := secagg.NewClient(p, i, co)
+		c, err := secagg.NewClient(p, i, clientOptions(p, opts, i))
 		if err != nil {
 			return nil, err
 		}
