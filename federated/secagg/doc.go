@@ -97,13 +97,18 @@
 // server. A malformed client message is rejected and its sender counts as
 // dropped; a well-formed but corrupted share is caught when the
 // reconstructed secret fails its commitment (self-mask seeds) or public key
-// (mask keys), and the server retries with other sets of t shares
-// (leaving out one share of the first t, then two, within a bound) before
-// aborting with [ErrAuth]: the result is never a wrong sum. A holder whose
-// share is then found off the sharing polynomial is reported in
-// Result.Inconsistent, but only within the unique-decoding bound (at most
-// (m-t)/2 bad shares among the m of a secret): an honest holder can be
-// blamed only if more than that many holders of one secret collude.
+// (mask keys). The server then decodes the m shares of that secret as a
+// Reed-Solomon codeword (unique decoding, Gao's algorithm): up to (m-t)/2
+// wrong shares are located, and if the secret rebuilt without them
+// matches its commitment, their holders are reported in
+// Result.Inconsistent and their shares go last for every later secret, so
+// a few corrupt holders cost one decoding, not an abort. Past that bound
+// it tries other sets of t shares (leaving out one share of the first t,
+// then two, within a fixed budget) before aborting with [ErrAuth]: the
+// result is never a wrong sum, and a round aborts only when some secret
+// has more bad shares than unique decoding corrects and the search finds
+// no clean set. An honest holder is blamed only if more than (m-t)/2
+// holders of one secret collude.
 //
 // # What the client must learn outside the server
 //

@@ -615,6 +615,12 @@ func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, from [
 	if m < t {
 		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", m, what, u, t)
 	}
+	if ok, err := s.firstTry(cache, shares, from, u, what, verify); ok || err != nil {
+		return err
+	}
+	if s.decodeAndVerify(cache, shares, from, verify) { // see decode.go
+		return nil
+	}
 	// Shares of holders already caught go last.
 	order := make([]int, 0, m)
 	for _, caught := range []bool{false, true} {
