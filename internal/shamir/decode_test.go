@@ -68,3 +68,67 @@ func TestFindErrorsBadInput(t *testing.T) {
 	_, err = FindErrors(shares, 0)
 	assert.ErrorIs(t, err, ErrThreshold)
 }
+
+// FuzzFindErrors decodes arbitrary share sets: no panic, and whenever it
+// names wrong shares, the others lie on one polynomial of degree below t
+// (decoding them finds nothing more) and there are at most (m-t)/2.
+func FuzzFindErrors(f *testing.F) {
+	shares, err := Split([]byte("a secret of 16 b"), 3, 7, testRand(9))
+	require.NoError(f, err)
+	enc := func(ss []Share, t byte) []byte {
+		b := []byte{t}
+		for _, s := range ss {
+			b = append(b, byte(s.X))
+			for _, y := range s.Y {
+				for k := range 8 {
+					b = append(b, byte(y>>(8*k)))
+				}
+			}
+		}
+		return b
+	}
+	f.Add(enc(shares, 3))
+	bad := slices.Clone(shares)
+	bad[2] = Share{X: bad[2].X, Y: slices.Clone(bad[2].Y)}
+	bad[2].Y[1] ^= 5
+	f.Add(enc(bad, 3))
+	f.Add(enc(shares[:4], 2))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		// One byte of t, then shares of one byte X and three 8-byte Y.
+		const chunks = 3
+		if len(b) < 1 {
+			return
+		}
+		th := int(b[0]%8) + 1
+		var ss []Share
+		for rest := b[1:]; len(rest) >= 1+8*chunks; rest = rest[1+8*chunks:] {
+			s := Share{X: uint32(rest[0]), Y: make([]uint64, chunks)}
+			for c := range chunks {
+				var v uint64
+				for k := range 8 {
+					v |= uint64(rest[1+8*c+k]) << (8 * k)
+				}
+				s.Y[c] = v % P
+			}
+			ss = append(ss, s)
+		}
+		idx, err := FindErrors(ss, th)
+		if err != nil {
+			return
+		}
+		m := len(ss)
+		if len(idx) > (m-th)/2 {
+			t.Fatalf("%d wrong shares named of %d, t=%d", len(idx), m, th)
+		}
+		var good []Share
+		for i, s := range ss {
+			if !slices.Contains(idx, i) {
+				good = append(good, s)
+			}
+		}
+		again, err := FindErrors(good, th)
+		if err != nil || len(again) != 0 {
+			t.Fatalf("the shares left are not consistent: %v, %v", again, err)
+		}
+	})
+}
