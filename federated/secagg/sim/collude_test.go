@@ -106,29 +106,37 @@ func TestSplitViewGrid(t *testing.T) {
 	}
 }
 
-// TestWithholdThenRetry: corrupt clients withhold their shares so that the
-// server comes up short, and the server retries by asking the honest
-// clients again with the target now listed as dropped. Every client
-// answers one unmasking request only: the retry is refused and the
-// server holds self-mask shares of the target, no mask-key share.
+// TestWithholdThenRetry: corrupt clients withhold their shares, or reveal
+// corrupted ones, so that the server comes up short, and the server
+// retries by asking the honest clients again with the target now listed
+// as dropped. Every client answers one unmasking request only: the retry
+// is refused and the server holds self-mask shares of the target, no
+// mask-key share.
 func TestWithholdThenRetry(t *testing.T) {
 	for _, threat := range []secagg.Threat{secagg.SemiHonest, secagg.Malicious} {
-		t.Run(threat.String(), func(t *testing.T) {
-			cfg, opts := maliciousCfg(t, 20, "withhold")
-			if threat == secagg.SemiHonest {
-				cfg.Threat, cfg.Identities, opts.Identities = secagg.SemiHonest, nil, nil
-			}
-			p := mustParams(t, cfg)
-			const target = 3
-			corrupt := closestNeighbours(p, target, 2)
-			opts.Server, opts.Target = ReplayUnmask, target
-			opts.Drop = map[secagg.Round][]int{secagg.RoundUnmask: corrupt}
-			rep, err := Run(p, Vectors(randomInputs(p, 29)), opts)
-			require.NoError(t, err)
-			assert.False(t, rep.Unmasked)
-			assert.Zero(t, rep.Revealed.Key, "no mask-key share of a client that sent its input")
-			refused := refusedBy(rep, secagg.ErrRound)
-			assert.NotEmpty(t, refused)
-		})
+		for _, how := range []string{"withhold", "corrupt"} {
+			t.Run(threat.String()+"/"+how, func(t *testing.T) {
+				cfg, opts := maliciousCfg(t, 20, "withhold")
+				if threat == secagg.SemiHonest {
+					cfg.Threat, cfg.Identities, opts.Identities = secagg.SemiHonest, nil, nil
+				}
+				p := mustParams(t, cfg)
+				const target = 3
+				corrupt := closestNeighbours(p, target, 2)
+				opts.Server, opts.Target = ReplayUnmask, target
+				if how == "withhold" {
+					opts.Drop = map[secagg.Round][]int{secagg.RoundUnmask: corrupt}
+				} else {
+					for _, c := range corrupt {
+						opts.Faults = append(opts.Faults, Fault{Client: c, Round: secagg.RoundUnmask, Kind: CorruptShares})
+					}
+				}
+				rep, err := Run(p, Vectors(randomInputs(p, 29)), opts)
+				require.NoError(t, err)
+				assert.False(t, rep.Unmasked)
+				assert.Zero(t, rep.Revealed.Key, "no mask-key share of a client that sent its input")
+				assert.NotEmpty(t, refusedBy(rep, secagg.ErrRound), "the retry is refused")
+			})
+		}
 	}
 }
