@@ -30,7 +30,8 @@
 //     j ([MaskedInput]). The server adds the masked inputs into one running
 //     sum as they arrive.
 //  4. ConsistencyCheck (malicious model only): the server sends the
-//     survivor set U3; each client signs it with its long-term Ed25519 key
+//     survivor set U3; each client checks that it has at least
+//     Config.MinInputs members and signs it with its long-term Ed25519 key
 //     ([ConsistencyRequest], [ConsistencyReply]).
 //  5. Unmasking: each survivor is told which neighbours are alive and
 //     which dropped ([UnmaskRequest]) and reveals the self-mask shares of
@@ -57,11 +58,12 @@
 //
 // [SemiHonest]: the server follows the protocol and may collude with a
 // fraction CorruptRate of the clients; it learns only the sum of at least
-// t inputs. [Malicious]: the server may also deviate (drop, replay, alter
-// or withhold messages, lie about who dropped out). Key adverts are signed
-// by long-term identities (Config.Identities), and the consistency round
-// makes every client check that t of its neighbours saw the same survivor
-// set.
+// Config.MinInputs inputs. [Malicious]: the server may also deviate (drop,
+// replay, alter or withhold messages, lie about who dropped out, choose
+// whom to attack after seeing the graph). Every client message is signed
+// by the client's long-term identity (Config.Identities), and the
+// consistency round makes every client check that t of its share holders
+// (itself included) signed the same survivor set.
 //
 // What the thresholds guarantee. Every secret of a client u (its mask key
 // and its self-mask seed) is Shamir-shared among k+1 holders: its k
@@ -86,21 +88,25 @@
 // is hypergeometric (k drawn from the n-1 others, floor(CorruptRate*n) of
 // them corrupt), and cMax is its quantile at 2^-41/n; the graph of the
 // honest survivors stays connected except with probability 2^-41. So for
-// a corrupt set fixed before the session seed is drawn, the bound holds
-// for every client except with probability 2^-40. On the complete graph
-// (k = n-1) c is at most ceil(CorruptRate*n) for certain and
-// [FullGraphMinThreshold] uses it. A client that sees fewer than t
-// holders, shares, alive neighbours or valid signatures aborts; that is
-// the 2^-20 failure event. Neither mode protects against clients that send wrong inputs (the
-// sum of bounded inputs is all the server learns; robustness to poisoning
-// is out of scope) or guarantees output delivery against a malicious
-// server. A malformed client message is rejected and its sender counts as
+// a corrupt set fixed before the session seed is drawn, and a seed the
+// server cannot choose, the inequality holds for every client except with
+// probability 2^-40. On the complete graph (k = n-1) c is at most
+// ceil(CorruptRate*n) for certain and [FullGraphMinThreshold] uses it. A
+// client that sees fewer than t holders, shares, alive neighbours or
+// valid signatures aborts: with at most DropoutRate*n dropouts, that
+// happens with probability at most 2^-20 (per-row figures are in the
+// tests' graphTable).
+//
+// Neither mode protects against clients that send wrong inputs (the sum
+// of bounded inputs is all the server learns; robustness to poisoning is
+// out of scope) or guarantees output delivery against a malicious server.
+// A malformed client message is rejected and its sender counts as
 // dropped; a well-formed but corrupted share is caught when the
-// reconstructed secret fails its commitment (self-mask seeds) or public key
-// (mask keys). The server then decodes the m shares of that secret as a
-// Reed-Solomon codeword (unique decoding, Gao's algorithm): up to (m-t)/2
-// wrong shares are located, and if the secret rebuilt without them
-// matches its commitment, their holders are reported in
+// reconstructed secret fails its commitment (self-mask seeds) or public
+// key (mask keys). The server then decodes the m shares of that secret as
+// a Reed-Solomon codeword (unique decoding, Gao's algorithm): up to
+// (m-t)/2 wrong shares are located, and if the secret rebuilt without
+// them matches its commitment, their holders are reported in
 // Result.Inconsistent and their shares go last for every later secret, so
 // a few corrupt holders cost one decoding, not an abort. Past that bound
 // it tries other sets of t shares (leaving out one share of the first t,

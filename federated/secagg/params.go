@@ -78,9 +78,11 @@ func MinThreshold(n, k int, dropout, corrupt float64, threat Threat) (int, error
 
 // FullGraphMinThreshold returns the smallest secure threshold of classic
 // SecAgg (the complete graph), following fcp's CheckFullGraphParameters:
-// t > corrupt*n against a semi-honest server, t > (n + corrupt*n)/2 against
-// a malicious one (so that two disjoint sets of t holders cannot both
-// exist), and t >= 2.
+// t > c against a semi-honest server and 2t > n + c against a malicious
+// one, with c = ceil(corrupt*n), and t >= 2. Every secret has n = k+1
+// holders, so the malicious bound is the 2t > (k+1) + c of the sparse
+// graphs: a server showing two survivor sets collects at most n + c
+// shares of a client's two secrets, fewer than 2t.
 func FullGraphMinThreshold(n int, corrupt float64, threat Threat) int {
 	c := math.Ceil(corrupt * float64(n))
 	if threat == Malicious {
