@@ -118,9 +118,10 @@ type Config struct {
 	// other's owner). The server aborts with [ErrTooFewClients] rather
 	// than release a smaller sum, and in the malicious model each client
 	// refuses to sign or unmask a survivor set smaller than this. Zero
-	// means the default [DefaultMinInputs], ceil((1-DropoutRate)*n) and
-	// at least the threshold; a smaller value is refused with
-	// [ErrInsecureParams] (it can only be raised).
+	// means the default [DefaultMinInputs]: ceil((1-DropoutRate)*n), at
+	// least the threshold, and at least ceil(CorruptRate*n)+2 so that
+	// every sum holds two inputs of honest clients; a smaller value is
+	// refused with [ErrInsecureParams] (it can only be raised).
 	MinInputs int
 
 	// SessionSeed is public randomness for this session, chosen fresh per
@@ -249,12 +250,12 @@ func NewParams(cfg Config) (*Params, error) {
 		return nil, fmt.Errorf("%w: Threshold=%d is below the secure minimum %d for n=%d, k=%d, corrupt=%g, %v server",
 			ErrInsecureParams, t, minT, n, k, cfg.CorruptRate, cfg.Threat)
 	}
-	minIn := DefaultMinInputs(n, t, cfg.DropoutRate)
+	minIn := DefaultMinInputs(n, t, cfg.DropoutRate, cfg.CorruptRate)
 	if cfg.MinInputs == 0 {
 		cfg.MinInputs = minIn
 	}
 	if cfg.MinInputs < minIn || cfg.MinInputs > n {
-		return nil, fmt.Errorf("%w: MinInputs=%d, want %d (ceil((1-DropoutRate)*n), at least t) to NumClients=%d",
+		return nil, fmt.Errorf("%w: MinInputs=%d, want %d (ceil((1-DropoutRate)*n), at least t and ceil(CorruptRate*n)+2) to NumClients=%d",
 			ErrInsecureParams, cfg.MinInputs, minIn, n)
 	}
 	cfg.Degree, cfg.Threshold = k, t
@@ -268,10 +269,13 @@ func NewParams(cfg Config) (*Params, error) {
 // DefaultMinInputs returns the smallest number of inputs a sum may have
 // by default: ceil((1-dropout)*n), the survivors expected when at most
 // the configured fraction drops out (as fcp requires of the complete
-// graph), and at least the threshold t.
-func DefaultMinInputs(n, t int, dropout float64) int {
+// graph); at least the threshold t; and at least ceil(corrupt*n)+2, since
+// a server colluding with the corrupt clients subtracts their inputs and
+// must still face the sum of two honest ones. It is at most n.
+func DefaultMinInputs(n, t int, dropout, corrupt float64) int {
 	m := int(math.Ceil((1-dropout)*float64(n) - 1e-9))
-	return min(max(m, t), n)
+	c := int(math.Ceil(corrupt*float64(n) - 1e-9))
+	return min(max(m, t, c+2), n)
 }
 
 // MinInputs returns the smallest number of inputs a result may sum.

@@ -155,8 +155,9 @@
 // # Minimum aggregate size
 //
 // A sum of few inputs reveals them (a sum of two reveals each to the
-// other's owner). Config.MinInputs, by default ceil((1-DropoutRate)*n)
-// and at least t, can only be raised: the server aborts with
+// other's owner, and a sum of c+1 to a server colluding with c of its
+// clients). Config.MinInputs, by default ceil((1-DropoutRate)*n), at
+// least t and at least ceil(CorruptRate*n)+2, can only be raised: the server aborts with
 // [ErrTooFewClients] after any round that leaves fewer clients, and in the
 // malicious model each client refuses to sign or unmask a smaller survivor
 // set. Nothing stops a server from running many sessions over the same

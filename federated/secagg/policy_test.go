@@ -142,6 +142,17 @@ func TestFewSurvivors(t *testing.T) {
 	cfg.MinInputs = 11
 	_, err = NewParams(cfg)
 	require.ErrorIs(t, err, ErrInsecureParams)
+
+	// However high the configured dropout rate, a sum keeps two honest
+	// inputs: with one corrupt client of 10, at least 3.
+	for _, tc := range []struct {
+		dropout, corrupt float64
+		want             int
+	}{{0.8, 0.1, 3}, {0.85, 0, 2}, {0.6, 0.3, 5}} {
+		p, err := NewParams(Config{NumClients: 10, Dim: 1, Degree: 9, DropoutRate: tc.dropout, CorruptRate: tc.corrupt})
+		require.NoError(t, err)
+		assert.Equal(t, tc.want, p.MinInputs(), "dropout %g corrupt %g", tc.dropout, tc.corrupt)
+	}
 }
 
 // TestClientRefusesSmallSurvivorSet: in the malicious model the client
