@@ -134,9 +134,10 @@
 //     be biasable by it: a server free to pick it can try seeds until a
 //     victim's neighbours are mostly clients it controls. Take it from a
 //     public randomness beacon at a round fixed in advance and derive it
-//     with [BeaconSessionSeed] (or from a commit-and-reveal among the
-//     clients); the client checks it against ClientPolicy.SessionSeed
-//     (required in the malicious model).
+//     with [BeaconSessionSeed], or draw it by a commit-and-reveal among
+//     the clients ([SeedCommitment], [CommitRevealSessionSeed]); the
+//     client checks it against ClientPolicy.SessionSeed (required in the
+//     malicious model).
 //   - Config.Sequence must strictly increase across the sessions run with
 //     the same identities, so that every session has its own configuration
 //     digest; otherwise signed messages of an earlier session (whose

@@ -220,3 +220,65 @@ func (f FileSequenceStore) Advance(seq uint64) error {
 	}
 	return nil
 }
+
+// Commit-and-reveal session seeds. Without a beacon, the clients can draw
+// the seed themselves: each draws a random 32-byte contribution and
+// publishes SeedCommitment of it (through the server, which relays); once
+// a client holds the commitments of every client of the roster, it
+// reveals its contribution; once it holds every reveal, it computes
+// CommitRevealSessionSeed and sets it as ClientPolicy.SessionSeed. The
+// seed is uniform as long as one contribution is: the commitments bind
+// the corrupt clients before they see an honest contribution. Clients
+// shown different commitments or reveals compute different seeds, hence
+// different configuration digests, and the session fails for them rather
+// than running with a graph the server chose. A server (or the last
+// revealer) can still abort after seeing the reveals and start over with
+// a new Sequence: each abort buys one fresh uniform seed, so reaching an
+// event of probability 2^-40 takes about 2^40 aborted sessions.
+
+// SeedCommitment is client's commitment to its contribution to the seed
+// of the session with the given roster and Sequence.
+func SeedCommitment(roster [32]byte, sequence uint64, client int, contribution *[32]byte) [32]byte {
+	h := sha256.New()
+	h.Write([]byte("privml/secagg/v2/seed-commitment\x00"))
+	h.Write(roster[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], sequence)
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(client))
+	h.Write(b[:])
+	h.Write(contribution[:])
+	var d [32]byte
+	h.Sum(d[:0])
+	return d
+}
+
+// CommitRevealSessionSeed checks that contributions[i] opens
+// commitments[i] for every client i of the roster (one entry per client,
+// none missing) and returns the session seed: the SHA-256 of the roster,
+// the Sequence and every contribution in client-id order. It fails with
+// [ErrPolicy] naming the first client whose reveal does not match.
+func CommitRevealSessionSeed(roster [32]byte, sequence uint64, commitments, contributions [][32]byte) ([32]byte, error) {
+	if len(commitments) != len(contributions) || len(commitments) == 0 {
+		return [32]byte{}, fmt.Errorf("%w: %d commitments and %d contributions to the session seed, want one of each per client",
+			ErrPolicy, len(commitments), len(contributions))
+	}
+	h := sha256.New()
+	h.Write([]byte("privml/secagg/v2/commit-reveal-session-seed\x00"))
+	h.Write(roster[:])
+	var b [8]byte
+	binary.BigEndian.PutUint64(b[:], sequence)
+	h.Write(b[:])
+	binary.BigEndian.PutUint64(b[:], uint64(len(contributions)))
+	h.Write(b[:])
+	for i := range contributions {
+		c := SeedCommitment(roster, sequence, i, &contributions[i])
+		if subtle.ConstantTimeCompare(c[:], commitments[i][:]) != 1 {
+			return [32]byte{}, fmt.Errorf("%w: the seed contribution of client %d does not open its commitment", ErrPolicy, i)
+		}
+		h.Write(contributions[i][:])
+	}
+	var d [32]byte
+	h.Sum(d[:0])
+	return d, nil
+}

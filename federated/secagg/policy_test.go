@@ -3,6 +3,7 @@ package secagg
 import (
 	"crypto/ed25519"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -365,4 +366,58 @@ func TestFileSequenceStoreTampered(t *testing.T) {
 		require.NoError(t, m.Advance(1<<63))
 		require.True(t, errors.Is(m.Advance(5), ErrReplay))
 	})
+}
+
+// TestCommitRevealSessionSeed: every client computes the same seed from
+// the same commitments and reveals; a reveal that does not open its
+// commitment, a missing one, or a commitment moved to another client,
+// Sequence or roster is refused; a changed contribution changes the seed.
+func TestCommitRevealSessionSeed(t *testing.T) {
+	cfg, priv := maliciousCfg(t, 5)
+	roster := RosterDigest(cfg.Identities)
+	rnd := detRand("commit-reveal")
+	contrib := make([][32]byte, 5)
+	commits := make([][32]byte, 5)
+	for i := range contrib {
+		_, err := io.ReadFull(rnd, contrib[i][:])
+		require.NoError(t, err)
+		commits[i] = SeedCommitment(roster, cfg.Sequence, i, &contrib[i])
+	}
+	seed, err := CommitRevealSessionSeed(roster, cfg.Sequence, commits, contrib)
+	require.NoError(t, err)
+	again, err := CommitRevealSessionSeed(roster, cfg.Sequence, slices.Clone(commits), slices.Clone(contrib))
+	require.NoError(t, err)
+	assert.Equal(t, seed, again)
+
+	bad := slices.Clone(contrib)
+	bad[3][0] ^= 1
+	_, err = CommitRevealSessionSeed(roster, cfg.Sequence, commits, bad)
+	require.ErrorIs(t, err, ErrPolicy)
+	assert.Contains(t, err.Error(), "client 3")
+	_, err = CommitRevealSessionSeed(roster, cfg.Sequence, commits, contrib[:4])
+	require.ErrorIs(t, err, ErrPolicy)
+	_, err = CommitRevealSessionSeed(roster, cfg.Sequence+1, commits, contrib)
+	require.ErrorIs(t, err, ErrPolicy, "a commitment of another session")
+	swapped := slices.Clone(commits)
+	swapped[0], swapped[1] = swapped[1], swapped[0]
+	sc := slices.Clone(contrib)
+	sc[0], sc[1] = sc[1], sc[0]
+	_, err = CommitRevealSessionSeed(roster, cfg.Sequence, swapped, sc)
+	require.ErrorIs(t, err, ErrPolicy, "a commitment bound to another client")
+
+	// Another honest contribution gives another seed; the seed drives a
+	// session that every client accepts.
+	other := slices.Clone(contrib)
+	other[2][5] ^= 0x80
+	oc := slices.Clone(commits)
+	oc[2] = SeedCommitment(roster, cfg.Sequence, 2, &other[2])
+	seed2, err := CommitRevealSessionSeed(roster, cfg.Sequence, oc, other)
+	require.NoError(t, err)
+	assert.NotEqual(t, seed, seed2)
+	cfg.SessionSeed = seed
+	p, err := NewParams(cfg)
+	require.NoError(t, err)
+	_, err = NewClient(p, 0, &ClientOptions{Identity: priv[0], Sequences: &MemorySequenceStore{},
+		Policy: ClientPolicy{Roster: roster, SessionSeed: &seed}})
+	require.NoError(t, err)
 }
