@@ -203,9 +203,10 @@ func (s *splitState) bestSplit() []bool {
 	return sideB
 }
 
-// splitView plays the SplitView server from the end of the masked-input
-// round: consistency and unmasking with two survivor sets.
-func (r *runner) splitView(bundles map[int]*secagg.ShareBundle, target int) error {
+// newSplitState gathers what the server knows after the masked-input
+// round: who shared keys (U2), who sent a masked input (U3), the graph,
+// and the session id.
+func (r *runner) newSplitState(bundles map[int]*secagg.ShareBundle, target int) (*splitState, [32]byte, error) {
 	p := r.p
 	n := p.NumClients()
 	s := &splitState{r: r, target: target, malicious: p.Config().Threat == secagg.Malicious,
@@ -223,7 +224,7 @@ func (r *runner) splitView(bundles map[int]*secagg.ShareBundle, target int) erro
 	if s.malicious {
 		creqs, err := r.srv.ConsistencyRequests()
 		if err != nil {
-			return err
+			return nil, session, err
 		}
 		for j, q := range creqs {
 			s.inU3[j], session = true, q.Session
@@ -231,11 +232,22 @@ func (r *runner) splitView(bundles map[int]*secagg.ShareBundle, target int) erro
 	} else {
 		ureqs, err := r.srv.UnmaskRequests()
 		if err != nil {
-			return err
+			return nil, session, err
 		}
 		for j, q := range ureqs {
 			s.inU3[j], session = true, q.Session
 		}
+	}
+	return s, session, nil
+}
+
+// splitView plays the SplitView server from the end of the masked-input
+// round: consistency and unmasking with two survivor sets.
+func (r *runner) splitView(bundles map[int]*secagg.ShareBundle, target int) error {
+	n := r.p.NumClients()
+	s, session, err := r.newSplitState(bundles, target)
+	if err != nil {
+		return err
 	}
 	if !s.inU3[target] {
 		return errLyingServer // the target dropped: nothing to unmask
