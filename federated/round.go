@@ -113,6 +113,9 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 		}
 	}
 	slices.SortStableFunc(on, func(a, b *participant) int { return int(a.latency - b.latency) })
+	if s.cfg.OverSelect == 0 {
+		on = nil
+	}
 	for _, p := range on[min(len(on), s.k):] {
 		p.fate = DropBeforeInput
 		rep.Unused++

@@ -23,6 +23,7 @@ type Config struct {
 	// client is sampled independently with probability
 	// q = min(1, K·(1+OverSelect)/N) (Poisson sampling, N the population);
 	// with OverSelect > 0 only the first K reports (by latency) are used.
+	// Epsilon is accounted at q.
 	// Exactly one of ClientsPerRound and Fraction must be set.
 	ClientsPerRound int
 	// Fraction sets K = round(Fraction·N) instead.
