@@ -138,6 +138,9 @@ func (s *Server) distributedInputs(ss *secureSession, cfg *secagg.Config, parts 
 		return nil, err
 	}
 	cfg.Dim = enc.dpad
+	if s.hooks.encoder != nil {
+		s.hooks.encoder(s.round, enc)
+	}
 	sc := enc.scaleFor(s.clip)
 	signs := randomSigns(enc.dpad, s.stream("rotation", s.round, 0))
 	ss.input = func(i int) ([]int64, error) {

@@ -108,6 +108,7 @@ type Server struct {
 type hooks struct {
 	serverSum func(round int, sum []int64)                     // the unmasked sum
 	encoded   func(round, client int, noiseless, sent []int64) // a client's input
+	encoder   func(round int, e *ddgEncoder)                   // the round's distributed-DP encoding
 }
 
 // NewServer checks cfg and returns a server for the given population,
