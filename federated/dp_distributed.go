@@ -36,9 +36,11 @@ import (
 // clients beyond m survive (more survivors, more noise: never less). The
 // sum of k ≥ m discrete Gaussians is close to, but not exactly, a discrete
 // Gaussian; their Theorem 1 bounds the gap by
-// τ = 10·Σ_{j=1}^{k-1} exp(-2π²σ_i²·j/(j+1)); the encoding refuses
-// parameters with τ·d' > 1e-10, where accounting the sum as a Gaussian of
-// multiplier z is off by a negligible amount.
+// τ = 10·Σ_{j=1}^{k-1} exp(-2π²σ_i²·j/(j+1)): the round is ε-concentrated
+// DP with ε² = Δ²/(kσ_i²) + 2τd', where a Gaussian of multiplier z gives
+// 1/z². The accountant uses the Gaussian's curve; the encoding refuses
+// parameters with 2z²τd' > 1e-6, so that the neglected term changes the
+// per-round Rényi divergence by less than one part in a million.
 //
 // Modular clipping. Secure aggregation here sums in Z_{2^B} and refuses
 // (by its headroom check) any configuration in which the sum of n inputs
@@ -112,8 +114,8 @@ func newDDGEncoder(d, n, m int, z float64, nbits uint) (*ddgEncoder, error) {
 	if a <= 0 {
 		return nil, fmt.Errorf("%w: distributed DP leaves no room for the update in %d bits", ErrConfig, nbits)
 	}
-	if tau := ddgTau(e.sigma, n); tau*float64(dpad) > 1e-10 {
-		return nil, fmt.Errorf("%w: per-client noise sigma %.3g is too small for the discrete Gaussian sum to be accounted as a Gaussian (tau*d = %.2g); use more bits or a larger noise multiplier", ErrConfig, e.sigma, tau*float64(dpad))
+	if tau := ddgTau(e.sigma, n); 2*z*z*tau*float64(dpad) > 1e-6 {
+		return nil, fmt.Errorf("%w: per-client noise sigma %.3g is too small for the discrete Gaussian sum to be accounted as a Gaussian (2 z^2 tau d = %.2g); use more bits or a larger noise multiplier", ErrConfig, e.sigma, 2*z*z*tau*float64(dpad))
 	}
 	e.scale = a // per unit of clip; see setClip
 	return e, nil

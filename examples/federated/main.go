@@ -44,7 +44,7 @@ func main() {
 		if errors.Is(err, flag.ErrHelp) {
 			os.Exit(0)
 		}
-		fmt.Fprintln(os.Stderr, "federated:", err)
+		fmt.Fprintln(os.Stderr, "examples/federated:", err)
 		os.Exit(1)
 	}
 }
@@ -353,6 +353,6 @@ func baseline(o *options, d *data, model fedmodels.Model) float64 {
 	for i := range all {
 		all[i] = i
 	}
-	fedmodels.SGD{Epochs: 5, Batch: 32, LR: 0.1}.Run(model, p, d.train, all, r)
+	fedmodels.SGD{Epochs: 20, Batch: 32, LR: 0.05}.Run(model, p, d.train, all, r)
 	return fedmodels.Accuracy(model, p, d.test)
 }
