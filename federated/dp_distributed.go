@@ -135,10 +135,6 @@ func ddgTau(sigma float64, n int) float64 {
 // has norm sc = a, the solved value.
 func (e *ddgEncoder) scaleFor(c float64) float64 { return e.scale / c }
 
-// sensitivity is Δ, the L2 sensitivity of one client's rounded vector in
-// encoded units.
-func (e *ddgEncoder) sensitivity() float64 { return math.Sqrt(e.bound2) }
-
 // encode writes the noiseless rounded rotated vector into noiseless and
 // the noised, modular-clipped one into dst (both length dpad). x is
 // already clipped to c and s = scaleFor(c).

@@ -34,9 +34,9 @@ import (
 	"os"
 	"time"
 
-	"github.com/privml/privml/examples/internal/fedmodels"
 	"github.com/privml/privml/federated"
 	"github.com/privml/privml/internal/dataset"
+	"github.com/privml/privml/internal/fedmodels"
 )
 
 func main() {
@@ -133,23 +133,10 @@ type data struct {
 	train, test *dataset.Dataset
 }
 
-// loadAdult reads the embedded Adult rows without missing values, encodes
-// them (one-hot categories), holds out 20% as the test set and
-// standardizes with the training set's statistics.
+// loadAdult prepares the Adult split (see fedmodels.AdultSplit).
 func loadAdult() (*data, error) {
-	recs, err := dataset.AdultEmbedded(dataset.AdultOptions{DropMissing: true})
+	train, test, err := fedmodels.AdultSplit()
 	if err != nil {
-		return nil, err
-	}
-	all, err := dataset.AdultNumeric(recs)
-	if err != nil {
-		return nil, err
-	}
-	train, test, err := all.Split(20261204, 0.2)
-	if err != nil {
-		return nil, err
-	}
-	if _, err := dataset.Standardize(train, test); err != nil {
 		return nil, err
 	}
 	return &data{train: train, test: test}, nil
@@ -347,12 +334,6 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 // baseline trains the same model centrally on all training rows, without
 // privacy.
 func baseline(o *options, d *data, model fedmodels.Model) float64 {
-	r := rand.New(rand.NewPCG(o.seed, 11))
-	p := model.Init(r)
-	all := make([]int, d.train.Rows)
-	for i := range all {
-		all[i] = i
-	}
-	fedmodels.SGD{Epochs: 20, Batch: 32, LR: 0.05}.Run(model, p, d.train, all, r)
+	p := fedmodels.Baseline(model, d.train, rand.New(rand.NewPCG(o.seed, 11)))
 	return fedmodels.Accuracy(model, p, d.test)
 }

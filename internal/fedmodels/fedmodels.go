@@ -1,7 +1,8 @@
-// Package fedmodels holds the small models the federated examples train:
+// Package fedmodels holds what the federated example and benchmarks share:
 // binary logistic regression and a one-hidden-layer MLP over flat
-// []float64 parameter vectors, a local-SGD [federated.Client] for each, and
-// centralized training for the non-private baseline.
+// []float64 parameter vectors, a local-SGD [federated.Client] for them,
+// centralized training for the non-private baseline, and the Adult
+// train/test split they run on.
 package fedmodels
 
 import (
@@ -209,4 +210,39 @@ func Clients(m Model, d *dataset.Dataset, parts [][]int, s SGD) []federated.Clie
 		out[i] = &Client{Model: m, Data: d, Idx: idx, SGD: s}
 	}
 	return out
+}
+
+// AdultSplit reads the embedded Adult rows without missing values (30,162),
+// one-hot encodes them, holds out 20% (a fixed seeded split) as the test
+// set and standardizes both with the training set's statistics. UCI's
+// separate test file is not embedded.
+func AdultSplit() (train, test *dataset.Dataset, err error) {
+	recs, err := dataset.AdultEmbedded(dataset.AdultOptions{DropMissing: true})
+	if err != nil {
+		return nil, nil, err
+	}
+	all, err := dataset.AdultNumeric(recs)
+	if err != nil {
+		return nil, nil, err
+	}
+	train, test, err = all.Split(20261204, 0.2)
+	if err != nil {
+		return nil, nil, err
+	}
+	if _, err := dataset.Standardize(train, test); err != nil {
+		return nil, nil, err
+	}
+	return train, test, nil
+}
+
+// Baseline trains m centrally on every row of train with SGD (20 epochs,
+// batch 32, rate 0.05), without privacy, and returns the parameters.
+func Baseline(m Model, train *dataset.Dataset, r *rand.Rand) []float64 {
+	p := m.Init(r)
+	all := make([]int, train.Rows)
+	for i := range all {
+		all[i] = i
+	}
+	SGD{Epochs: 20, Batch: 32, LR: 0.05}.Run(m, p, train, all, r)
+	return p
 }
