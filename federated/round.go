@@ -36,8 +36,13 @@ type RoundReport struct {
 	// accountant named in Accountant (DP runs only).
 	Epsilon, Delta float64
 	Accountant     string
-	// Wall is the round's wall-clock time.
-	Wall time.Duration
+	// Wall is the round's wall-clock time. TrainTime is the time spent in
+	// the clients' Train, summed over clients; ClientTime the time of the
+	// clients' share of aggregation (encoding, noise, the secure
+	// aggregation client steps), summed over clients; ServerTime the
+	// server's (the secure aggregation server steps, decoding, noise,
+	// aggregation, the optimizer step).
+	Wall, TrainTime, ClientTime, ServerTime time.Duration
 }
 
 // participant is a sampled client in a round.
@@ -56,15 +61,17 @@ func (s *Server) Round() (*RoundReport, error) {
 	rep := &RoundReport{Round: s.round, Clip: s.clip}
 	parts := s.sample(rep)
 	reporters := s.reporters(parts)
-	if err := s.train(reporters); err != nil {
+	if err := s.train(reporters, rep); err != nil {
 		return nil, err
 	}
 	delta := make([]float64, len(s.model))
 	var err error
+	t := time.Now()
 	if s.cfg.Secure != nil {
 		err = s.aggregateSecure(parts, delta, rep)
 	} else {
 		err = s.aggregatePlain(reporters, delta, rep)
+		rep.ServerTime = time.Since(t)
 	}
 	switch {
 	case errors.Is(err, ErrTooFewReports) || errors.Is(err, secagg.ErrTooFewClients):
@@ -72,9 +79,11 @@ func (s *Server) Round() (*RoundReport, error) {
 	case err != nil:
 		return nil, err
 	default:
+		t := time.Now()
 		if err := s.opt.Step(s.model, delta); err != nil {
 			return nil, fmt.Errorf("federated: round %d: %s step: %w", s.round, s.opt.Name(), err)
 		}
+		rep.ServerTime += time.Since(t)
 	}
 	if err := s.account(rep); err != nil {
 		return nil, err
@@ -141,16 +150,24 @@ func (s *Server) reporters(parts []*participant) []*participant {
 }
 
 // train runs the reporters' local training, Workers at a time.
-func (s *Server) train(ps []*participant) error {
+func (s *Server) train(ps []*participant, rep *RoundReport) error {
 	var wg sync.WaitGroup
 	errs := make([]error, len(ps))
+	took := make([]time.Duration, len(ps))
+	defer func() {
+		for _, d := range took {
+			rep.TrainTime += d
+		}
+	}()
 	sem := make(chan struct{}, s.cfg.Workers)
 	for i, p := range ps {
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
+			t := time.Now()
 			errs[i] = s.trainOne(p)
+			took[i] = time.Since(t)
 		}()
 	}
 	wg.Wait()

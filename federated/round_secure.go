@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"time"
 
 	"github.com/privml/privml/federated/secagg"
 )
@@ -54,6 +55,7 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	}
 	ss.cfg = cfg
 	res, err := ss.run()
+	rep.ClientTime, rep.ServerTime = ss.clientTime, ss.serverTime
 	for _, p := range parts {
 		if p.fate.reported() {
 			rep.Reports++
@@ -65,7 +67,10 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	}
 	rep.Reports = len(res.Survivors)
 	rep.Secure = true
-	return finish(res)
+	t := time.Now()
+	err = finish(res)
+	rep.ServerTime += time.Since(t)
+	return err
 }
 
 // fixedPointInputs sets up the session without DP or with central DP:

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/privml/privml/federated/secagg"
 )
@@ -61,6 +62,24 @@ type secureSession struct {
 	identity  func(i int) ed25519.PrivateKey // malicious model
 	minInputs int                            // survivors needed before unmasking
 	observe   func(sum []int64)              // test hook: what the server sees
+	// clientTime and serverTime accumulate the wall time spent in the
+	// clients' steps (encoding included) and in the server's.
+	clientTime, serverTime time.Duration
+}
+
+// onClient and onServer time one step of a party.
+func (ss *secureSession) onClient(f func() error) error {
+	t := time.Now()
+	err := f()
+	ss.clientTime += time.Since(t)
+	return err
+}
+
+func (ss *secureSession) onServer(f func() error) error {
+	t := time.Now()
+	err := f()
+	ss.serverTime += time.Since(t)
+	return err
 }
 
 // errBelowMinimum ends a session with fewer survivors than the round
@@ -105,7 +124,7 @@ func (ss *secureSession) run() (*secagg.Result, error) {
 	if err := ss.maskInputs(srv, clients, bundles, alive); err != nil {
 		return nil, err
 	}
-	if err := srv.FinishMaskedInput(); err != nil {
+	if err := ss.onServer(srv.FinishMaskedInput); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	if ss.cfg.Threat == secagg.Malicious {
@@ -121,11 +140,11 @@ func (ss *secureSession) advertise(srv *secagg.Server, clients []*secagg.Client,
 		if !alive(i, DropBeforeAdvertise) {
 			continue
 		}
-		a, err := c.Advertise()
-		if err != nil {
+		var a *secagg.KeyAdvert
+		if err := ss.onClient(func() (err error) { a, err = c.Advertise(); return err }); err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
-		if err := srv.HandleAdvert(a); err != nil {
+		if err := ss.onServer(func() error { return srv.HandleAdvert(a) }); err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
 	}
@@ -133,8 +152,8 @@ func (ss *secureSession) advertise(srv *secagg.Server, clients []*secagg.Client,
 }
 
 func (ss *secureSession) shareKeys(srv *secagg.Server, clients []*secagg.Client, alive func(int, DropStep) bool) (map[int]*secagg.ShareBundle, error) {
-	lists, err := srv.FinishAdvertise()
-	if err != nil {
+	var lists map[int]*secagg.AdvertList
+	if err := ss.onServer(func() (err error) { lists, err = srv.FinishAdvertise(); return err }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	for i, c := range clients {
@@ -142,16 +161,16 @@ func (ss *secureSession) shareKeys(srv *secagg.Server, clients []*secagg.Client,
 		if !ok || !alive(i, DropBeforeShare) {
 			continue
 		}
-		m, err := c.ShareKeys(l)
-		if err != nil {
+		var m *secagg.ShareKeys
+		if err := ss.onClient(func() (err error) { m, err = c.ShareKeys(l); return err }); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
-		if err := srv.HandleShareKeys(m); err != nil {
+		if err := ss.onServer(func() error { return srv.HandleShareKeys(m) }); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
 	}
-	bundles, err := srv.FinishShareKeys()
-	if err != nil {
+	var bundles map[int]*secagg.ShareBundle
+	if err := ss.onServer(func() (err error) { bundles, err = srv.FinishShareKeys(); return err }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	return bundles, nil
@@ -163,16 +182,17 @@ func (ss *secureSession) maskInputs(srv *secagg.Server, clients []*secagg.Client
 		if !ok || !alive(i, DropBeforeInput) {
 			continue
 		}
-		x, err := ss.input(i)
-		if err != nil {
+		var x []int64
+		if err := ss.onClient(func() (err error) { x, err = ss.input(i); return err }); err != nil {
 			return err
 		}
-		m, err := c.MaskInput(b, x)
+		var m *secagg.MaskedInput
+		err := ss.onClient(func() (err error) { m, err = c.MaskInput(b, x); return err })
 		clear(x)
 		if err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
-		if err := srv.HandleMaskedInput(m); err != nil {
+		if err := ss.onServer(func() error { return srv.HandleMaskedInput(m) }); err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
 	}
@@ -180,8 +200,8 @@ func (ss *secureSession) maskInputs(srv *secagg.Server, clients []*secagg.Client
 }
 
 func (ss *secureSession) consistency(srv *secagg.Server, clients []*secagg.Client) error {
-	reqs, err := srv.ConsistencyRequests()
-	if err != nil {
+	var reqs map[int]*secagg.ConsistencyRequest
+	if err := ss.onServer(func() (err error) { reqs, err = srv.ConsistencyRequests(); return err }); err != nil {
 		return fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	for i, c := range clients {
@@ -189,15 +209,15 @@ func (ss *secureSession) consistency(srv *secagg.Server, clients []*secagg.Clien
 		if !ok || ss.fates[i] == DropBeforeUnmask {
 			continue
 		}
-		m, err := c.Consistency(q)
-		if err != nil {
+		var m *secagg.ConsistencyReply
+		if err := ss.onClient(func() (err error) { m, err = c.Consistency(q); return err }); err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
-		if err := srv.HandleConsistency(m); err != nil {
+		if err := ss.onServer(func() error { return srv.HandleConsistency(m) }); err != nil {
 			return fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
 	}
-	if err := srv.FinishConsistency(); err != nil {
+	if err := ss.onServer(srv.FinishConsistency); err != nil {
 		return fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	return nil
@@ -208,8 +228,8 @@ func (ss *secureSession) consistency(srv *secagg.Server, clients []*secagg.Clien
 // model, where the request carries the survivor set, every client also
 // refuses to unmask below that number.
 func (ss *secureSession) unmask(srv *secagg.Server, clients []*secagg.Client, alive func(int, DropStep) bool) (*secagg.Result, error) {
-	reqs, err := srv.UnmaskRequests()
-	if err != nil {
+	var reqs map[int]*secagg.UnmaskRequest
+	if err := ss.onServer(func() (err error) { reqs, err = srv.UnmaskRequests(); return err }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	if inputs := len(reqs); ss.cfg.Threat == secagg.SemiHonest && inputs < ss.minInputs {
@@ -223,16 +243,16 @@ func (ss *secureSession) unmask(srv *secagg.Server, clients []*secagg.Client, al
 		if ss.cfg.Threat == secagg.Malicious && len(q.Survivors) < ss.minInputs {
 			return nil, fmt.Errorf("%w: %w: client %d was shown %d survivors, needs %d", ErrTooFewReports, errBelowMinimum, i, len(q.Survivors), ss.minInputs)
 		}
-		m, err := c.Unmask(q)
-		if err != nil {
+		var m *secagg.UnmaskResponse
+		if err := ss.onClient(func() (err error) { m, err = c.Unmask(q); return err }); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
-		if err := srv.HandleUnmask(m); err != nil {
+		if err := ss.onServer(func() error { return srv.HandleUnmask(m) }); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 		}
 	}
-	res, err := srv.Finish()
-	if err != nil {
+	var res *secagg.Result
+	if err := ss.onServer(func() (err error) { res, err = srv.Finish(); return err }); err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
 	if ss.observe != nil {
