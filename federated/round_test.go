@@ -241,3 +241,31 @@ func TestBadClientUpdate(t *testing.T) {
 	require.ErrorIs(t, err, ErrClient)
 	assert.Contains(t, err.Error(), "coordinate 0 is NaN")
 }
+
+// In the malicious model the clients themselves refuse to unmask when the
+// survivor set they are shown is below MinReports (the server's own check
+// is not relied on): the sum stays masked and the round is skipped.
+func TestMaliciousClientsRefuseSmallSurvivorSet(t *testing.T) {
+	const n, d = 24, 3
+	clients, _, _ := meanClients(n, d, 7)
+	cfg := Config{
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, InsecureSeed: seed(7),
+		Clip: 1, Secure: &SecureConfig{Bits: 32, Threat: secagg.Malicious, DropoutRate: 0.3},
+		Availability: func(_, client int, _ *rand.Rand) Availability {
+			if client < 16 {
+				return Availability{}
+			}
+			return Availability{Drop: DropBeforeInput}
+		},
+		MinReports: 20,
+	}
+	srv, err := NewServer(cfg, clients, make([]float64, d))
+	require.NoError(t, err)
+	unmasked := 0
+	srv.hooks.serverSum = func(int, []int64) { unmasked++ }
+	rep, err := srv.Round()
+	require.NoError(t, err)
+	assert.True(t, rep.Skipped)
+	assert.Contains(t, rep.SkipReason, "survivors")
+	assert.Zero(t, unmasked)
+}
