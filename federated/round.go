@@ -66,12 +66,12 @@ func (s *Server) Round() (*RoundReport, error) {
 	}
 	delta := make([]float64, len(s.model))
 	var err error
-	t := time.Now()
+	t := s.cfg.Clock()
 	if s.cfg.Secure != nil {
 		err = s.aggregateSecure(parts, delta, rep)
 	} else {
 		err = s.aggregatePlain(reporters, delta, rep)
-		rep.ServerTime = time.Since(t)
+		rep.ServerTime = s.cfg.Clock() - t
 	}
 	switch {
 	case errors.Is(err, ErrTooFewReports) || errors.Is(err, secagg.ErrTooFewClients):
@@ -79,11 +79,11 @@ func (s *Server) Round() (*RoundReport, error) {
 	case err != nil:
 		return nil, err
 	default:
-		t := time.Now()
+		t := s.cfg.Clock()
 		if err := s.opt.Step(s.model, delta); err != nil {
 			return nil, fmt.Errorf("federated: round %d: %s step: %w", s.round, s.opt.Name(), err)
 		}
-		rep.ServerTime += time.Since(t)
+		rep.ServerTime += s.cfg.Clock() - t
 	}
 	if err := s.account(rep); err != nil {
 		return nil, err

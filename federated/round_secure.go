@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"time"
 
 	"github.com/privml/privml/federated/secagg"
 )
@@ -25,7 +24,7 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	for i := range cfg.SessionSeed {
 		cfg.SessionSeed[i] = byte(r.Uint32())
 	}
-	ss := &secureSession{fates: make([]DropStep, len(parts)), minInputs: s.cfg.MinReports}
+	ss := &secureSession{fates: make([]DropStep, len(parts)), minInputs: s.cfg.MinReports, clock: s.cfg.Clock}
 	for i, p := range parts {
 		ss.fates[i] = p.fate
 	}
@@ -67,9 +66,9 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	}
 	rep.Reports = len(res.Survivors)
 	rep.Secure = true
-	t := time.Now()
+	t := s.cfg.Clock()
 	err = finish(res)
-	rep.ServerTime += time.Since(t)
+	rep.ServerTime += s.cfg.Clock() - t
 	return err
 }
 

@@ -65,20 +65,21 @@ type secureSession struct {
 	// clientTime and serverTime accumulate the wall time spent in the
 	// clients' steps (encoding included) and in the server's.
 	clientTime, serverTime time.Duration
+	clock                  func() time.Duration
 }
 
 // onClient and onServer time one step of a party.
 func (ss *secureSession) onClient(f func() error) error {
-	t := time.Now()
+	t := ss.clock()
 	err := f()
-	ss.clientTime += time.Since(t)
+	ss.clientTime += ss.clock() - t
 	return err
 }
 
 func (ss *secureSession) onServer(f func() error) error {
-	t := time.Now()
+	t := ss.clock()
 	err := f()
-	ss.serverTime += time.Since(t)
+	ss.serverTime += ss.clock() - t
 	return err
 }
 

@@ -64,6 +64,11 @@ type Config struct {
 	InsecureSeed *[32]byte
 	// Workers bounds the clients trained at once. Defaults to GOMAXPROCS.
 	Workers int
+	// Clock times RoundReport.ClientTime and ServerTime. Nil is the wall
+	// clock. The aggregation steps of both sides run on the goroutine that
+	// calls Round, so a benchmark that locks it to its thread can pass the
+	// thread's CPU time and be immune to other load on the machine.
+	Clock func() time.Duration
 }
 
 // Simulated returns an availability model in which each sampled client
@@ -133,6 +138,10 @@ func NewServer(cfg Config, clients []Client, initial []float64) (*Server, error)
 	}
 	if s.agg == nil {
 		s.agg = weightedMean{}
+	}
+	if s.cfg.Clock == nil {
+		t0 := time.Now()
+		s.cfg.Clock = func() time.Duration { return time.Since(t0) }
 	}
 	if s.cfg.Workers <= 0 {
 		s.cfg.Workers = runtime.GOMAXPROCS(0)
