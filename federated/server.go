@@ -244,8 +244,11 @@ func (s *Server) checkPrivacy() error {
 		if c.Secure == nil {
 			return fmt.Errorf("%w: distributed DP needs secure aggregation (Secure)", ErrConfig)
 		}
-		// Fail now rather than in a round if B cannot hold the noise.
-		n := int(math.Ceil(s.rate * float64(len(s.clients))))
+		// Fail now rather than in a round if B cannot hold the noise of a
+		// session of the size Poisson sampling reaches with probability
+		// 1 - 1e-9 (six standard deviations above the mean).
+		N := float64(len(s.clients))
+		n := min(len(s.clients), int(math.Ceil(s.rate*N+6*math.Sqrt(s.rate*(1-s.rate)*N))))
 		if _, err := newDDGEncoder(c.Shape.Size(), max(n, 2), c.MinReports, z, s.sec.Bits); err != nil {
 			return err
 		}

@@ -266,11 +266,15 @@ func setUp(o *options, mode federated.DPMode, opt federated.ServerOptimizer, d *
 		return nil, nil, err
 	}
 	clients := fedmodels.Clients(model, d.train, parts, fedmodels.SGD{Epochs: o.localEpochs, Batch: o.batch, LR: o.localLR})
+	maxRows := 1
+	for _, p := range parts {
+		maxRows = max(maxRows, len(p))
+	}
 	sum := &summary{Rounds: o.rounds, Clients: o.clients, ClientsPerRound: o.perRound, DPMode: mode.String(),
 		Delta: o.delta, Strategy: opt.Name(), Model: o.model}
 	cfg := federated.Config{
 		Shape: model.Shape(), ClientsPerRound: o.perRound, Clip: o.clip, Optimizer: opt,
-		Availability: federated.Simulated(o.dropout, 0), Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: max(o.dropout, 0.05)},
+		Availability: federated.Simulated(o.dropout, 0), Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: max(o.dropout, 0.05), MaxWeight: float64(maxRows)},
 		InsecureSeed: seed, MinReports: max(2, int(float64(o.perRound)*(1-o.dropout)*0.7)),
 	}
 	q := min(1, float64(o.perRound)/float64(o.clients))
