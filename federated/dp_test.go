@@ -19,6 +19,7 @@ type ddgView struct {
 	noiseless, sent map[int][][]int64 // round -> vectors
 	server          map[int][]int64
 	sigma           map[int]float64 // round -> per-client noise
+	bound2          map[int]float64 // round -> Δ², the sensitivity after rounding
 	last            *RoundReport
 }
 
@@ -34,8 +35,8 @@ func runDistributed(t *testing.T, rounds int, s byte, dropout float64) (*Server,
 	}
 	srv, err := NewServer(cfg, clients, make([]float64, d))
 	require.NoError(t, err)
-	v := &ddgView{noiseless: map[int][][]int64{}, sent: map[int][][]int64{}, server: map[int][]int64{}, sigma: map[int]float64{}}
-	srv.hooks.encoder = func(round int, e *ddgEncoder) { v.sigma[round] = e.sigma }
+	v := &ddgView{noiseless: map[int][][]int64{}, sent: map[int][][]int64{}, server: map[int][]int64{}, sigma: map[int]float64{}, bound2: map[int]float64{}}
+	srv.hooks.encoder = func(round int, e *ddgEncoder) { v.sigma[round], v.bound2[round] = e.sigma, e.bound2 }
 	srv.hooks.encoded = func(round, _ int, noiseless, sent []int64) {
 		v.noiseless[round] = append(v.noiseless[round], append([]int64(nil), noiseless...))
 		v.sent[round] = append(v.sent[round], append([]int64(nil), sent...))
@@ -71,6 +72,10 @@ func TestDistributedServerNeverSeesNoiselessSum(t *testing.T) {
 		sig := v.sigma[round]
 		require.Greater(t, sig, 2.0)
 		varSum := float64(n) * sig * sig
+		// The calibration rule: at least MinReports inputs, so the sum
+		// carries at least the variance z²Δ² the accountant assumes.
+		require.GreaterOrEqual(t, n, 15, "round %d unmasked with fewer than MinReports inputs", round)
+		require.GreaterOrEqual(t, varSum, 1.1*1.1*v.bound2[round]*(1-1e-12))
 		zero := true
 		for j := range sum {
 			var s, c int64

@@ -269,3 +269,21 @@ func TestMaliciousClientsRefuseSmallSurvivorSet(t *testing.T) {
 	assert.Contains(t, rep.SkipReason, "survivors")
 	assert.Zero(t, unmasked)
 }
+
+func TestBadClientUpdates(t *testing.T) {
+	for name, u := range map[string]Update{
+		"wrong length":    {Delta: []float64{1, 2, 3}, Weight: 1},
+		"negative weight": {Delta: []float64{1, 2}, Weight: -1},
+		"infinite":        {Delta: []float64{math.Inf(1), 2}, Weight: 1},
+	} {
+		clients := make([]Client, 3)
+		for i := range clients {
+			clients[i] = ClientFunc(func(Task) (Update, error) { return u, nil })
+		}
+		srv, err := NewServer(Config{Shape: Shape{{Name: "w", Dims: []int{2}}}, Fraction: 1}, clients, make([]float64, 2))
+		require.NoError(t, err)
+		_, err = srv.Round()
+		require.ErrorIs(t, err, ErrClient, name)
+		assert.Contains(t, err.Error(), "client 0", name)
+	}
+}
