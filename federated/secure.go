@@ -25,14 +25,18 @@ type SecureConfig struct {
 	// shortcut) and adds the signed consistency round.
 	Threat secagg.Threat
 	// DropoutRate and CorruptRate drive SecAgg+'s choice of neighbour
-	// graph and threshold (secagg.FindGraphParams). Default 0.1 and 0.05.
+	// graph and threshold (secagg.FindGraphParams). DropoutRate is the
+	// expected fraction of a session's clients that send no input,
+	// including those cut off by the deadline and the over-selected ones
+	// not needed; it defaults to 0.1 + OverSelect/(1+OverSelect).
+	// CorruptRate defaults to 0.05.
 	DropoutRate, CorruptRate float64
 	// MaxWeight bounds a client's weight without DP (weights above it are
 	// capped). Defaults to 1.
 	MaxWeight float64
 }
 
-func (s *SecureConfig) withDefaults(mode DPMode) SecureConfig {
+func (s *SecureConfig) withDefaults(mode DPMode, overSelect float64) SecureConfig {
 	c := *s
 	if c.Bits == 0 {
 		c.Bits = 32
@@ -41,7 +45,7 @@ func (s *SecureConfig) withDefaults(mode DPMode) SecureConfig {
 		}
 	}
 	if c.DropoutRate == 0 {
-		c.DropoutRate = 0.1
+		c.DropoutRate = min(0.9, 0.1+overSelect/(1+overSelect))
 	}
 	if c.CorruptRate == 0 {
 		c.CorruptRate = 0.05

@@ -201,7 +201,7 @@ func (s *Server) checkPrivacy() error {
 		return fmt.Errorf("%w: secure aggregation and DP need a clipping bound (Clip)", ErrConfig)
 	}
 	if c.Secure != nil {
-		s.sec = c.Secure.withDefaults(c.DP.Mode)
+		s.sec = c.Secure.withDefaults(c.DP.Mode, c.OverSelect)
 		if c.Aggregator != nil {
 			return fmt.Errorf("%w: aggregator %s needs the individual updates, which secure aggregation hides", ErrConfig, c.Aggregator.Name())
 		}

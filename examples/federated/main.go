@@ -12,7 +12,7 @@
 //	go run ./examples/federated [-clients 500] [-rounds 40] [-clients-per-round 100]
 //	    [-dropout 0.1] [-epsilon 8] [-delta 1e-5] [-dp none|central|distributed]
 //	    [-strategy fedavg] [-bits 20] [-clip 1] [-alpha 0] [-model logreg|mlp]
-//	    [-insecure-seed N] [-json]
+//	    [-over-select 0.3] [-latency 2s] [-deadline 5s] [-insecure-seed N] [-json]
 //
 // With -dp distributed (the default) every client adds discrete Gaussian
 // noise to its encoded update before masking (Kairouz, Liu and Steinke
@@ -60,6 +60,8 @@ type options struct {
 	localLR                   float64
 	seed                      uint64
 	json                      bool
+	overSelect                float64
+	latency, deadline         time.Duration
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -84,6 +86,9 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.localLR, "lr", 0.5, "local SGD learning rate")
 	fs.Uint64Var(&o.seed, "insecure-seed", 0, "seed for a repeatable simulation (0: crypto/rand)")
 	fs.BoolVar(&o.json, "json", false, "print one JSON object instead of the progress")
+	fs.Float64Var(&o.overSelect, "over-select", 0, "extra fraction of clients sampled for stragglers (the first clients-per-round reports are used)")
+	fs.DurationVar(&o.latency, "latency", 0, "mean simulated client latency (exponential; 0: none)")
+	fs.DurationVar(&o.deadline, "deadline", 0, "round deadline: later clients are dropouts (0: none)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -99,6 +104,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-clients-per-round = %d, want 2 to -clients = %d", o.perRound, o.clients)
 	case !(o.dropout >= 0 && o.dropout < 1):
 		return nil, fmt.Errorf("-dropout = %v, want [0, 1)", o.dropout)
+	case !(o.overSelect >= 0) || o.latency < 0 || o.deadline < 0:
+		return nil, fmt.Errorf("-over-select, -latency and -deadline must not be negative")
 	case o.localEpochs < 1 || o.batch < 1:
 		return nil, fmt.Errorf("-local-epochs and -batch must be at least 1")
 	}
@@ -274,10 +281,10 @@ func setUp(o *options, mode federated.DPMode, opt federated.ServerOptimizer, d *
 		Delta: o.delta, Strategy: opt.Name(), Model: o.model}
 	cfg := federated.Config{
 		Shape: model.Shape(), ClientsPerRound: o.perRound, Clip: o.clip, Optimizer: opt,
-		Availability: federated.Simulated(o.dropout, 0), Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: max(o.dropout, 0.05), MaxWeight: float64(maxRows)},
+		Availability: federated.Simulated(o.dropout, o.latency), OverSelect: o.overSelect, Deadline: o.deadline, Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: sessionDropout(o), MaxWeight: float64(maxRows)},
 		InsecureSeed: seed, MinReports: max(2, int(float64(o.perRound)*(1-o.dropout)*0.7)),
 	}
-	q := min(1, float64(o.perRound)/float64(o.clients))
+	q := min(1, float64(o.perRound)*(1+o.overSelect)/float64(o.clients))
 	sum.SamplingRate = q
 	if mode != federated.DPNone {
 		z, err := federated.NoiseForEpsilon(o.epsilon, q, o.rounds, o.delta)
@@ -296,6 +303,20 @@ func setUp(o *options, mode federated.DPMode, opt federated.ServerOptimizer, d *
 	}
 	srv, err := federated.NewServer(cfg, clients, model.Init(r))
 	return srv, sum, err
+}
+
+// sessionDropout is the expected fraction of a secure-aggregation
+// session's clients that send no input: dropouts before the input (three
+// of the four drop steps), late clients, the over-selected ones not
+// needed; plus a margin of 0.05.
+func sessionDropout(o *options) float64 {
+	late := 0.0
+	if o.deadline > 0 && o.latency > 0 {
+		late = math.Exp(-float64(o.deadline) / float64(o.latency))
+	}
+	send := (1 - 0.75*o.dropout) * (1 - late)
+	used := min(send, 1/(1+o.overSelect))
+	return min(0.9, 1-used+0.05)
 }
 
 func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmodels.Model, w io.Writer) error {
@@ -319,8 +340,8 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			sum.SecureAggregation = false
 		}
 		sum.FinalAccuracy = acc
-		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts, %3d in the secure sum, %3.0f%% clipped, test accuracy %.4f",
-			rep.Round, rep.Sampled, rep.Dropouts, rep.Reports, 100*rep.Clipped, acc)
+		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %3.0f%% clipped, test accuracy %.4f",
+			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, 100*rep.Clipped, acc)
 		if pt.Epsilon != nil {
 			line += fmt.Sprintf(", epsilon %.3f", *pt.Epsilon)
 		}
