@@ -92,19 +92,22 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 		p := parts[i]
 		x := make([]int64, cfg.Dim+cfg.SideDim)
 		r := s.stream("encode", s.round, p.id)
-		u := p.update.Delta
+		// Clip first (the reported fraction is that of the raw updates),
+		// then weight: (w/MaxWeight)·clip(Δ) has norm at most Clip.
+		u := make([]float64, d)
+		if err := s.clipInto(u, p); err != nil {
+			return nil, fmt.Errorf("client %d: %w", p.id, err)
+		}
 		if mode == DPNone {
 			w := min(p.update.Weight, s.sec.MaxWeight)
 			u = scaled(u, w/s.sec.MaxWeight)
 			x[d] = stochasticRound(w*wScale, r)
 		}
-		clipped, err := codec.Encode(x[:d], u, r)
-		if err != nil {
+		if _, err := codec.Encode(x[:d], u, r); err != nil {
 			return nil, fmt.Errorf("client %d: %w", p.id, err)
 		}
-		p.clipped = clipped
 		if mode == DPCentral && side {
-			x[d] = int64(indicatorOf(clipped))
+			x[d] = int64(indicatorOf(p.clipped))
 		}
 		return x, nil
 	}

@@ -11,7 +11,7 @@
 //
 //	go run ./examples/federated [-clients 500] [-rounds 40] [-clients-per-round 100]
 //	    [-dropout 0.1] [-epsilon 8] [-delta 1e-5] [-dp none|central|distributed]
-//	    [-strategy fedavg] [-bits 20] [-clip 1] [-alpha 0] [-model logreg|mlp]
+//	    [-strategy fedavg] [-bits 20] [-clip 1] [-adaptive] [-alpha 0] [-model logreg|mlp]
 //	    [-over-select 0.3] [-latency 2s] [-deadline 5s] [-insecure-seed N] [-json]
 //
 // With -dp distributed (the default) every client adds discrete Gaussian
@@ -62,6 +62,7 @@ type options struct {
 	json                      bool
 	overSelect                float64
 	latency, deadline         time.Duration
+	adaptive                  bool
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -89,6 +90,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.overSelect, "over-select", 0, "extra fraction of clients sampled for stragglers (the first clients-per-round reports are used)")
 	fs.DurationVar(&o.latency, "latency", 0, "mean simulated client latency (exponential; 0: none)")
 	fs.DurationVar(&o.deadline, "deadline", 0, "round deadline: later clients are dropouts (0: none)")
+	fs.BoolVar(&o.adaptive, "adaptive", false, "adaptive clipping toward the median update norm (with -dp central)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -292,6 +294,11 @@ func setUp(o *options, mode federated.DPMode, opt federated.ServerOptimizer, d *
 			return nil, nil, err
 		}
 		cfg.DP = federated.DPConfig{Mode: mode, NoiseMultiplier: z, Delta: o.delta}
+		if o.adaptive {
+			// Andrew et al. 2021's defaults: median, rate 0.2, σ_b = K/20.
+			cfg.DP.Adaptive = &federated.AdaptiveClipping{TargetQuantile: 0.5, LearningRate: 0.2,
+				IndicatorNoise: max(float64(o.perRound)/20, z/2+0.01)}
+		}
 		sum.NoiseMultiplier, sum.Accountant = z, federated.AccountantName
 	}
 	sum.Bits = o.bits
@@ -342,6 +349,9 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 		sum.FinalAccuracy = acc
 		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %3.0f%% clipped, test accuracy %.4f",
 			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, 100*rep.Clipped, acc)
+		if o.adaptive {
+			line += fmt.Sprintf(", clip %.3g", rep.Clip)
+		}
 		if pt.Epsilon != nil {
 			line += fmt.Sprintf(", epsilon %.3f", *pt.Epsilon)
 		}

@@ -74,3 +74,18 @@ func TestBadFlags(t *testing.T) {
 		assert.Error(t, run(args, &out), "%v", args)
 	}
 }
+
+// Over-selection, simulated latency and a deadline: late clients count as
+// dropouts, never more than clients-per-round updates reach a round's sum,
+// and central DP with adaptive clipping still accounts the same epsilon.
+func TestDeadlineAdaptiveRun(t *testing.T) {
+	s := runJSON(t, "-clients", "100", "-rounds", "3", "-clients-per-round", "20", "-over-select", "0.5",
+		"-latency", "1s", "-deadline", "2s", "-dp", "central", "-adaptive", "-insecure-seed", "5")
+	assert.True(t, s.SecureAggregation)
+	assert.Equal(t, 0.3, s.SamplingRate)
+	want, _, err := accounting.PoissonGaussianEpsilon(0.3, s.NoiseMultiplier, 3, 1e-5, accounting.RDPConfig{})
+	require.NoError(t, err)
+	assert.Equal(t, want, *s.Epsilon)
+	// P(latency > deadline) = e^-2 = 0.135 of ~30 sampled a round.
+	assert.Positive(t, s.DropoutsTotal)
+}
