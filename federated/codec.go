@@ -29,7 +29,7 @@ func NewCodec(clip float64, bits uint, n int) (*Codec, error) {
 	if !(clip > 0) || math.IsInf(clip, 0) {
 		return nil, fmt.Errorf("%w: clipping bound %v, want a finite value > 0", ErrConfig, clip)
 	}
-	m, err := maxAbs(bits, n)
+	m, err := headroomBound(bits, n)
 	if err != nil {
 		return nil, err
 	}
@@ -40,7 +40,7 @@ func NewCodec(clip float64, bits uint, n int) (*Codec, error) {
 }
 
 // maxAbs is the per-client bound of the headroom check of secagg.NewParams.
-func maxAbs(bits uint, n int) (int64, error) {
+func headroomBound(bits uint, n int) (int64, error) {
 	if bits < 8 || bits > 62 || n < 1 {
 		return 0, fmt.Errorf("%w: %d bits for %d clients, want 8 to 62 bits", ErrConfig, bits, n)
 	}
@@ -54,7 +54,7 @@ func (c *Codec) Encode(dst []int64, x []float64, r *rand.Rand) (clipped bool, er
 	if len(dst) != len(x) {
 		return false, fmt.Errorf("%w: encoding %d values into %d", ErrConfig, len(x), len(dst))
 	}
-	f, clipped, err := clipFactor(x, c.Clip)
+	f, clipped, err := l2ClipFactor(x, c.Clip)
 	if err != nil {
 		return false, err
 	}
@@ -73,9 +73,9 @@ func (c *Codec) Decode(dst []float64, sum []int64) {
 	}
 }
 
-// clipFactor returns the factor min(1, bound/||x||) and whether it is
+// l2ClipFactor returns the factor min(1, bound/||x||) and whether it is
 // below 1; it fails on a non-finite value.
-func clipFactor(x []float64, bound float64) (float64, bool, error) {
+func l2ClipFactor(x []float64, bound float64) (float64, bool, error) {
 	n2 := 0.0
 	for i, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {

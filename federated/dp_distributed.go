@@ -82,7 +82,7 @@ func condRoundBound(a float64, d int) float64 {
 // session (headroom), at least m of them needed, noise multiplier z and
 // bits of secure aggregation.
 func newDDGEncoder(d, n, m int, z float64, nbits uint) (*ddgEncoder, error) {
-	M, err := maxAbs(nbits, n)
+	M, err := headroomBound(nbits, n)
 	if err != nil {
 		return nil, err
 	}

@@ -28,7 +28,7 @@ func runDistributed(t *testing.T, rounds int, s byte, dropout float64) (*Server,
 	const n, d = 80, 20
 	clients, _, _ := meanClients(n, d, uint64(s))
 	cfg := Config{
-		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 30, InsecureSeed: seed(s),
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 30, InsecureSeed: testSeed(s),
 		Clip: 1, Secure: &SecureConfig{Bits: 20}, MinReports: 15,
 		Availability: Simulated(dropout, 0), Workers: 2,
 		DP: DPConfig{Mode: DPDistributed, NoiseMultiplier: 1.1, Delta: 1e-5},
@@ -146,7 +146,7 @@ func TestDDGEncodeDecode(t *testing.T) {
 	for i := range x {
 		x[i] = r.NormFloat64()
 	}
-	f, _, err := clipFactor(x, 1)
+	f, _, err := l2ClipFactor(x, 1)
 	require.NoError(t, err)
 	for i := range x {
 		x[i] *= f
@@ -190,7 +190,7 @@ func TestCentralNoiseScale(t *testing.T) {
 	const z, c = 1.3, 0.5
 	var deltas []float64
 	opt := &recordStep{}
-	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: k, Clip: c, InsecureSeed: seed(41), Optimizer: opt,
+	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: k, Clip: c, InsecureSeed: testSeed(41), Optimizer: opt,
 		MinReports: 1, DP: DPConfig{Mode: DPCentral, NoiseMultiplier: z, Delta: 1e-5}}
 	srv, err := NewServer(cfg, clients, make([]float64, d))
 	require.NoError(t, err)
@@ -237,7 +237,7 @@ func TestAdaptiveClippingConverges(t *testing.T) {
 		if secure {
 			k, rounds = 20, 40 // each secure round runs a SecAgg+ session
 		}
-		cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: k, Clip: 1, InsecureSeed: seed(51),
+		cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: k, Clip: 1, InsecureSeed: testSeed(51),
 			DP: DPConfig{Mode: DPCentral, NoiseMultiplier: 1, Delta: 1e-5,
 				Adaptive: &AdaptiveClipping{TargetQuantile: 0.5, LearningRate: 0.2, IndicatorNoise: 1}}}
 		if secure {

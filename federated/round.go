@@ -200,7 +200,7 @@ func (s *Server) trainOne(p *participant) error {
 // clipInto writes the update clipped to the current bound into dst and
 // records whether it was clipped.
 func (s *Server) clipInto(dst []float64, p *participant) error {
-	f, clipped, err := clipFactor(p.update.Delta, s.clip)
+	f, clipped, err := l2ClipFactor(p.update.Delta, s.clip)
 	if err != nil {
 		return err
 	}

@@ -100,7 +100,7 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 		}
 		if mode == DPNone {
 			w := min(p.update.Weight, s.sec.MaxWeight)
-			u = scaled(u, w/s.sec.MaxWeight)
+			u = scaledCopy(u, w/s.sec.MaxWeight)
 			x[d] = stochasticRound(w*wScale, r)
 		}
 		if _, err := codec.Encode(x[:d], u, r); err != nil {
@@ -179,7 +179,7 @@ func (s *Server) distributedInputs(ss *secureSession, cfg *secagg.Config, parts 
 }
 
 // scaled returns f·u (u itself when f is 1).
-func scaled(u []float64, f float64) []float64 {
+func scaledCopy(u []float64, f float64) []float64 {
 	if f == 1 {
 		return u
 	}

@@ -38,7 +38,7 @@ func meanClients(n, d int, seed uint64) ([]Client, [][]float64, []float64) {
 	return clients, targets, weights
 }
 
-func seed(b byte) *[32]byte {
+func testSeed(b byte) *[32]byte {
 	var s [32]byte
 	s[0] = b
 	return &s
@@ -56,7 +56,7 @@ func recordTrained(clients []Client, trained map[int]bool) []Client {
 	return out
 }
 
-func weightedMeanOf(ids []int, targets [][]float64, weights []float64) []float64 {
+func plainMeanOf(ids []int, targets [][]float64, weights []float64) []float64 {
 	d := len(targets[0])
 	m := make([]float64, d)
 	tot := 0.0
@@ -76,7 +76,7 @@ func TestPlainRoundIsWeightedMean(t *testing.T) {
 	const n, d = 40, 7
 	clients, targets, weights := meanClients(n, d, 1)
 	trained := map[int]bool{}
-	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 10, InsecureSeed: seed(1), Workers: 1}
+	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 10, InsecureSeed: testSeed(1), Workers: 1}
 	srv, err := NewServer(cfg, recordTrained(clients, trained), make([]float64, d))
 	require.NoError(t, err)
 	rep, err := srv.Round()
@@ -89,7 +89,7 @@ func TestPlainRoundIsWeightedMean(t *testing.T) {
 	}
 	require.Equal(t, rep.Sampled, len(ids))
 	require.Equal(t, rep.Reports, len(ids))
-	want := weightedMeanOf(ids, targets, weights)
+	want := plainMeanOf(ids, targets, weights)
 	assert.InDeltaSlice(t, want, srv.Model(), 1e-12)
 }
 
@@ -101,7 +101,7 @@ func TestSecureRoundWithDropouts(t *testing.T) {
 	clients, targets, weights := meanClients(n, d, 2)
 	var fates = map[int]DropStep{}
 	cfg := Config{
-		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 30, InsecureSeed: seed(2),
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 30, InsecureSeed: testSeed(2),
 		Clip: 10, Secure: &SecureConfig{Bits: 40, MaxWeight: 8},
 		Availability: func(round, client int, r *rand.Rand) Availability {
 			a := Simulated(0.3, 0)(round, client, r)
@@ -129,7 +129,7 @@ func TestSecureRoundWithDropouts(t *testing.T) {
 	require.Positive(t, steps[DropBeforeShare]+steps[DropBeforeInput]+steps[DropBeforeUnmask], "some dropouts mid-protocol")
 	assert.Equal(t, len(in), rep.Reports)
 	assert.Equal(t, rep.Sampled-len(in), rep.Dropouts)
-	want := weightedMeanOf(in, targets, weights)
+	want := plainMeanOf(in, targets, weights)
 	// 40 bits, ~30 clients: Scale ~ 2^34/10, rounding error far below 1e-6.
 	assert.InDeltaSlice(t, want, srv.Model(), 1e-6)
 }
@@ -138,7 +138,7 @@ func TestSecureRoundBelowMinimumIsNotUnmasked(t *testing.T) {
 	const n, d = 20, 4
 	clients, _, _ := meanClients(n, d, 3)
 	cfg := Config{
-		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 10, InsecureSeed: seed(3),
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 10, InsecureSeed: testSeed(3),
 		Clip: 1, Secure: &SecureConfig{Bits: 32, DropoutRate: 0.4},
 		// Only every third client sends its input: fewer than 8 inputs.
 		Availability: func(_, client int, _ *rand.Rand) Availability {
@@ -164,7 +164,7 @@ func TestMaliciousThreatRound(t *testing.T) {
 	const n, d = 30, 5
 	clients, targets, weights := meanClients(n, d, 4)
 	cfg := Config{
-		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 15, InsecureSeed: seed(4),
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 15, InsecureSeed: testSeed(4),
 		Clip: 10, Secure: &SecureConfig{Bits: 40, MaxWeight: 8, Threat: secagg.Malicious}, Workers: 1,
 	}
 	trained := map[int]bool{}
@@ -179,7 +179,7 @@ func TestMaliciousThreatRound(t *testing.T) {
 			ids = append(ids, i)
 		}
 	}
-	assert.InDeltaSlice(t, weightedMeanOf(ids, targets, weights), srv.Model(), 1e-6)
+	assert.InDeltaSlice(t, plainMeanOf(ids, targets, weights), srv.Model(), 1e-6)
 }
 
 func TestDeadlineAndOverSelection(t *testing.T) {
@@ -187,7 +187,7 @@ func TestDeadlineAndOverSelection(t *testing.T) {
 	clients, _, _ := meanClients(n, d, 5)
 	cfg := Config{
 		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 20, OverSelect: 0.5,
-		InsecureSeed: seed(5), Deadline: 100 * time.Millisecond,
+		InsecureSeed: testSeed(5), Deadline: 100 * time.Millisecond,
 		Availability: Simulated(0, 60*time.Millisecond),
 	}
 	srv, err := NewServer(cfg, clients, make([]float64, d))
@@ -249,7 +249,7 @@ func TestMaliciousClientsRefuseSmallSurvivorSet(t *testing.T) {
 	const n, d = 24, 3
 	clients, _, _ := meanClients(n, d, 7)
 	cfg := Config{
-		Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, InsecureSeed: seed(7),
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, InsecureSeed: testSeed(7),
 		Clip: 1, Secure: &SecureConfig{Bits: 32, Threat: secagg.Malicious, DropoutRate: 0.3},
 		Availability: func(_, client int, _ *rand.Rand) Availability {
 			if client < 16 {

@@ -134,10 +134,10 @@ func NewServer(cfg Config, clients []Client, initial []float64) (*Server, error)
 	}
 	s.opt, s.agg = cfg.Optimizer, cfg.Aggregator
 	if s.opt == nil {
-		s.opt = meanStep{}
+		s.opt = plainStep{}
 	}
 	if s.agg == nil {
-		s.agg = weightedMean{}
+		s.agg = plainMean{}
 	}
 	if s.cfg.Clock == nil {
 		t0 := time.Now()
@@ -322,10 +322,10 @@ func (r randReader) Read(p []byte) (int, error) {
 
 func readerOf(r *rand.Rand) randReader { return randReader{r} }
 
-// meanStep is FedAvg with server learning rate 1: global += delta.
-type meanStep struct{}
+// plainStep is FedAvg with server learning rate 1: global += delta.
+type plainStep struct{}
 
-func (meanStep) Step(global, delta []float64) error {
+func (plainStep) Step(global, delta []float64) error {
 	if len(global) != len(delta) {
 		return fmt.Errorf("%w: delta has %d coordinates, model %d", ErrConfig, len(delta), len(global))
 	}
@@ -335,12 +335,12 @@ func (meanStep) Step(global, delta []float64) error {
 	return nil
 }
 
-func (meanStep) Name() string { return "fedavg" }
+func (plainStep) Name() string { return "fedavg" }
 
-// weightedMean is the plaintext weighted mean of the updates.
-type weightedMean struct{}
+// plainMean is the plaintext weighted mean of the updates.
+type plainMean struct{}
 
-func (weightedMean) Aggregate(dst []float64, updates [][]float64, weights []float64) error {
+func (plainMean) Aggregate(dst []float64, updates [][]float64, weights []float64) error {
 	clear(dst)
 	total := 0.0
 	for i, u := range updates {
@@ -359,4 +359,4 @@ func (weightedMean) Aggregate(dst []float64, updates [][]float64, weights []floa
 	return nil
 }
 
-func (weightedMean) Name() string { return "mean" }
+func (plainMean) Name() string { return "mean" }

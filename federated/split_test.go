@@ -42,7 +42,7 @@ func labelShare(parts [][]int, labels []int) []float64 {
 	return out
 }
 
-func spread(x []float64) float64 {
+func labelSpread(x []float64) float64 {
 	m := 0.0
 	for _, v := range x {
 		m += v
@@ -79,8 +79,8 @@ func TestSplitDirichlet(t *testing.T) {
 	// alpha = 1000: every client's class-1 share is near 1/2 (binomial
 	// spread about sqrt(0.25/200) = 0.035); alpha = 0.1: most clients hold
 	// mostly one class (share spread near 0.5).
-	assert.Less(t, spread(labelShare(iidish, labels)), 0.06)
-	assert.Greater(t, spread(labelShare(skewed, labels)), 0.3)
+	assert.Less(t, labelSpread(labelShare(iidish, labels)), 0.06)
+	assert.Greater(t, labelSpread(labelShare(skewed, labels)), 0.3)
 
 	_, err = SplitDirichlet(labels, 2, 5, 0, r)
 	assert.ErrorIs(t, err, ErrConfig)
