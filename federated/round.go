@@ -1,6 +1,7 @@
 package federated
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -121,7 +122,7 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 			on = append(on, p)
 		}
 	}
-	slices.SortStableFunc(on, func(a, b *participant) int { return int(a.latency - b.latency) })
+	slices.SortStableFunc(on, func(a, b *participant) int { return cmp.Compare(a.latency, b.latency) })
 	if s.cfg.OverSelect == 0 {
 		on = nil
 	}

@@ -12,7 +12,8 @@
 //	go run ./examples/federated [-clients 500] [-rounds 40] [-clients-per-round 100]
 //	    [-dropout 0.1] [-epsilon 8] [-delta 1e-5] [-dp none|central|distributed]
 //	    [-strategy fedavg] [-bits 20] [-clip 1] [-adaptive] [-alpha 0] [-model logreg|mlp]
-//	    [-over-select 0.3] [-latency 2s] [-deadline 5s] [-insecure-seed N] [-json]
+//	    [-over-select 0.3] [-latency 2s] [-deadline 5s] [-threat semi-honest|malicious]
+//	    [-insecure-seed N] [-json]
 //
 // With -dp distributed (the default) every client adds discrete Gaussian
 // noise to its encoded update before masking (Kairouz, Liu and Steinke
@@ -35,6 +36,7 @@ import (
 	"time"
 
 	"github.com/privml/privml/federated"
+	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/internal/dataset"
 	"github.com/privml/privml/internal/fedmodels"
 )
@@ -63,6 +65,7 @@ type options struct {
 	overSelect                float64
 	latency, deadline         time.Duration
 	adaptive                  bool
+	threat                    string
 }
 
 func parseFlags(args []string, stderr io.Writer) (*options, error) {
@@ -90,6 +93,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.Float64Var(&o.overSelect, "over-select", 0, "extra fraction of clients sampled for stragglers (the first clients-per-round reports are used)")
 	fs.DurationVar(&o.latency, "latency", 0, "mean simulated client latency (exponential; 0: none)")
 	fs.DurationVar(&o.deadline, "deadline", 0, "round deadline: later clients are dropouts (0: none)")
+	fs.StringVar(&o.threat, "threat", "semi-honest", "secure-aggregation threat model: semi-honest or malicious (signed adverts, consistency round)")
 	fs.BoolVar(&o.adaptive, "adaptive", false, "adaptive clipping toward the median update norm (with -dp central)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -106,6 +110,8 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 		return nil, fmt.Errorf("-clients-per-round = %d, want 2 to -clients = %d", o.perRound, o.clients)
 	case !(o.dropout >= 0 && o.dropout < 1):
 		return nil, fmt.Errorf("-dropout = %v, want [0, 1)", o.dropout)
+	case o.threat != "semi-honest" && o.threat != "malicious":
+		return nil, fmt.Errorf("-threat = %q, want semi-honest or malicious", o.threat)
 	case !(o.overSelect >= 0) || o.latency < 0 || o.deadline < 0:
 		return nil, fmt.Errorf("-over-select, -latency and -deadline must not be negative")
 	case o.localEpochs < 1 || o.batch < 1:
@@ -225,8 +231,8 @@ func run(args []string, stdout io.Writer) error {
 	}
 	fmt.Fprintf(progress, "Adult: %d training rows over %d clients, %d test rows; %s with %d parameters\n",
 		d.train.Rows, o.clients, d.test.Rows, o.model, model.Shape().Size())
-	fmt.Fprintf(progress, "%d rounds, sampling rate q = %.4g (Poisson), DP %s, secure aggregation (SecAgg+) at %d bits, strategy %s\n",
-		o.rounds, sum.SamplingRate, mode, sum.Bits, opt.Name())
+	fmt.Fprintf(progress, "%d rounds, sampling rate q = %.4g (Poisson), DP %s, secure aggregation (SecAgg+, %s) at %d bits, strategy %s\n",
+		o.rounds, sum.SamplingRate, mode, o.threat, sum.Bits, opt.Name())
 	if mode != federated.DPNone {
 		fmt.Fprintf(progress, "noise multiplier z = %.4g for epsilon <= %g at delta = %g; accountant: %s\n",
 			sum.NoiseMultiplier, o.epsilon, o.delta, federated.AccountantName)
@@ -281,9 +287,13 @@ func setUp(o *options, mode federated.DPMode, opt federated.ServerOptimizer, d *
 	}
 	sum := &summary{Rounds: o.rounds, Clients: o.clients, ClientsPerRound: o.perRound, DPMode: mode.String(),
 		Delta: o.delta, Strategy: opt.Name(), Model: o.model}
+	threat := secagg.SemiHonest
+	if o.threat == "malicious" {
+		threat = secagg.Malicious
+	}
 	cfg := federated.Config{
 		Shape: model.Shape(), ClientsPerRound: o.perRound, Clip: o.clip, Optimizer: opt,
-		Availability: federated.Simulated(o.dropout, o.latency), OverSelect: o.overSelect, Deadline: o.deadline, Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: sessionDropout(o), MaxWeight: float64(maxRows)},
+		Availability: federated.Simulated(o.dropout, o.latency), OverSelect: o.overSelect, Deadline: o.deadline, Secure: &federated.SecureConfig{Bits: o.bits, DropoutRate: sessionDropout(o), MaxWeight: float64(maxRows), Threat: threat},
 		InsecureSeed: seed, MinReports: max(2, int(float64(o.perRound)*(1-o.dropout)*0.7)),
 	}
 	q := min(1, float64(o.perRound)*(1+o.overSelect)/float64(o.clients))

@@ -68,7 +68,7 @@ func TestNoDPRun(t *testing.T) {
 func TestBadFlags(t *testing.T) {
 	for _, args := range [][]string{
 		{"-dp", "local"}, {"-clients", "1"}, {"-clients-per-round", "900"}, {"-dropout", "1"},
-		{"-strategy", "sgd"}, {"-model", "forest"}, {"extra"},
+		{"-strategy", "sgd"}, {"-model", "forest"}, {"extra"}, {"-threat", "paranoid"}, {"-over-select", "-1"},
 	} {
 		var out bytes.Buffer
 		assert.Error(t, run(args, &out), "%v", args)
