@@ -64,7 +64,7 @@ func runDistributed(t *testing.T, rounds int, s byte, dropout float64) (*Server,
 func TestDistributedServerNeverSeesNoiselessSum(t *testing.T) {
 	_, v := runDistributed(t, 12, 21, 0.15)
 	require.NotEmpty(t, v.server)
-	S, N := 0.0, 0
+	S, M, N := 0.0, 0.0, 0
 	for round, sum := range v.server {
 		sent, clean := v.sent[round], v.noiseless[round]
 		require.NotEmpty(t, sent)
@@ -89,11 +89,15 @@ func TestDistributedServerNeverSeesNoiselessSum(t *testing.T) {
 				zero = false
 			}
 			S += diff * diff / varSum
+			M += diff / math.Sqrt(varSum)
 			N++
 		}
 		assert.False(t, zero, "round %d: the server saw the noiseless sum", round)
 	}
 	assert.InDelta(t, float64(N), S, 5*math.Sqrt(2*float64(N)), "noise variance off: S=%v over N=%d", S, N)
+	// And centred: the standardized mean is N(0, 1/N); |mean| > 5/sqrt(N)
+	// has probability < 1e-6.
+	assert.InDelta(t, 0, M/float64(N), 5/math.Sqrt(float64(N)))
 }
 
 func TestSeededRunIsRepeatable(t *testing.T) {
