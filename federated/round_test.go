@@ -287,3 +287,30 @@ func TestBadClientUpdates(t *testing.T) {
 		assert.Contains(t, err.Error(), "client 0", name)
 	}
 }
+
+// The clipped fraction counts the raw updates above the bound: clients
+// with even ids send norm 2, odd ids norm 0.5, bound 1.
+func TestClippedFraction(t *testing.T) {
+	for _, secure := range []bool{false, true} {
+		clients := make([]Client, 20)
+		for i := range clients {
+			v := 0.5
+			if i%2 == 0 {
+				v = 2
+			}
+			clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: []float64{v, 0}, Weight: 1}, nil })
+		}
+		cfg := Config{Shape: Shape{{Name: "w", Dims: []int{2}}}, Fraction: 1, Clip: 1, InsecureSeed: testSeed(8)}
+		if secure {
+			cfg.Secure = &SecureConfig{}
+		}
+		srv, err := NewServer(cfg, clients, make([]float64, 2))
+		require.NoError(t, err)
+		rep, err := srv.Round()
+		require.NoError(t, err)
+		assert.Equal(t, 0.5, rep.Clipped, "secure=%v", secure)
+		assert.Equal(t, secure, rep.Secure)
+		// Mean of ten 1s (clipped 2s) and ten 0.5s.
+		assert.InDelta(t, 0.75, srv.Model()[0], 1e-6, "secure=%v", secure)
+	}
+}
