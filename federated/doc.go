@@ -80,7 +80,8 @@
 //     leaves the per-client range with probability at most [TailBound] per
 //     round, which adds T·(1+e^ε)·TailBound to δ over T rounds.
 //     SecureConfig.Bits defaults to 20; too few bits for the noise is a
-//     configuration error.
+//     configuration error. Adaptive clipping works here too: the clients
+//     noise their indicators the same way, as a side coordinate.
 //
 // # Reproducibility
 //

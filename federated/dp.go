@@ -60,8 +60,7 @@ type DPConfig struct {
 	// Delta is the delta at which epsilon is reported. Required in (0, 1)
 	// unless Mode is DPNone.
 	Delta float64
-	// Adaptive, when set, adapts the clipping bound each round (central
-	// DP only).
+	// Adaptive, when set, adapts the clipping bound each round.
 	Adaptive *AdaptiveClipping
 }
 
@@ -71,7 +70,10 @@ type DPConfig struct {
 // at most the current bound C; the server estimates the fraction b̄ from
 // the noised sum of b_i - 1/2 (noise N(0, IndicatorNoise²)) and sets
 // C ← C·exp(-LearningRate·(b̄ - TargetQuantile)). The indicator is summed as
-// a side coordinate (securely, with secure aggregation). Both releases are
+// a side coordinate (securely, with secure aggregation); with central DP
+// the server adds its noise, with distributed DP every client adds its
+// share of discrete Gaussian noise to its indicator as to its update, with
+// the same rule for the minimum number of survivors. Both releases are
 // one Gaussian mechanism: the update noise multiplier becomes
 // z_Δ = (z^-2 - (2·IndicatorNoise)^-2)^(-1/2), so that the pair costs what
 // DPConfig.NoiseMultiplier z alone would (their Theorem 1).

@@ -229,3 +229,44 @@ func fwht(v []float64) {
 		}
 	}
 }
+
+// indicatorEncoder carries adaptive clipping's indicator under distributed
+// DP: a client sends S·(2b_i - 1) plus discrete Gaussian noise of standard
+// deviation S·2σ_b/sqrt(m), reduced modulo 2M+1 like the main coordinates,
+// so that the sum of at least m inputs carries noise of at least S·2σ_b:
+// σ_b on Σ(b_i - 1/2), whose sensitivity is 1/2 (Andrew et al. 2021). The
+// integer scale S makes the per-client noise at least 4, where the sum of
+// discrete Gaussians is a Gaussian to within a negligible τ.
+type indicatorEncoder struct {
+	scale  int64
+	sigma  float64
+	maxAbs int64
+}
+
+func newIndicatorEncoder(sigmaB float64, m int, maxAbs int64, n int) (*indicatorEncoder, error) {
+	per := 2 * sigmaB / math.Sqrt(float64(m))
+	s := max(1, int64(math.Ceil(4/per)))
+	e := &indicatorEncoder{scale: s, sigma: float64(s) * per, maxAbs: maxAbs}
+	k := math.Sqrt(2 * math.Log(2*float64(n)/TailBound))
+	if k*e.sigma+float64(s) > float64(maxAbs) {
+		return nil, fmt.Errorf("%w: the adaptive clipping indicator's noise (sigma %.3g) does not fit in the per-client range %d", ErrConfig, e.sigma, maxAbs)
+	}
+	return e, nil
+}
+
+func (e *indicatorEncoder) encode(clipped bool, sampler *dp.Sampler) (int64, error) {
+	v := []int64{e.scale * int64(indicatorOf(clipped))}
+	if err := sampler.AddDiscreteGaussian(v, e.sigma); err != nil {
+		return 0, fmt.Errorf("federated: indicator noise: %w", err)
+	}
+	width := 2*e.maxAbs + 1
+	if v[0] > e.maxAbs || v[0] < -e.maxAbs {
+		v[0] = ((v[0]+e.maxAbs)%width+width)%width - e.maxAbs
+	}
+	return v[0], nil
+}
+
+// decode turns the summed side coordinate into the noised Σ(b_i - 1/2).
+func (e *indicatorEncoder) decode(sum int64) float64 {
+	return float64(sum) / float64(e.scale) / 2
+}

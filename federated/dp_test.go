@@ -227,9 +227,11 @@ func (r *recordStep) Name() string { return "record" }
 // update norms: every client's update has norm 0.1, the bound starts at
 // 1 and must come down close to 0.1 (Andrew et al. 2021, geometric
 // update); with secure aggregation the indicator travels as a side
-// coordinate.
+// coordinate, noised by the server (central) or by the clients
+// (distributed).
 func TestAdaptiveClippingConverges(t *testing.T) {
-	for _, secure := range []bool{false, true} {
+	for _, mode := range []string{"plain", "secure", "distributed"} {
+		secure := mode != "plain"
 		const n, d = 200, 4
 		clients := make([]Client, n)
 		for i := range clients {
@@ -247,13 +249,17 @@ func TestAdaptiveClippingConverges(t *testing.T) {
 		if secure {
 			cfg.Secure = &SecureConfig{}
 		}
+		if mode == "distributed" {
+			cfg.DP.Mode, cfg.MinReports = DPDistributed, 10
+		}
 		srv, err := NewServer(cfg, clients, make([]float64, d))
 		require.NoError(t, err)
 		for range rounds {
-			_, err := srv.Round()
+			rep, err := srv.Round()
 			require.NoError(t, err)
+			require.False(t, rep.Skipped, "%s round %d: %s", mode, rep.Round, rep.SkipReason)
 		}
-		assert.InDelta(t, 0.1, srv.Clip(), 0.05, "secure=%v", secure)
+		assert.InDelta(t, 0.1, srv.Clip(), 0.05, mode)
 	}
 	// The combined noise multiplier: z_Δ = (z^-2 - (2σ_b)^-2)^-1/2.
 	zd, err := (&AdaptiveClipping{TargetQuantile: 0.5, LearningRate: 0.2, IndicatorNoise: 2.5}).updateNoiseMultiplier(1)
@@ -280,4 +286,27 @@ func TestEpsilonIsTheCLIs(t *testing.T) {
 	require.NoError(t, err)
 	assert.LessOrEqual(t, e, 4.0)
 	assert.Greater(t, e, 3.99)
+}
+
+// The indicator's per-client noise is at least 4 (so that the sum of
+// discrete Gaussians is accounted as a Gaussian), its total over m
+// clients is 2σ_b in units of S, and the decoded value is Σ(b_i - 1/2).
+func TestIndicatorEncoder(t *testing.T) {
+	e, err := newIndicatorEncoder(5, 62, 3000, 150)
+	require.NoError(t, err)
+	assert.GreaterOrEqual(t, e.sigma, 4.0)
+	assert.InDelta(t, 2*5*float64(e.scale), e.sigma*math.Sqrt(62), 1e-9)
+	smp := dp.NewSampler(dp.WithSeedForTesting(7))
+	var sum int64
+	const n = 62
+	for i := range n {
+		v, err := e.encode(i < 40, smp) // 40 clipped, 22 within the bound
+		require.NoError(t, err)
+		sum += v
+	}
+	// Σ(b_i - 1/2) = 22·½ - 40·½ = -9, plus noise of sd σ_b = 5: within
+	// 6 sd (false-failure rate 2e-9).
+	assert.InDelta(t, -9, e.decode(sum), 6*5)
+	_, err = newIndicatorEncoder(5, 62, 20, 150)
+	assert.ErrorIs(t, err, ErrConfig)
 }

@@ -284,8 +284,15 @@ func (s *Server) centralNoise(sum []float64, indicator2 float64, sens float64) e
 		if err := smp.AddGaussian(v, a.IndicatorNoise); err != nil {
 			return fmt.Errorf("federated: indicator noise: %w", err)
 		}
-		frac := v[0]/k + 0.5
-		s.clip *= math.Exp(-a.LearningRate * (frac - a.TargetQuantile))
+		s.adaptClip(v[0])
 	}
 	return nil
+}
+
+// adaptClip moves the clipping bound from the noised Σ(b_i - 1/2)
+// (Andrew et al. 2021): b̄ = noised/K + 1/2, C ← C·exp(-η(b̄ - γ)).
+func (s *Server) adaptClip(noisedHalfSum float64) {
+	a := s.cfg.DP.Adaptive
+	frac := noisedHalfSum/float64(s.k) + 0.5
+	s.clip *= math.Exp(-a.LearningRate * (frac - a.TargetQuantile))
 }

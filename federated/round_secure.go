@@ -140,11 +140,18 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 // mechanism; the server decodes the already-noised sum.
 func (s *Server) distributedInputs(ss *secureSession, cfg *secagg.Config, parts []*participant, delta []float64) (func(*secagg.Result) error, error) {
 	d := len(delta)
-	enc, err := newDDGEncoder(d, len(parts), s.cfg.MinReports, s.cfg.DP.NoiseMultiplier, s.sec.Bits)
+	enc, err := newDDGEncoder(d, len(parts), s.cfg.MinReports, s.zDelta, s.sec.Bits)
 	if err != nil {
 		return nil, err
 	}
 	cfg.Dim = enc.dpad
+	var ind *indicatorEncoder
+	if a := s.cfg.DP.Adaptive; a != nil {
+		if ind, err = newIndicatorEncoder(a.IndicatorNoise, s.cfg.MinReports, enc.maxAbs, len(parts)); err != nil {
+			return nil, err
+		}
+		cfg.SideDim = 1
+	}
 	if s.hooks.encoder != nil {
 		s.hooks.encoder(s.round, enc)
 	}
@@ -156,11 +163,17 @@ func (s *Server) distributedInputs(ss *secureSession, cfg *secagg.Config, parts 
 		if err := s.clipInto(clippedU, p); err != nil {
 			return nil, fmt.Errorf("client %d: %w", p.id, err)
 		}
-		x := make([]int64, enc.dpad)
+		x := make([]int64, cfg.Dim+cfg.SideDim)
 		noiseless := make([]int64, enc.dpad)
 		r := s.stream("encode", s.round, p.id)
-		if err := enc.encode(x, noiseless, clippedU, sc, signs, r, s.noiseSampler(s.round, p.id)); err != nil {
+		smp := s.noiseSampler(s.round, p.id)
+		if err := enc.encode(x[:enc.dpad], noiseless, clippedU, sc, signs, r, smp); err != nil {
 			return nil, fmt.Errorf("client %d: %w", p.id, err)
+		}
+		if ind != nil {
+			if x[enc.dpad], err = ind.encode(p.clipped, smp); err != nil {
+				return nil, fmt.Errorf("client %d: %w", p.id, err)
+			}
 		}
 		if s.hooks.encoded != nil {
 			s.hooks.encoded(s.round, p.id, noiseless, x)
@@ -173,6 +186,9 @@ func (s *Server) distributedInputs(ss *secureSession, cfg *secagg.Config, parts 
 		k := float64(s.k)
 		for j := range delta {
 			delta[j] /= k
+		}
+		if ind != nil {
+			s.adaptClip(ind.decode(res.Side()[0]))
 		}
 		return nil
 	}, nil

@@ -231,9 +231,6 @@ func (s *Server) checkPrivacy() error {
 	}
 	s.zDelta = z
 	if c.DP.Adaptive != nil {
-		if c.DP.Mode != DPCentral {
-			return fmt.Errorf("%w: adaptive clipping is implemented for central DP only", ErrConfig)
-		}
 		zd, err := c.DP.Adaptive.updateNoiseMultiplier(z)
 		if err != nil {
 			return err
@@ -249,8 +246,14 @@ func (s *Server) checkPrivacy() error {
 		// 1 - 1e-9 (six standard deviations above the mean).
 		N := float64(len(s.clients))
 		n := min(len(s.clients), int(math.Ceil(s.rate*N+6*math.Sqrt(s.rate*(1-s.rate)*N))))
-		if _, err := newDDGEncoder(c.Shape.Size(), max(n, 2), c.MinReports, z, s.sec.Bits); err != nil {
+		e, err := newDDGEncoder(c.Shape.Size(), max(n, 2), c.MinReports, s.zDelta, s.sec.Bits)
+		if err != nil {
 			return err
+		}
+		if c.DP.Adaptive != nil {
+			if _, err := newIndicatorEncoder(c.DP.Adaptive.IndicatorNoise, c.MinReports, e.maxAbs, max(n, 2)); err != nil {
+				return err
+			}
 		}
 	}
 	return nil

@@ -94,7 +94,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.latency, "latency", 0, "mean simulated client latency (exponential; 0: none)")
 	fs.DurationVar(&o.deadline, "deadline", 0, "round deadline: later clients are dropouts (0: none)")
 	fs.StringVar(&o.threat, "threat", "semi-honest", "secure-aggregation threat model: semi-honest or malicious (signed adverts, consistency round)")
-	fs.BoolVar(&o.adaptive, "adaptive", false, "adaptive clipping toward the median update norm (with -dp central)")
+	fs.BoolVar(&o.adaptive, "adaptive", false, "adaptive clipping toward the median update norm (DP modes)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
