@@ -20,10 +20,6 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 		DropoutRate: s.sec.DropoutRate, CorruptRate: s.sec.CorruptRate,
 		Sequence: uint64(s.round),
 	}
-	r := s.stream("session", s.round, 0)
-	for i := range cfg.SessionSeed {
-		cfg.SessionSeed[i] = byte(r.Uint32())
-	}
 	ss := &secureSession{fates: make([]DropStep, len(parts)), minInputs: s.cfg.MinReports, clock: s.cfg.Clock}
 	for i, p := range parts {
 		ss.fates[i] = p.fate
@@ -37,6 +33,25 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 			cfg.Identities = append(cfg.Identities, s.pubs[p.id])
 		}
 		ss.identity = func(i int) ed25519.PrivateKey { return s.ids[parts[i].id] }
+		ss.sequences = func(i int) secagg.SequenceStore { return s.seqs[parts[i].id] }
+		// The simulation plays the out-of-band channels: the clients learn
+		// the roster digest from an enrolment service and derive the
+		// session seed from a public beacon value, neither chosen by the
+		// server (package secagg, ClientPolicy).
+		roster := secagg.RosterDigest(cfg.Identities)
+		var beacon [32]byte
+		r := s.stream("beacon", s.round, 0)
+		for i := range beacon {
+			beacon[i] = byte(r.Uint32())
+		}
+		cfg.SessionSeed = secagg.BeaconSessionSeed(beacon[:], roster, cfg.Sequence)
+		ss.policy = secagg.ClientPolicy{Roster: roster, SessionSeed: &cfg.SessionSeed,
+			Threat: secagg.Malicious, MinInputs: s.cfg.MinReports}
+	} else {
+		r := s.stream("session", s.round, 0)
+		for i := range cfg.SessionSeed {
+			cfg.SessionSeed[i] = byte(r.Uint32())
+		}
 	}
 	if s.hooks.serverSum != nil {
 		ss.observe = func(sum []int64) { s.hooks.serverSum(s.round, sum) }

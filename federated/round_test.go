@@ -102,7 +102,7 @@ func TestSecureRoundWithDropouts(t *testing.T) {
 	var fates = map[int]DropStep{}
 	cfg := Config{
 		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 30, InsecureSeed: testSeed(2),
-		Clip: 10, Secure: &SecureConfig{Bits: 40, MaxWeight: 8},
+		Clip: 10, Secure: &SecureConfig{Bits: 40, MaxWeight: 8, DropoutRate: 0.6},
 		Availability: func(round, client int, r *rand.Rand) Availability {
 			a := Simulated(0.3, 0)(round, client, r)
 			fates[client] = a.Drop
@@ -242,9 +242,10 @@ func TestBadClientUpdate(t *testing.T) {
 	assert.Contains(t, err.Error(), "coordinate 0 is NaN")
 }
 
-// In the malicious model the clients themselves refuse to unmask when the
-// survivor set they are shown is below MinReports (the server's own check
-// is not relied on): the sum stays masked and the round is skipped.
+// In the malicious model the round's MinReports becomes the secagg
+// session's MinInputs, which the server and every client enforce (the
+// clients' refusal is attacked in package secagg): the sum stays masked and
+// the round is skipped.
 func TestMaliciousClientsRefuseSmallSurvivorSet(t *testing.T) {
 	const n, d = 24, 3
 	clients, _, _ := meanClients(n, d, 7)
@@ -266,7 +267,7 @@ func TestMaliciousClientsRefuseSmallSurvivorSet(t *testing.T) {
 	rep, err := srv.Round()
 	require.NoError(t, err)
 	assert.True(t, rep.Skipped)
-	assert.Contains(t, rep.SkipReason, "survivors")
+	assert.Contains(t, rep.SkipReason, "MinInputs=20")
 	assert.Zero(t, unmasked)
 }
 

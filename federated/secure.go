@@ -59,13 +59,18 @@ func (s *SecureConfig) withDefaults(mode DPMode, overSelect float64) SecureConfi
 // secureSession is one round's secure aggregation over the n clients of
 // the session (session ids 0..n-1).
 type secureSession struct {
-	cfg       secagg.Config
-	fates     []DropStep                     // by session id
-	input     func(i int) ([]int64, error)   // encoded input of session client i
-	rand      func(i int) io.Reader          // nil: crypto/rand
-	identity  func(i int) ed25519.PrivateKey // malicious model
-	minInputs int                            // survivors needed before unmasking
-	observe   func(sum []int64)              // test hook: what the server sees
+	cfg      secagg.Config
+	fates    []DropStep                     // by session id
+	input    func(i int) ([]int64, error)   // encoded input of session client i
+	rand     func(i int) io.Reader          // nil: crypto/rand
+	identity func(i int) ed25519.PrivateKey // malicious model
+	// policy and sequences stand for what a malicious-model client learns
+	// outside the server (the roster digest and the session seed) and for
+	// its persisted replay state.
+	policy    secagg.ClientPolicy
+	sequences func(i int) secagg.SequenceStore
+	minInputs int               // survivors needed before unmasking
+	observe   func(sum []int64) // test hook: what the server sees
 	// clientTime and serverTime accumulate the wall time spent in the
 	// clients' steps (encoding included) and in the server's.
 	clientTime, serverTime time.Duration
@@ -95,6 +100,12 @@ var errBelowMinimum = errors.New("too few survivors to unmask")
 // returns the server's result.
 func (ss *secureSession) run() (*secagg.Result, error) {
 	p, err := secagg.NewParams(ss.cfg)
+	if err == nil && p.MinInputs() < ss.minInputs {
+		// The round's own floor is above secagg's default one: make it
+		// the session's, so that server and clients enforce it.
+		ss.cfg.MinInputs = ss.minInputs
+		p, err = secagg.NewParams(ss.cfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)
 	}
@@ -111,6 +122,8 @@ func (ss *secureSession) run() (*secagg.Result, error) {
 		}
 		if ss.cfg.Threat == secagg.Malicious {
 			opts.Identity = ss.identity(i)
+			opts.Policy = ss.policy
+			opts.Sequences = ss.sequences(i)
 		}
 		if clients[i], err = secagg.NewClient(p, i, opts); err != nil {
 			return nil, fmt.Errorf("%w: %w", ErrSecAgg, err)

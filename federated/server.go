@@ -106,6 +106,7 @@ type Server struct {
 	sampler *dp.Sampler
 	ids     []ed25519.PrivateKey // malicious model: long-term identities
 	pubs    []ed25519.PublicKey
+	seqs    []*secagg.MemorySequenceStore // malicious model: each client's replay state
 	hooks   hooks
 }
 
@@ -262,6 +263,10 @@ func (s *Server) checkPrivacy() error {
 func (s *Server) makeIdentities() error {
 	s.ids = make([]ed25519.PrivateKey, len(s.clients))
 	s.pubs = make([]ed25519.PublicKey, len(s.clients))
+	s.seqs = make([]*secagg.MemorySequenceStore, len(s.clients))
+	for i := range s.seqs {
+		s.seqs[i] = new(secagg.MemorySequenceStore)
+	}
 	r := s.stream("identities", 0, 0)
 	for i := range s.clients {
 		pub, priv, err := ed25519.GenerateKey(readerOf(r))

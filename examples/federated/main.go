@@ -83,7 +83,7 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.model, "model", "logreg", "logreg or mlp")
 	fs.UintVar(&o.bits, "bits", 0, "bits of the secure sum (default 20 with distributed DP, else 32)")
 	fs.Float64Var(&o.clip, "clip", 1, "L2 bound of a client's update")
-	fs.Float64Var(&o.serverLR, "server-lr", 1, "server learning rate")
+	fs.Float64Var(&o.serverLR, "server-lr", 0, "server learning rate (0: the strategy's default, 1 for fedavg and fedavgm)")
 	fs.Float64Var(&o.alpha, "alpha", 0, "Dirichlet alpha of a non-IID split (0: IID)")
 	fs.IntVar(&o.localEpochs, "local-epochs", 2, "local SGD epochs")
 	fs.IntVar(&o.batch, "batch", 16, "local minibatch size")
@@ -120,28 +120,19 @@ func parseFlags(args []string, stderr io.Writer) (*options, error) {
 	return o, nil
 }
 
-// newOptimizer maps -strategy to a server optimizer.
+// newOptimizer maps -strategy to a server optimizer; a zero -server-lr
+// keeps the strategy's own default learning rate.
 func newOptimizer(name string, lr float64) (federated.ServerOptimizer, error) {
-	switch name {
-	case "fedavg":
-		return &fedAvg{lr: lr}, nil
-	case "fedavgm", "fedadam", "fedyogi", "fedadagrad":
-		return nil, fmt.Errorf("-strategy %s: not available in this build", name)
+	var opts []federated.OptimizerOption
+	if lr != 0 {
+		opts = append(opts, federated.WithServerLearningRate(lr))
 	}
-	return nil, fmt.Errorf("-strategy = %q, want fedavg, fedavgm, fedadam, fedyogi or fedadagrad", name)
-}
-
-// fedAvg is FedAvg (McMahan et al. 2017) with a server learning rate.
-type fedAvg struct{ lr float64 }
-
-func (f *fedAvg) Step(global, delta []float64) error {
-	for i, d := range delta {
-		global[i] += f.lr * d
+	opt, err := federated.NewServerOptimizer(name, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("-strategy %s: %w", name, err)
 	}
-	return nil
+	return opt, nil
 }
-
-func (f *fedAvg) Name() string { return "fedavg" }
 
 // data is the prepared Adult split.
 type data struct {

@@ -89,3 +89,19 @@ func TestDeadlineAdaptiveRun(t *testing.T) {
 	// P(latency > deadline) = e^-2 = 0.135 of ~30 sampled a round.
 	assert.Positive(t, s.DropoutsTotal)
 }
+
+// Every -strategy runs with the package's server optimizer of that name;
+// FedAvg and FedAvgM (server rate 1) learn within four rounds, and the
+// adaptive optimizers (server rate 0.1 or 0.01) take steps of their own.
+func TestStrategies(t *testing.T) {
+	acc := map[string]float64{}
+	for _, name := range []string{"fedavg", "fedavgm", "fedadam", "fedyogi", "fedadagrad"} {
+		s := runJSON(t, "-dp", "none", "-clients", "60", "-rounds", "4", "-clients-per-round", "20", "-strategy", name, "-insecure-seed", "1")
+		assert.Equal(t, name, s.Strategy)
+		assert.Greater(t, s.FinalAccuracy, 0.70, name)
+		acc[name] = s.FinalAccuracy
+	}
+	assert.Greater(t, acc["fedavg"], 0.80)
+	assert.Greater(t, acc["fedavgm"], 0.80)
+	assert.NotEqual(t, acc["fedadam"], acc["fedyogi"])
+}
