@@ -1,6 +1,6 @@
 // Command fed-study runs the study of package fedstudy (DP-FedAvg accuracy
-// against ε); until package federated has training rounds it prints that
-// it is skipped and exits 0.
+// against client-level ε, central and distributed noise); see its
+// documentation, or run with -h.
 package main
 
 import (
@@ -10,16 +10,13 @@ import (
 	"os"
 
 	"github.com/privml/privml/benchmarks/internal/fedstudy"
-	"github.com/privml/privml/benchmarks/internal/study"
 )
 
 func main() {
-	err := fedstudy.Main(os.Args[1:], os.Stdout)
-	switch {
-	case err == nil, errors.Is(err, flag.ErrHelp):
-	case errors.Is(err, study.ErrSkipped):
-		fmt.Println(err)
-	default:
+	if err := fedstudy.Main(os.Args[1:], os.Stdout); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
 		fmt.Fprintln(os.Stderr, "fed-study:", err)
 		os.Exit(1)
 	}

@@ -200,7 +200,3 @@ func ResultsDir() string {
 		root = parent
 	}
 }
-
-// ErrSkipped is returned by a study that cannot run in this tree (a
-// package it needs does not exist yet); the message says what is missing.
-var ErrSkipped = errors.New("skipped")
