@@ -197,10 +197,7 @@ func write(run *study.Run, s settings, pts []*Point) error {
 	for _, b := range s.bits {
 		modes = append(modes, fmt.Sprintf("distributed B=%d", b))
 	}
-	header := []string{"client-level ε (δ = 1e-5)", "z"}
-	for _, m := range modes {
-		header = append(header, m)
-	}
+	header := append([]string{"client-level ε (δ = 1e-5)", "z"}, modes...)
 	t := &study.Table{Header: header}
 	var none *Point
 	cell := map[string]map[float64]*Point{}

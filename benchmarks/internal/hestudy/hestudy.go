@@ -10,7 +10,8 @@
 // over the interval set by calibration on the training rows) and a digits
 // MLP 64-32(x²)-10 (pixels scaled to [0, 1]). For each preset the model is
 // compiled with that preset forced (a preset too shallow for the model is
-// reported as such), keys are generated, n test samples are encrypted one
+// reported as such) and calibrated on the training rows and the samples
+// (the input range must cover every sample), keys are generated, n test samples are encrypted one
 // per ciphertext (latency mode), evaluated and decrypted. Reported: the
 // largest |encrypted − plaintext| output error, bits of precision
 // (−log2 of it), evaluation latency per sample, evaluation-key size, and
@@ -84,7 +85,7 @@ func logregTask(n int, seed uint64, degree int) (*task, error) {
 		return nil, err
 	}
 	X := rows(test)
-	return &task{name: fmt.Sprintf("logistic regression (30, sigmoid deg %d)", degree), model: hm, samples: X[:min(n, len(X))], calib: rows(train)}, nil
+	return &task{name: fmt.Sprintf("logistic regression (30, sigmoid deg %d)", degree), model: hm, samples: X[:min(n, len(X))], calib: append(rows(train), X[:min(n, len(X))]...)}, nil
 }
 
 // digitsTask trains a 64-32(x²)-10 MLP with plain SGD (square activation,
@@ -119,7 +120,7 @@ func digitsTask(n int, seed uint64, epochs int) (*task, error) {
 		return nil, err
 	}
 	X := rows(test)
-	return &task{name: "digits MLP 64-32(x²)-10", model: hm, samples: X[:min(n, len(X))], calib: rows(train)}, nil
+	return &task{name: "digits MLP 64-32(x²)-10", model: hm, samples: X[:min(n, len(X))], calib: append(rows(train), X[:min(n, len(X))]...)}, nil
 }
 
 // measure runs the model under one preset.
