@@ -5,8 +5,10 @@
 // from the results files.
 //
 //	go run ./benchmarks/all [-quick] [-data DIR] [-only dpsgd,fed,anon,he,audit] [-out DIR]
+//	go run ./benchmarks/all -section-only
 //
-// With -quick every study runs on tiny settings and embedded data (under
+// -section-only runs nothing: it checks the existing results and rewrites
+// the section. With -quick every study runs on tiny settings and embedded data (under
 // a minute on 2 cores) into a temporary folder unless -out is given, and
 // BENCHMARKS.md is left alone.
 package main
@@ -73,6 +75,7 @@ func Main(args []string, out io.Writer) error {
 	data := fs.String("data", "", "folder of the shared data sets (default: $PRIVML_DATASETS, else ../shared/datasets beside the repository)")
 	only := fs.String("only", "", "comma-separated studies to run (default all: dpsgd,fed,anon,he,audit)")
 	dir := fs.String("out", "", "results folder (default benchmarks/results; with -quick a temporary folder)")
+	sectionOnly := fs.Bool("section-only", false, "run no study: check the existing results and rewrite the BENCHMARKS.md section from them")
 	bench := fs.String("benchmarks", "", "BENCHMARKS.md to update (default: the one at the repository root)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -86,6 +89,17 @@ func Main(args []string, out io.Writer) error {
 	run, err := selectStudies(*only)
 	if err != nil {
 		return err
+	}
+	if *sectionOnly {
+		if *quick {
+			return fmt.Errorf("-section-only and -quick: the section is made from full runs only")
+		}
+		for _, s := range run {
+			if err := checkOutputs(*dir, s, false); err != nil {
+				return err
+			}
+		}
+		run = nil
 	}
 	start := time.Now()
 	for _, s := range run {

@@ -62,6 +62,13 @@ func TestUpdateBenchmarksReplacesBetweenMarkers(t *testing.T) {
 	assert.ErrorContains(t, updateBenchmarks(bench, res), "not a pair")
 }
 
+func TestSectionOnlyChecksResults(t *testing.T) {
+	dir := t.TempDir()
+	err := Main([]string{"-section-only", "-only", "audit", "-out", dir, "-benchmarks", filepath.Join(dir, "B.md")}, &bytes.Buffer{})
+	assert.ErrorContains(t, err, "audit.md")
+	assert.ErrorContains(t, Main([]string{"-section-only", "-quick"}, &bytes.Buffer{}), "full runs only")
+}
+
 func TestUnknownStudy(t *testing.T) {
 	assert.ErrorContains(t, Main([]string{"-quick", "-only", "conv,audit"}, &bytes.Buffer{}), `unknown study "conv"`)
 }
