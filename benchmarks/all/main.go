@@ -125,7 +125,7 @@ func Main(args []string, out io.Writer) error {
 	if *bench == "" {
 		*bench = filepath.Join(filepath.Dir(filepath.Dir(study.ResultsDir())), "BENCHMARKS.md")
 	}
-	return updateBenchmarks(*bench, *dir)
+	return updateBenchmarks(*bench, *dir, out)
 }
 
 func selectStudies(only string) ([]entry, error) {
@@ -173,7 +173,7 @@ func checkOutputs(dir string, s entry, quick bool) error {
 
 // updateBenchmarks rewrites the trade-off section of the file at path from
 // the results in dir (every study whose Markdown file exists).
-func updateBenchmarks(path, dir string) error {
+func updateBenchmarks(path, dir string, out io.Writer) error {
 	old, err := os.ReadFile(path)
 	if err != nil {
 		return fmt.Errorf("cannot update %s: %w", path, err)
@@ -211,7 +211,7 @@ func updateBenchmarks(path, dir string) error {
 	if err := os.WriteFile(path, []byte(text), 0o644); err != nil {
 		return err
 	}
-	fmt.Printf("updated %s\n", path)
+	fmt.Fprintf(out, "updated %s\n", path)
 	return nil
 }
 

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func TestUpdateBenchmarksReplacesBetweenMarkers(t *testing.T) {
 	require.NoError(t, os.WriteFile(filepath.Join(res, "audit.md"), []byte("## Audit\n\n```\n# not a heading\n```\n\n| a |\n| --- |\n| 1 |\n"), 0o644))
 	bench := filepath.Join(dir, "BENCHMARKS.md")
 	require.NoError(t, os.WriteFile(bench, []byte("# Benchmarks\n\nbefore\n\n"+beginMarker+"\nold\n"+endMarker+"\n\nafter\n"), 0o644))
-	require.NoError(t, updateBenchmarks(bench, res))
+	require.NoError(t, updateBenchmarks(bench, res, io.Discard))
 	b, err := os.ReadFile(bench)
 	require.NoError(t, err)
 	s := string(b)
@@ -59,7 +60,7 @@ func TestUpdateBenchmarksReplacesBetweenMarkers(t *testing.T) {
 
 	// Unpaired markers are an error and leave the file alone.
 	require.NoError(t, os.WriteFile(bench, []byte(endMarker+"\n"+beginMarker), 0o644))
-	assert.ErrorContains(t, updateBenchmarks(bench, res), "not a pair")
+	assert.ErrorContains(t, updateBenchmarks(bench, res, io.Discard), "not a pair")
 }
 
 func TestSectionOnlyChecksResults(t *testing.T) {
