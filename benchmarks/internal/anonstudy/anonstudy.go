@@ -40,6 +40,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -365,6 +366,17 @@ func Main(args []string, out io.Writer) error {
 	return write(run, pts, base, len(train), len(test))
 }
 
+// kTicks returns the distinct k of the points, in order of appearance.
+func kTicks(pts []Point) []float64 {
+	var out []float64
+	for _, p := range pts {
+		if !slices.Contains(out, float64(p.K)) {
+			out = append(out, float64(p.K))
+		}
+	}
+	return out
+}
+
 func write(run *study.Run, pts []Point, base float64, nTrain, nTest int) error {
 	t := &study.Table{Header: []string{"model", "cut", "k", "classes", "NCP %", "discernibility", "test accuracy", "vs original"}}
 	t.Add("original (no anonymization)", "", "1", "", "0", "", fmt.Sprintf("%.2f %%", 100*base), "")
@@ -406,9 +418,9 @@ split, one seed); differences under about half a point are within the spread of 
 	if _, err := run.WriteMarkdown("Anonymization cost on Adult (Mondrian)", cmd, study.Section{Table: t, Notes: notes}); err != nil {
 		return err
 	}
-	if _, err := run.WritePNG("-ncp.png", study.Plot{Title: "Mondrian on Adult: information loss against k", X: "k (log scale)", Y: "NCP %", LogX: true, Series: sn}); err != nil {
+	if _, err := run.WritePNG("-ncp.png", study.Plot{Title: "Mondrian on Adult: information loss against k", X: "k (log scale)", Y: "NCP %", LogX: true, XTicks: kTicks(pts), Series: sn}); err != nil {
 		return err
 	}
-	_, err := run.WritePNG("-accuracy.png", study.Plot{Title: "Logistic regression on anonymized Adult", X: "k (log scale)", Y: "test accuracy %", LogX: true, Series: sa})
+	_, err := run.WritePNG("-accuracy.png", study.Plot{Title: "Logistic regression on anonymized Adult", X: "k (log scale)", Y: "test accuracy %", LogX: true, XTicks: kTicks(pts), LegendBottomRight: true, Series: sa})
 	return err
 }

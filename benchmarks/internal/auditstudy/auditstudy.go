@@ -517,6 +517,6 @@ Clopper-Pearson bound at 95 %%; with %d evaluation runs it cannot exceed about %
 	}
 	_, err := run.WritePNG(".png", study.Plot{Title: "Audit: empirical lower bound against claimed epsilon",
 		X: "claimed epsilon (RDP accountant, delta 1e-5)", Y: "empirical epsilon lower bound (95 %)", Diagonal: true,
-		Series: []study.Series{{Name: "correct DP-SGD", XY: good}, {Name: "broken runs", XY: bad}}})
+		Series: []study.Series{{Name: "correct DP-SGD", XY: good}, {Name: "broken runs", XY: bad, PointsOnly: true}}})
 	return err
 }

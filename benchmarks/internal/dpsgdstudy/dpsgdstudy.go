@@ -249,8 +249,19 @@ func write(run *study.Run, tasks []*Task, results map[*Task][]*Point, eps []floa
 		return err
 	}
 	_, err := run.WritePNG(".png", study.Plot{Title: "DP-SGD test accuracy against epsilon (delta 1e-5)",
-		X: "epsilon (log scale)", Y: "test accuracy", LogX: true, Series: series})
+		X: "epsilon (log scale)", Y: "test accuracy", LogX: true, XTicks: finite(eps), LegendBottomRight: true, Series: series})
 	return err
+}
+
+// finite returns the finite values of eps.
+func finite(eps []float64) []float64 {
+	var out []float64
+	for _, e := range eps {
+		if !math.IsInf(e, 0) {
+			out = append(out, e)
+		}
+	}
+	return out
 }
 
 // taskTable returns the table and plot series of one task.

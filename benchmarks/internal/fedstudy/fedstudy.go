@@ -256,6 +256,6 @@ least the central noise; fewer bits mean coarser rounding and more modular clipp
 		return err
 	}
 	_, err := run.WritePNG(".png", study.Plot{Title: "DP-FedAvg on Adult: accuracy against client-level epsilon",
-		X: "client-level epsilon (log scale)", Y: "test accuracy %", LogX: true, Series: ss})
+		X: "client-level epsilon (log scale)", Y: "test accuracy %", LogX: true, XTicks: s.eps, LegendBottomRight: true, Series: ss})
 	return err
 }

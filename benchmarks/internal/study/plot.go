@@ -6,6 +6,7 @@ import (
 	"image/png"
 	"math"
 	"os"
+	"strconv"
 
 	"gonum.org/v1/plot"
 	"gonum.org/v1/plot/plotter"
@@ -21,6 +22,8 @@ type Series struct {
 	XY   plotter.XYs
 	// Dashed draws the line dashed with no points (reference lines).
 	Dashed bool
+	// PointsOnly draws the points without a line.
+	PointsOnly bool
 }
 
 // Plot describes a line plot.
@@ -32,6 +35,10 @@ type Plot struct {
 	// Diagonal draws y = x over the x range (for "empirical against
 	// claimed" plots).
 	Diagonal bool
+	// XTicks, if set, are the labelled ticks of the x axis.
+	XTicks []float64
+	// LegendBottomRight moves the legend from the top left corner.
+	LegendBottomRight bool
 }
 
 // WritePNG draws p to Dir/Name+suffix (5 x 3.5 inches at 96 dpi, small
@@ -42,11 +49,18 @@ func (r *Run) WritePNG(suffix string, p Plot) (string, error) {
 	pl.X.Label.Text = p.X
 	pl.Y.Label.Text = p.Y
 	pl.Add(plotter.NewGrid())
-	pl.Legend.Top = true
-	pl.Legend.Left = true
+	pl.Legend.Top = !p.LegendBottomRight
+	pl.Legend.Left = !p.LegendBottomRight
 	if p.LogX {
 		pl.X.Scale = plot.LogScale{}
 		pl.X.Tick.Marker = plot.LogTicks{Prec: -1}
+	}
+	if len(p.XTicks) > 0 {
+		var ticks []plot.Tick
+		for _, x := range p.XTicks {
+			ticks = append(ticks, plot.Tick{Value: x, Label: strconv.FormatFloat(x, 'g', -1, 64)})
+		}
+		pl.X.Tick.Marker = plot.ConstantTicks(ticks)
 	}
 	xmin, xmax := math.Inf(1), math.Inf(-1)
 	for i, s := range p.Series {
@@ -64,13 +78,19 @@ func (r *Run) WritePNG(suffix string, p Plot) (string, error) {
 		l.Color = c
 		pts.Color = c
 		pts.Shape = plotutil.Shape(i)
-		if s.Dashed {
+		switch {
+		case s.Dashed:
 			l.Dashes = []vg.Length{vg.Points(4), vg.Points(3)}
 			pl.Add(l)
-		} else {
+			pl.Legend.Add(s.Name, l)
+		case s.PointsOnly:
+			pts.Radius = vg.Points(4)
+			pl.Add(pts)
+			pl.Legend.Add(s.Name, pts)
+		default:
 			pl.Add(l, pts)
+			pl.Legend.Add(s.Name, l, pts)
 		}
-		pl.Legend.Add(s.Name, l, pts)
 	}
 	if p.Diagonal && xmax > xmin {
 		d, err := plotter.NewLine(plotter.XYs{{X: xmin, Y: xmin}, {X: xmax, Y: xmax}})
