@@ -16,6 +16,8 @@
 // name and operator.
 package onnx
 
+//go:generate go run ./gen -out ../../testdata/onnx
+
 import (
 	"errors"
 	"fmt"
