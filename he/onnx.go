@@ -58,7 +58,15 @@ func ReadONNX(r io.Reader) (*Model, error) {
 		m.Layers = append(m.Layers, d)
 	}
 	if err := m.Validate(); err != nil {
-		return nil, fmt.Errorf("he: ONNX model: %w", err)
+		// Weights that overflow once composed, for example.
+		if !errors.Is(err, ErrModel) {
+			return nil, err
+		}
+		msg := strings.TrimSuffix(strings.TrimPrefix(err.Error(), "he: "), ": "+ErrModel.Error())
+		for li, l := range om.Layers {
+			msg = strings.Replace(msg, fmt.Sprintf("layer %d:", li), fmt.Sprintf("layer %d (from %s):", li, l.Node), 1)
+		}
+		return nil, fmt.Errorf("he: ONNX: %s: %w", msg, ErrModel)
 	}
 	return m, nil
 }

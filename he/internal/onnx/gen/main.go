@@ -25,9 +25,9 @@ package main
 import (
 	"bytes"
 	"encoding/binary"
-	"fmt"
 	"encoding/json"
 	"flag"
+	"fmt"
 	"log"
 	"math"
 	"math/rand/v2"
@@ -48,9 +48,8 @@ type Expected struct {
 }
 
 type builder struct {
-	r     *rand.Rand
-	g     onnxpb.GraphProto
-	nodes int
+	r *rand.Rand
+	g onnxpb.GraphProto
 }
 
 func newBuilder(seed uint64, name string) *builder {
