@@ -181,3 +181,26 @@ func TestReadONNXErrors(t *testing.T) {
 	assert.Contains(t, err.Error(), "Inf")
 	t.Log(err)
 }
+
+// FuzzReadONNX: no input panics, and a model that reads is valid and
+// predicts.
+func FuzzReadONNX(f *testing.F) {
+	files, _ := filepath.Glob(filepath.Join("testdata", "onnx", "*.onnx"))
+	for _, p := range files {
+		b, err := os.ReadFile(p)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := ReadONNX(bytes.NewReader(b))
+		if err != nil {
+			return
+		}
+		require.NoError(t, m.Validate())
+		y, err := m.Predict(make([]float64, m.InputDim))
+		require.NoError(t, err)
+		require.Len(t, y, m.OutputDim())
+	})
+}

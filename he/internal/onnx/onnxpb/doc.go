@@ -3,7 +3,10 @@
 // project (github.com/onnx/onnx, commit f7546912001bc31e92a238b17068a21b373d882e),
 // copied unchanged under the Apache License 2.0 (see LICENSE in this
 // folder). The proto3 variant reads the same bytes as the proto2 schema
-// that exporters write: repeated scalars are accepted packed or not.
+// that exporters write: repeated scalars are accepted packed or not. One
+// difference: proto3 string fields (names, doc strings) must be valid
+// UTF-8, as the ONNX IR specification asks, and models breaking that are
+// refused as malformed.
 //
 // Regenerate with protoc 3.21.12 and protoc-gen-go v1.36.12 on the PATH:
 //
