@@ -45,8 +45,8 @@
 //
 // # ONNX import
 //
-// [ReadONNX] reads a model exported to ONNX (by torch.onnx.export, tf2onnx
-// or skl2onnx-style converters) whose graph is a chain of Gemm, MatMul,
+// [ReadONNX] reads a model exported to ONNX (by torch.onnx.export, for
+// example) whose graph is a chain of Gemm, MatMul,
 // Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add and Mul by
 // constants, Flatten and Reshape, with Relu, Sigmoid, Tanh or the square
 // (Mul x x, Pow x 2) as activations. Consecutive linear operators are
