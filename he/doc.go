@@ -47,8 +47,8 @@
 //
 // [ReadONNX] reads a model exported to ONNX (by torch.onnx.export, for
 // example) whose graph is a chain of Gemm, MatMul,
-// Conv, AveragePool, GlobalAveragePool, BatchNormalization, Add and Mul by
-// constants, Flatten and Reshape, with Relu, Sigmoid, Tanh or the square
+// Conv, AveragePool, GlobalAveragePool, BatchNormalization, arithmetic
+// with constants, Flatten and Reshape, with Relu, Sigmoid, Tanh or the square
 // (Mul x x, Pow x 2) as activations. Consecutive linear operators are
 // multiplied into one dense layer, so batch normalization is folded and
 // pooling costs no extra level; a first-layer convolution keeps its shape

@@ -22,20 +22,24 @@ const (
 //
 // The graph must be a chain from one input of shape [batch, features] or
 // [batch, C, H, W] to one output. Gemm (any alpha, beta and transB;
-// transA 0), MatMul by a constant matrix, Add and Mul by constants, Conv
-// (group 1, any kernel, stride, padding and dilation), AveragePool,
-// GlobalAveragePool and BatchNormalization are affine: consecutive ones are
-// multiplied into one dense layer (so a batch normalization is folded into
-// the layer before it and costs nothing). Relu, Sigmoid, Tanh and the
-// square (Mul x x, Pow x 2) become the layer's [Activation]. Flatten
-// (axis 1), Reshape (keeping the batch dimension first) and Identity move
-// no value: a sample is held flattened in NCHW order, the layout of
-// [ConvShape]. A convolution at the model input with a square kernel, one
-// stride and equal padding stays a layer of its own with its shape in
-// [Dense.Conv], so that [Compile] may pack it as a convolution; a
-// convolution elsewhere becomes its im2col matrix. Sigmoid, tanh and ReLU
-// intervals are left at zero, so calibration data given to [Compile] sets
-// them.
+// transA 0), MatMul by a constant matrix, Add, Sub and Mul of constants,
+// Div by a constant, Conv (group 1, any kernel, stride, padding and
+// dilation), AveragePool, GlobalAveragePool and BatchNormalization are
+// affine: consecutive ones are multiplied into one dense layer, so a batch
+// normalization or an input standardisation is folded into a neighbouring
+// linear layer and costs nothing. Relu, Sigmoid, Tanh and the square
+// (Mul x x, Pow x 2) become the layer's [Activation]. Flatten (axis 1),
+// Reshape (keeping the batch dimension first) and Identity move no value:
+// a sample is given to [Model.Predict] and [Client.Encrypt] flattened
+// row-major without its batch dimension (index c·H·W + y·W + x for
+// [batch, C, H, W]), the layout of [ConvShape]. A convolution at the model
+// input (possibly after an elementwise scaling such as a standardisation)
+// with a square kernel, one stride and equal padding stays a layer of its
+// own with its shape in [Dense.Conv], so that [Compile] may pack it as a
+// convolution; a convolution elsewhere becomes its im2col matrix. Constant
+// nodes, and Identity and Transpose of constants, are folded. Sigmoid,
+// tanh and ReLU intervals are left at zero, so calibration data given to
+// [Compile] sets them.
 //
 // Any other operator, including those of other domains such as
 // ai.onnx.ml's LinearClassifier that skl2onnx emits for scikit-learn's

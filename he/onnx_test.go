@@ -41,6 +41,7 @@ func loadONNXCase(t *testing.T, name string) (*Model, onnxCase) {
 var onnxModels = []string{
 	"torch_mlp_relu_op13", "torch_mlp_square_op17", "torch_mlp_bn_pow_sigmoid_op21", "torch_mlp_matmul_tanh_bn_op15",
 	"torch_cnn_bn_relu_avgpool_op13", "torch_cnn_square_reshape_op18", "torch_cnn_rect_sigmoid_gap_op20", "gemm_alpha_beta_op14",
+	"static_batch_norm_transpose_op18",
 }
 
 // TestReadONNXPredict: ReadONNX then Predict reproduces the reference
@@ -203,4 +204,41 @@ func FuzzReadONNX(f *testing.F) {
 		require.NoError(t, err)
 		require.Len(t, y, m.OutputDim())
 	})
+}
+
+// TestReadONNXStandardisedConv: (x − mean)/std per pixel before the
+// convolution folds into it and keeps its shape, which Validate checks
+// against the weights.
+func TestReadONNXStandardisedConv(t *testing.T) {
+	b, err := os.ReadFile("testdata/onnx/torch_cnn_square_reshape_op18.onnx")
+	require.NoError(t, err)
+	var mp onnxpb.ModelProto
+	require.NoError(t, proto.Unmarshal(b, &mp))
+	g := mp.GetGraph()
+	mean := &onnxpb.TensorProto{Name: "mean", Dims: []int64{1, 1, 1}, DataType: int32(onnxpb.TensorProto_DOUBLE), DoubleData: []float64{0.25}}
+	std := &onnxpb.TensorProto{Name: "std", Dims: []int64{1, 8, 8}, DataType: int32(onnxpb.TensorProto_DOUBLE)}
+	for k := range 64 {
+		std.DoubleData = append(std.DoubleData, 0.5+float64(k)/64)
+	}
+	g.Initializer = append(g.Initializer, mean, std)
+	g.Node = append([]*onnxpb.NodeProto{
+		{OpType: "Sub", Name: "norm/sub", Input: []string{"input", "mean"}, Output: []string{"centred"}},
+		{OpType: "Div", Name: "norm/div", Input: []string{"centred", "std"}, Output: []string{"normed"}},
+	}, g.Node...)
+	g.Node[2].Input[0] = "normed"
+	b, err = proto.Marshal(&mp)
+	require.NoError(t, err)
+	m, err := ReadONNX(bytes.NewReader(b))
+	require.NoError(t, err)
+	require.Len(t, m.Layers, 2)
+	require.NotNil(t, m.Layers[0].Conv)
+	assert.Equal(t, ConvShape{InChannels: 1, Height: 8, Width: 8, OutChannels: 2, Kernel: 3, Stride: 2, Padding: 1}, *m.Layers[0].Conv)
+	_, c := loadONNXCase(t, "torch_cnn_square_reshape_op18")
+	for _, x := range c.Inputs {
+		want, err := onnxref.Run(&mp, x)
+		require.NoError(t, err)
+		got, err := m.Predict(x)
+		require.NoError(t, err)
+		assert.InDeltaSlice(t, want, got, 1e-9)
+	}
 }

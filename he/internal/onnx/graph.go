@@ -32,6 +32,7 @@ type walker struct {
 	pb     []float64
 	pnode  string
 	pconv  *ConvShape
+	pdiag  bool // pw is diagonal
 }
 
 func (w *walker) n() int { return prod(w.shape) }
@@ -160,11 +161,21 @@ func (w *walker) node(i int, n *onnxpb.NodeProto) error {
 		return err
 	}
 	op := n.GetOpType()
-	if _, ok := lowerings[op]; !ok {
+	if _, ok := lowerings[op]; !ok && op != "Transpose" {
 		return errorf(ErrUnsupported, "%s: operator %s is not supported (supported: %s)", where, op, supportedOps)
 	}
 	if len(stream) == 0 {
-		return errorf(ErrUnsupported, "%s: computes on constants only; export with constant folding", where)
+		if op != "Transpose" && op != "Identity" {
+			return errorf(ErrUnsupported, "%s: computes on constants only; export with constant folding", where)
+		}
+		t, err := foldConstant(op, a, consts, where)
+		if err != nil {
+			return err
+		}
+		t.name = out
+		w.consts[out] = t
+		w.defined[out] = true
+		return nil
 	}
 	if err := lowerings[op](w, &nodeCtx{where: where, name: n.GetName(), a: a, stream: stream, consts: consts}); err != nil {
 		return err
@@ -261,7 +272,7 @@ func (w *walker) close(act string) error {
 		return errorf(ErrTooLarge, "%s: more than %d layers", w.pnode, w.lim.MaxLayers)
 	}
 	w.layers = append(w.layers, Layer{Node: w.pnode, Weights: w.pw, Bias: w.pb, Activation: act, Conv: w.pconv})
-	w.pw, w.pb, w.pnode, w.pconv = nil, nil, "", nil
+	w.pw, w.pb, w.pnode, w.pconv, w.pdiag = nil, nil, "", nil, false
 	return nil
 }
 
@@ -290,6 +301,7 @@ func (w *walker) diag(a, d []float64, where string) error {
 				w.pw[k] = make([]float64, n)
 				w.pw[k][k] = 1
 			}
+			w.pdiag = true
 		}
 		for k, row := range w.pw {
 			for j := range row {
@@ -354,7 +366,7 @@ func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where strin
 				}
 			}
 		}
-		w.pw, w.pb, w.pconv = l, b, conv
+		w.pw, w.pb, w.pconv, w.pdiag = l, b, conv, false
 		return nil
 	}
 	in := len(w.pw[0])
@@ -380,7 +392,13 @@ func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where strin
 			nb[o] += c[o]
 		}
 	}
-	w.pw, w.pb, w.pconv = nw, nb, nil
+	// A diagonal map before a convolution scales the columns of its
+	// im2col matrix, which keeps every receptive field.
+	w.pconv = nil
+	if w.pdiag {
+		w.pconv = conv
+	}
+	w.pw, w.pb, w.pdiag = nw, nb, false
 	return nil
 }
 
@@ -425,4 +443,70 @@ func intsAny(s []int) []any {
 		out[k] = v
 	}
 	return out
+}
+
+// foldConstant evaluates Identity or Transpose of a constant, as
+// exporters without constant folding leave them on weights.
+func foldConstant(op string, a *attrs, consts []*tensor, where string) (*tensor, error) {
+	if len(consts) != 1 || consts[0] == nil {
+		return nil, errorf(ErrModel, "%s: want one input", where)
+	}
+	t := consts[0]
+	if op == "Identity" {
+		return &tensor{dims: t.dims, f: t.f, i: t.i}, a.only()
+	}
+	if err := a.only("perm"); err != nil {
+		return nil, err
+	}
+	r := len(t.dims)
+	def := make([]int, r)
+	for k := range def {
+		def[k] = r - 1 - k
+	}
+	perm, err := a.ints("perm", def, r)
+	if err != nil {
+		return nil, err
+	}
+	seen := make([]bool, r)
+	dims := make([]int, r)
+	for k, p := range perm {
+		if p < 0 || p >= r || seen[p] {
+			return nil, errorf(ErrModel, "%s: perm %v is not a permutation of %d axes", where, perm, r)
+		}
+		seen[p] = true
+		dims[k] = t.dims[p]
+	}
+	// Strides of the input, read in the output's axis order.
+	stride := make([]int, r)
+	s := 1
+	for k := r - 1; k >= 0; k-- {
+		stride[k] = s
+		s *= t.dims[k]
+	}
+	out := &tensor{dims: dims}
+	n := t.size()
+	if t.f != nil {
+		out.f = make([]float64, n)
+	} else {
+		out.i = make([]int64, n)
+	}
+	idx := make([]int, r)
+	for e := range n {
+		src := 0
+		for k := range r {
+			src += idx[k] * stride[perm[k]]
+		}
+		if t.f != nil {
+			out.f[e] = t.f[src]
+		} else {
+			out.i[e] = t.i[src]
+		}
+		for k := r - 1; k >= 0; k-- {
+			if idx[k]++; idx[k] < dims[k] {
+				break
+			}
+			idx[k] = 0
+		}
+	}
+	return out, nil
 }

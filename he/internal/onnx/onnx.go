@@ -4,16 +4,16 @@
 // he can import it.
 //
 // The graph must be a chain from one input to one output. Gemm, MatMul
-// with a constant right operand, Add and Mul of constants, Conv (group 1),
-// AveragePool, GlobalAveragePool and BatchNormalization are affine and
-// compose into the current layer; Relu, Sigmoid, Tanh and the square
+// with a constant right operand, Add, Sub and Mul of constants, Div by a
+// constant, Conv (group 1), AveragePool, GlobalAveragePool and
+// BatchNormalization are affine and compose into the current layer; Relu, Sigmoid, Tanh and the square
 // (Mul x x, Pow x 2) close it. Flatten, Reshape and Identity only change
 // the shape: a sample is held flattened row-major without its batch
 // dimension (index c·H·W + y·W + x for C×H×W), which is the layout of
 // NCHW tensors, so they move no value. A convolution at the model input
 // stays a layer of its own and keeps its shape, so that the planner may
-// pack it as a convolution. Everything else is refused with the node's
-// name and operator.
+// pack it as a convolution. Identity and Transpose of a constant are
+// folded. Everything else is refused with the node's name and operator.
 package onnx
 
 //go:generate go run ./gen -out ../../testdata/onnx

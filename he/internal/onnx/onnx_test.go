@@ -31,7 +31,7 @@ func loadExpected(t *testing.T) []expected {
 	t.Helper()
 	files, err := filepath.Glob(filepath.Join(testdata, "*.json"))
 	require.NoError(t, err)
-	require.Len(t, files, 8)
+	require.Len(t, files, 9)
 	var out []expected
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -142,6 +142,8 @@ func TestLoweringStructure(t *testing.T) {
 		// A 3×2 kernel has no ConvShape; global pooling multiplied into fc.
 		{"torch_cnn_rect_sigmoid_gap_op20.onnx", []int{2, 5, 6}, []layer{{"sigmoid", 3 * 5 * 3, nil}, {"", 2, nil}}},
 		{"gemm_alpha_beta_op14.onnx", []int{5}, []layer{{"", 3, nil}}},
+		// Standardisation folded into the layer.
+		{"static_batch_norm_transpose_op18.onnx", []int{4}, []layer{{"relu", 3, nil}}},
 	} {
 		m, err := decodeProto(t, loadProto(t, tc.model))
 		require.NoError(t, err, tc.model)
@@ -441,4 +443,121 @@ func FuzzDecode(f *testing.F) {
 			in = len(l.Weights)
 		}
 	})
+}
+
+// retype rewrites every FLOAT and INT64 tensor of m (initializers and
+// Constant values) from raw_data into the typed fields: float_data,
+// double_data (as DOUBLE) or int64_data.
+func retype(m *onnxpb.ModelProto, double bool) {
+	conv := func(t *onnxpb.TensorProto) {
+		if t.RawData == nil {
+			return
+		}
+		rt := onnxref.FromProto(t)
+		switch onnxpb.TensorProto_DataType(t.DataType) {
+		case onnxpb.TensorProto_FLOAT:
+			if double {
+				t.DataType = int32(onnxpb.TensorProto_DOUBLE)
+				t.DoubleData = rt.Data
+			} else {
+				for _, v := range rt.Data {
+					t.FloatData = append(t.FloatData, float32(v))
+				}
+			}
+		case onnxpb.TensorProto_INT64:
+			for _, v := range rt.Data {
+				t.Int64Data = append(t.Int64Data, int64(v))
+			}
+		}
+		t.RawData = nil
+	}
+	for _, t := range m.GetGraph().GetInitializer() {
+		conv(t)
+	}
+	for _, n := range m.GetGraph().GetNode() {
+		for _, a := range n.GetAttribute() {
+			if a.GetT() != nil {
+				conv(a.GetT())
+			}
+		}
+	}
+}
+
+// TestTypedFields: weights in float_data, double_data and int64_data
+// lower as they do from raw_data.
+func TestTypedFields(t *testing.T) {
+	for _, double := range []bool{false, true} {
+		for _, e := range loadExpected(t) {
+			m := loadProto(t, e.Model)
+			retype(m, double)
+			for _, in := range m.GetGraph().GetInitializer() {
+				require.Nil(t, in.RawData)
+			}
+			lm, err := decodeProto(t, m)
+			require.NoError(t, err, e.Model)
+			for k, x := range e.Inputs {
+				assert.InDeltaSlice(t, e.Outputs[k], forward(lm, x), 1e-9, "%s sample %d double=%v", e.Model, k, double)
+			}
+		}
+	}
+}
+
+func TestFoldTranspose(t *testing.T) {
+	src := &tensor{name: "w", dims: []int{2, 3, 4}, f: make([]float64, 24)}
+	for k := range src.f {
+		src.f[k] = float64(k)
+	}
+	a := &attrs{where: "here", m: map[string]*onnxpb.AttributeProto{
+		"perm": {Name: "perm", Type: onnxpb.AttributeProto_INTS, Ints: []int64{2, 0, 1}}}}
+	got, err := foldConstant("Transpose", a, []*tensor{src}, "here")
+	require.NoError(t, err)
+	require.Equal(t, []int{4, 2, 3}, got.dims)
+	// out[i][j][k] = in[j][k][i].
+	for i := range 4 {
+		for j := range 2 {
+			for k := range 3 {
+				assert.Equal(t, src.f[(j*3+k)*4+i], got.f[(i*2+j)*3+k])
+			}
+		}
+	}
+	a.m["perm"].Ints = []int64{0, 0, 1}
+	_, err = foldConstant("Transpose", a, []*tensor{src}, "here")
+	require.ErrorIs(t, err, ErrModel)
+}
+
+// TestOperandOrder: Sub, Add and Mul with the constant first or second,
+// Div, and Transpose folding agree with the reference evaluator.
+func TestOperandOrder(t *testing.T) {
+	const name = "static_batch_norm_transpose_op18.onnx"
+	x := []float64{0.3, -0.7, 1.1, -0.2}
+	for _, f := range []func(m *onnxpb.ModelProto){
+		func(m *onnxpb.ModelProto) {},
+		func(m *onnxpb.ModelProto) { nodeNamed(m, "node_sub").Input = []string{"mean", "input"} },
+		func(m *onnxpb.ModelProto) { nodeNamed(m, "node_add").Input = []string{"fc.bias", "mm"} },
+		func(m *onnxpb.ModelProto) { nodeNamed(m, "node_div").OpType = "Mul" },
+		func(m *onnxpb.ModelProto) {
+			n := nodeNamed(m, "node_div")
+			n.OpType, n.Input = "Mul", []string{"std", "sub"}
+		},
+	} {
+		m := mutate(t, name, f)
+		want, err := onnxref.Run(m, x)
+		require.NoError(t, err)
+		lm, err := decodeProto(t, m)
+		require.NoError(t, err)
+		assert.InDeltaSlice(t, want, forward(lm, x), 1e-9)
+	}
+	for _, tc := range []struct {
+		f    func(m *onnxpb.ModelProto)
+		kind error
+		msg  string
+	}{
+		{func(m *onnxpb.ModelProto) { nodeNamed(m, "node_div").Input = []string{"std", "sub"} }, ErrUnsupported, `"node_div"`},
+		{func(m *onnxpb.ModelProto) { copy(initNamed(m, "std").RawData, []byte{0, 0, 0, 0}) }, ErrModel, `divisor "std" has a zero`},
+		{func(m *onnxpb.ModelProto) { nodeNamed(m, "node_shape").Attribute[0].T.RawData[0] = 2 }, ErrUnsupported, "batch"},
+	} {
+		_, err := decodeProto(t, mutate(t, name, tc.f))
+		require.ErrorIs(t, err, tc.kind)
+		assert.Contains(t, err.Error(), tc.msg)
+	}
 }

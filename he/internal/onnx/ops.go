@@ -5,8 +5,8 @@ import (
 )
 
 // supportedOps lists the operators of the default domain that lower.
-const supportedOps = "Gemm, MatMul, Add, Mul, Conv, AveragePool, GlobalAveragePool, BatchNormalization, " +
-	"Relu, Sigmoid, Tanh, Pow (exponent 2), Flatten, Reshape, Identity, Constant"
+const supportedOps = "Gemm, MatMul, Add, Sub, Mul, Div, Conv, AveragePool, GlobalAveragePool, BatchNormalization, " +
+	"Relu, Sigmoid, Tanh, Pow (exponent 2), Flatten, Reshape, Identity, Constant, and Transpose of a constant"
 
 var lowerings map[string]func(*walker, *nodeCtx) error
 
@@ -15,7 +15,9 @@ func init() {
 		"Gemm":               (*walker).gemm,
 		"MatMul":             (*walker).matMul,
 		"Add":                (*walker).add,
+		"Sub":                (*walker).sub,
 		"Mul":                (*walker).mul,
+		"Div":                (*walker).div,
 		"Pow":                (*walker).pow,
 		"Conv":               (*walker).conv,
 		"AveragePool":        (*walker).avgPool,
@@ -235,6 +237,57 @@ func (w *walker) add(c *nodeCtx) error {
 		return err
 	}
 	return w.diag(nil, d, c.where)
+}
+
+// sub lowers x − c and c − x.
+func (w *walker) sub(c *nodeCtx) error {
+	if err := c.a.only(); err != nil {
+		return err
+	}
+	t, err := c.other()
+	if err != nil {
+		return err
+	}
+	d, err := broadcast(t, w.shape, c.where, "operand")
+	if err != nil {
+		return err
+	}
+	if c.stream[0] == 0 {
+		for k := range d {
+			d[k] = -d[k]
+		}
+		return w.diag(nil, d, c.where)
+	}
+	a := make([]float64, len(d))
+	for k := range a {
+		a[k] = -1
+	}
+	return w.diag(a, d, c.where)
+}
+
+// div lowers x / c for a constant c without zeros.
+func (w *walker) div(c *nodeCtx) error {
+	if err := c.a.only(); err != nil {
+		return err
+	}
+	if len(c.stream) != 1 || c.stream[0] != 0 {
+		return errorf(ErrUnsupported, "%s: only division of the model input's stream by a constant is supported", c.where)
+	}
+	t, err := c.other()
+	if err != nil {
+		return err
+	}
+	a, err := broadcast(t, w.shape, c.where, "divisor")
+	if err != nil {
+		return err
+	}
+	for k, v := range a {
+		if v == 0 {
+			return errorf(ErrModel, "%s: divisor %q has a zero", c.where, t.name)
+		}
+		a[k] = 1 / v
+	}
+	return w.diag(a, nil, c.where)
 }
 
 // mul lowers x·x to the square activation and x·c to a diagonal map.

@@ -277,6 +277,30 @@ func gemmAlphaBeta() *onnxpb.ModelProto {
 	return torchModel(b, 14)
 }
 
+// staticNormTranspose: a static batch of 1, input standardisation
+// (x − mean)/std as Sub and Div, a weight stored [out, in] and transposed
+// by a Transpose node before MatMul, ReLU, and a Reshape to the literal
+// shape [1, 3], opset 18.
+func staticNormTranspose() *onnxpb.ModelProto {
+	b := newBuilder(10, "main_graph")
+	b.io([]int64{4}, []int64{3})
+	b.g.Input[0].Type.GetTensorType().Shape.Dim[0].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 1}
+	b.g.Output[0].Type.GetTensorType().Shape.Dim[0].Value = &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: 1}
+	b.uniform("mean", 0.5, 4)
+	b.positive("std", 0.5, 2, 4)
+	b.node("Sub", "node_sub", []string{"input", "mean"}, "sub")
+	b.node("Div", "node_div", []string{"sub", "std"}, "div")
+	b.uniform("fc.weight", 0.5, 3, 4)
+	b.uniform("fc.bias", 0.5, 3)
+	b.node("Transpose", "node_t", []string{"fc.weight"}, "t", ais("perm", 1, 0))
+	b.node("MatMul", "node_matmul", []string{"div", "t"}, "mm")
+	b.node("Add", "node_add", []string{"mm", "fc.bias"}, "linear")
+	b.node("Relu", "node_relu", []string{"linear"}, "relu")
+	b.node("Constant", "node_shape", nil, "shape", at("value", i64("", 1, 3)))
+	b.node("Reshape", "node_view", []string{"relu", "shape"}, "output")
+	return torchModel(b, 18)
+}
+
 // sklLogReg: skl2onnx's LogisticRegression (binary, 4 features).
 func sklLogReg() *onnxpb.ModelProto {
 	b := newBuilder(9, "ONNX(LogisticRegression)")
@@ -317,6 +341,7 @@ func main() {
 		{"torch_cnn_square_reshape_op18", cnnSquare(), 64},
 		{"torch_cnn_rect_sigmoid_gap_op20", cnnGAP(), 60},
 		{"gemm_alpha_beta_op14", gemmAlphaBeta(), 5},
+		{"static_batch_norm_transpose_op18", staticNormTranspose(), 4},
 		{"skl2onnx_logreg_op13", sklLogReg(), 0},
 	}
 	for i, m := range models {

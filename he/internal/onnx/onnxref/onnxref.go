@@ -160,6 +160,12 @@ func eval(n *onnxpb.NodeProto, in []Tensor) (Tensor, error) {
 		return matMul(in[0], in[1]), nil
 	case "Add":
 		return broadcast(in[0], in[1], func(a, b float64) float64 { return a + b }), nil
+	case "Sub":
+		return broadcast(in[0], in[1], func(a, b float64) float64 { return a - b }), nil
+	case "Div":
+		return broadcast(in[0], in[1], func(a, b float64) float64 { return a / b }), nil
+	case "Transpose":
+		return transpose(in[0], attrInts(n, "perm", nil)), nil
 	case "Mul":
 		return broadcast(in[0], in[1], func(a, b float64) float64 { return a * b }), nil
 	case "Pow":
@@ -385,6 +391,36 @@ func batchNorm(n *onnxpb.NodeProto, in []Tensor) Tensor {
 	for k, v := range x.Data {
 		ch := k / per
 		out.Data[k] = in[1].Data[ch]*(v-in[3].Data[ch])/math.Sqrt(in[4].Data[ch]+eps) + in[2].Data[ch]
+	}
+	return out
+}
+
+// transpose permutes the axes (reversed when perm is nil).
+func transpose(t Tensor, perm []int) Tensor {
+	r := len(t.Dims)
+	if perm == nil {
+		for k := range r {
+			perm = append(perm, r-1-k)
+		}
+	}
+	dims := make([]int, r)
+	for k, p := range perm {
+		dims[k] = t.Dims[p]
+	}
+	out := Tensor{Dims: dims, Data: make([]float64, len(t.Data))}
+	src := make([]int, r)
+	for e := range t.Data {
+		// Coordinates of input element e.
+		rem := e
+		for k := r - 1; k >= 0; k-- {
+			src[k] = rem % t.Dims[k]
+			rem /= t.Dims[k]
+		}
+		dst := 0
+		for k := range r {
+			dst = dst*dims[k] + src[perm[k]]
+		}
+		out.Data[dst] = t.Data[e]
 	}
 	return out
 }
