@@ -13,7 +13,8 @@ const maxComposeWork = 1 << 28
 // walker lowers the nodes of a graph one by one. The one tensor computed
 // from the model input (the stream) is cur, of per-sample shape shape;
 // the affine map applied to the last closed layer's output so far is
-// pending (pw nil means the identity, pb nil a zero bias).
+// pending: x ↦ pw·x + pb, or diag(pa)·x + pb while pw is nil (pa nil
+// means ones, pb nil zeros).
 type walker struct {
 	lim      Limits
 	opset    int
@@ -29,10 +30,10 @@ type walker struct {
 
 	layers []Layer
 	pw     [][]float64
+	pa     []float64 // with pw nil: the pending map is diag(pa)
 	pb     []float64
 	pnode  string
 	pconv  *ConvShape
-	pdiag  bool // pw is diagonal
 }
 
 func (w *walker) n() int { return prod(w.shape) }
@@ -242,7 +243,7 @@ func (w *walker) finish(g *onnxpb.GraphProto) (*Model, error) {
 			}
 		}
 	}
-	if w.pw != nil || w.pb != nil {
+	if w.pending() {
 		if err := w.close(""); err != nil {
 			return nil, err
 		}
@@ -259,22 +260,30 @@ func (w *walker) finish(g *onnxpb.GraphProto) (*Model, error) {
 func (w *walker) close(act string) error {
 	n := w.n()
 	if w.pw == nil {
-		if err := w.checkMatrix(n, n, "identity layer"); err != nil {
+		// The pending map is diagonal: diag(pa) (the identity if nil).
+		if err := w.checkMatrix(n, n, "elementwise layer"); err != nil {
 			return err
 		}
 		w.pw = make([][]float64, n)
 		for k := range n {
 			w.pw[k] = make([]float64, n)
 			w.pw[k][k] = 1
+			if w.pa != nil {
+				w.pw[k][k] = w.pa[k]
+			}
 		}
 	}
 	if len(w.layers) == w.lim.MaxLayers {
 		return errorf(ErrTooLarge, "%s: more than %d layers", w.pnode, w.lim.MaxLayers)
 	}
 	w.layers = append(w.layers, Layer{Node: w.pnode, Weights: w.pw, Bias: w.pb, Activation: act, Conv: w.pconv})
-	w.pw, w.pb, w.pnode, w.pconv, w.pdiag = nil, nil, "", nil, false
+	w.pw, w.pa, w.pb, w.pnode, w.pconv = nil, nil, nil, "", nil
 	return nil
 }
+
+// pending reports whether an affine map other than the identity waits to
+// be closed.
+func (w *walker) pending() bool { return w.pw != nil || w.pa != nil || w.pb != nil }
 
 func (w *walker) checkMatrix(out, in int, what string) error {
 	if out < 1 || in < 1 || out > w.lim.MaxDim || in > w.lim.MaxDim || out*in > w.lim.MaxWeights {
@@ -292,26 +301,22 @@ func (w *walker) diag(a, d []float64, where string) error {
 	}
 	n := w.n()
 	if a != nil {
-		if w.pw == nil {
-			if err := w.checkMatrix(n, n, where); err != nil {
-				return err
+		switch {
+		case w.pw != nil:
+			for k, row := range w.pw {
+				for j := range row {
+					row[j] *= a[k]
+				}
 			}
-			w.pw = make([][]float64, n)
-			for k := range n {
-				w.pw[k] = make([]float64, n)
-				w.pw[k][k] = 1
+		case w.pa != nil:
+			for k := range w.pa {
+				w.pa[k] *= a[k]
 			}
-			w.pdiag = true
+		default:
+			w.pa = append([]float64(nil), a...)
 		}
-		for k, row := range w.pw {
-			for j := range row {
-				row[j] *= a[k]
-			}
-		}
-		if w.pb != nil {
-			for k := range w.pb {
-				w.pb[k] *= a[k]
-			}
+		for k := range w.pb {
+			w.pb[k] *= a[k]
 		}
 	}
 	if d != nil {
@@ -331,7 +336,8 @@ func (w *walker) diag(a, d []float64, where string) error {
 // caller.
 func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where string) error {
 	if w.pw != nil {
-		firstConv := len(w.layers) == 0 && w.pconv != nil
+		// Keep a first-layer convolution apart, and do not spend more
+		// than maxComposeWork or the weight limit on a product.
 		nnz := 0
 		for _, row := range l {
 			for _, v := range row {
@@ -341,7 +347,7 @@ func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where strin
 			}
 		}
 		in := len(w.pw[0])
-		if firstConv || nnz*in > maxComposeWork || len(l)*in > w.lim.MaxWeights {
+		if len(w.layers) == 0 && w.pconv != nil || nnz*in > maxComposeWork || len(l)*in > w.lim.MaxWeights {
 			if err := w.close(""); err != nil {
 				return err
 			}
@@ -350,31 +356,35 @@ func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where strin
 	if w.pnode == "" {
 		w.pnode = where
 	}
-	if w.pw == nil {
-		// The identity followed by a bias pb: L(x + pb) + c.
-		var b []float64
-		if w.pb != nil || c != nil {
-			b = make([]float64, len(l))
-			for o, row := range l {
+	var nb []float64
+	if w.pb != nil || c != nil {
+		nb = make([]float64, len(l))
+		for o, row := range l {
+			if w.pb != nil {
 				for k, v := range row {
-					if w.pb != nil {
-						b[o] += v * w.pb[k]
-					}
+					nb[o] += v * w.pb[k]
 				}
-				if c != nil {
-					b[o] += c[o]
+			}
+			if c != nil {
+				nb[o] += c[o]
+			}
+		}
+	}
+	if w.pw == nil {
+		// L·diag(pa) scales the columns of L: a convolution keeps every
+		// receptive field.
+		if w.pa != nil {
+			for _, row := range l {
+				for k := range row {
+					row[k] *= w.pa[k]
 				}
 			}
 		}
-		w.pw, w.pb, w.pconv, w.pdiag = l, b, conv, false
+		w.pw, w.pa, w.pb, w.pconv = l, nil, nb, conv
 		return nil
 	}
 	in := len(w.pw[0])
 	nw := make([][]float64, len(l))
-	var nb []float64
-	if w.pb != nil || c != nil {
-		nb = make([]float64, len(l))
-	}
 	for o, row := range l {
 		nw[o] = make([]float64, in)
 		for k, v := range row {
@@ -384,21 +394,9 @@ func (w *walker) matrix(l [][]float64, c []float64, conv *ConvShape, where strin
 			for j, x := range w.pw[k] {
 				nw[o][j] += v * x
 			}
-			if w.pb != nil {
-				nb[o] += v * w.pb[k]
-			}
-		}
-		if c != nil {
-			nb[o] += c[o]
 		}
 	}
-	// A diagonal map before a convolution scales the columns of its
-	// im2col matrix, which keeps every receptive field.
-	w.pconv = nil
-	if w.pdiag {
-		w.pconv = conv
-	}
-	w.pw, w.pb, w.pdiag = nw, nb, false
+	w.pw, w.pb, w.pconv = nw, nb, nil
 	return nil
 }
 
