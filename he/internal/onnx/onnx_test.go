@@ -561,3 +561,56 @@ func TestOperandOrder(t *testing.T) {
 		assert.Contains(t, err.Error(), tc.msg)
 	}
 }
+
+// poolModel is input [N, 2, 5, 5] → AveragePool (3×3, stride 2, pads 1)
+// → Flatten, as torch.nn.AvgPool2d(3, 2, padding=1) exports at opset 11+.
+func poolModel(countPad int64, op string) *onnxpb.ModelProto {
+	dim := func(v int64) *onnxpb.TensorShapeProto_Dimension {
+		return &onnxpb.TensorShapeProto_Dimension{Value: &onnxpb.TensorShapeProto_Dimension_DimValue{DimValue: v}}
+	}
+	in := &onnxpb.ValueInfoProto{Name: "x", Type: &onnxpb.TypeProto{Value: &onnxpb.TypeProto_TensorType{TensorType: &onnxpb.TypeProto_Tensor{
+		ElemType: int32(onnxpb.TensorProto_FLOAT), Shape: &onnxpb.TensorShapeProto{Dim: []*onnxpb.TensorShapeProto_Dimension{
+			{Value: &onnxpb.TensorShapeProto_Dimension_DimParam{DimParam: "N"}}, dim(2), dim(5), dim(5)}}}}}}
+	pool := &onnxpb.NodeProto{OpType: op, Name: "/pool/" + op, Input: []string{"x"}, Output: []string{"p"}}
+	if op == "AveragePool" {
+		pool.Attribute = []*onnxpb.AttributeProto{
+			{Name: "kernel_shape", Type: onnxpb.AttributeProto_INTS, Ints: []int64{3, 3}},
+			{Name: "strides", Type: onnxpb.AttributeProto_INTS, Ints: []int64{2, 2}},
+			{Name: "pads", Type: onnxpb.AttributeProto_INTS, Ints: []int64{1, 1, 1, 1}},
+			{Name: "ceil_mode", Type: onnxpb.AttributeProto_INT, I: 0},
+			{Name: "count_include_pad", Type: onnxpb.AttributeProto_INT, I: countPad}}
+	}
+	return &onnxpb.ModelProto{IrVersion: 7, OpsetImport: []*onnxpb.OperatorSetIdProto{{Version: 13}}, Graph: &onnxpb.GraphProto{
+		Input:  []*onnxpb.ValueInfoProto{in},
+		Output: []*onnxpb.ValueInfoProto{{Name: "y"}},
+		Node: []*onnxpb.NodeProto{pool,
+			{OpType: "Flatten", Name: "/Flatten", Input: []string{"p"}, Output: []string{"y"}}},
+	}}
+}
+
+func TestPoolPadding(t *testing.T) {
+	x := make([]float64, 50)
+	for k := range x {
+		x[k] = math.Sin(float64(k))
+	}
+	for _, tc := range []struct {
+		op  string
+		pad int64
+		out int
+	}{{"AveragePool", 0, 18}, {"AveragePool", 1, 18}, {"GlobalAveragePool", 0, 2}} {
+		m := poolModel(tc.pad, tc.op)
+		want, err := onnxref.Run(m, x)
+		require.NoError(t, err)
+		require.Len(t, want, tc.out)
+		lm, err := decodeProto(t, m)
+		require.NoError(t, err)
+		require.Len(t, lm.Layers, 1)
+		assert.InDeltaSlice(t, want, forward(lm, x), 1e-12, "%s count_include_pad=%d", tc.op, tc.pad)
+	}
+	// The corner window covers 4 pixels of 9: the two divisors differ.
+	a, err := onnxref.Run(poolModel(0, "AveragePool"), x)
+	require.NoError(t, err)
+	b, err := onnxref.Run(poolModel(1, "AveragePool"), x)
+	require.NoError(t, err)
+	assert.InDelta(t, a[0]*4/9, b[0], 1e-12)
+}
