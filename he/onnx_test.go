@@ -108,34 +108,50 @@ func TestReadONNXEncrypted(t *testing.T) {
 		{"torch_cnn_square_reshape_op18", Batch, ConvAuto},
 		{"torch_mlp_bn_pow_sigmoid_op21", Latency, ConvAuto},
 		{"torch_cnn_rect_sigmoid_gap_op20", Latency, ConvAuto},
+		{"torch_mlp_relu_op13", Latency, ConvAuto},
+		{"torch_cnn_bn_relu_avgpool_op13", Latency, ConvAuto},
 	} {
 		t.Run(tc.name+"/"+tc.mode.String()+"/"+tc.conv.String(), func(t *testing.T) {
 			m, c := loadONNXCase(t, tc.name)
-			// Sigmoid layers take their interval from the calibration
-			// inputs; the default degree 7 costs 3 levels.
+			// Activation intervals come from the calibration inputs; a
+			// degree-7 sigmoid costs 3 levels, a ReLU of the default
+			// alpha reluDepth(DefaultReLUAlpha)+1.
+			depth := len(m.Layers)
+			for _, l := range m.Layers {
+				switch l.Activation {
+				case ActSquare:
+					depth++
+				case ActSigmoid:
+					depth += 3
+				case ActReLU:
+					depth += reluDepth(DefaultReLUAlpha) + 1
+				}
+			}
 			plan, err := Compile(m, CompileOptions{Mode: tc.mode, Conv: tc.conv, Calibration: c.Inputs,
-				Parameters: testParams(t, 11, 3+3*sigmoids(m))})
+				Parameters: testParams(t, 11, depth)})
 			require.NoError(t, err)
 			xs := c.Inputs[:3]
 			got := runPlan(t, plan, xs)
 			require.Len(t, got, len(xs))
-			for k := range xs {
+			// ReLU's sign polynomial is exact only for |x| ≥ 2^-alpha of
+			// its interval: allow reluBound against the exact reference,
+			// and CKKS noise against the same polynomials.
+			tol := 1e-3
+			for li, l := range plan.Model().Layers {
+				if l.Activation == ActReLU {
+					tol = reluBound(t, plan, li, 1e-3)
+				}
+			}
+			for k, x := range xs {
 				require.Len(t, got[k], len(c.Outputs[k]))
-				assert.InDeltaSlice(t, c.Outputs[k], got[k], 1e-3, "sample %d", k)
+				assert.InDeltaSlice(t, c.Outputs[k], got[k], tol, "sample %d", k)
 				assert.Equal(t, argmax(c.Outputs[k]), argmax(got[k]), "sample %d", k)
+				approx, err := plan.predictApprox(x)
+				require.NoError(t, err)
+				assert.InDeltaSlice(t, approx, got[k], 1e-3, "sample %d against the polynomial model", k)
 			}
 		})
 	}
-}
-
-func sigmoids(m *Model) int {
-	n := 0
-	for _, l := range m.Layers {
-		if l.Activation == ActSigmoid {
-			n++
-		}
-	}
-	return n
 }
 
 func argmax(v []float64) int {
