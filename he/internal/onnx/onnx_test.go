@@ -614,3 +614,25 @@ func TestPoolPadding(t *testing.T) {
 	require.NoError(t, err)
 	assert.InDelta(t, a[0]*4/9, b[0], 1e-12)
 }
+
+// TestOpsetRange: the operators read mean the same from opset 11 to 28;
+// the ends of the range lower like the committed models.
+func TestOpsetRange(t *testing.T) {
+	want, err := decodeProto(t, loadProto(t, "torch_cnn_bn_relu_avgpool_op13.onnx"))
+	require.NoError(t, err)
+	for _, v := range []int64{MinOpset, 12, 22, MaxOpset} {
+		m, err := decodeProto(t, mutate(t, "torch_cnn_bn_relu_avgpool_op13.onnx", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Version = v }))
+		require.NoError(t, err, "opset %d", v)
+		assert.Equal(t, int(v), m.Opset)
+		assert.Equal(t, want.Layers, m.Layers, "opset %d", v)
+	}
+	// The default domain may be named "ai.onnx"; importing it twice is an error.
+	_, err = decodeProto(t, mutate(t, "torch_mlp_relu_op13.onnx", func(m *onnxpb.ModelProto) { m.OpsetImport[0].Domain = "ai.onnx" }))
+	require.NoError(t, err)
+	_, err = decodeProto(t, mutate(t, "torch_mlp_relu_op13.onnx", func(m *onnxpb.ModelProto) {
+		m.OpsetImport = append(m.OpsetImport, &onnxpb.OperatorSetIdProto{Domain: "ai.onnx", Version: 13})
+	}))
+	require.ErrorIs(t, err, ErrMalformed)
+	_, err = decodeProto(t, mutate(t, "torch_mlp_relu_op13.onnx", func(m *onnxpb.ModelProto) { m.OpsetImport = nil }))
+	require.ErrorIs(t, err, ErrModel)
+}
