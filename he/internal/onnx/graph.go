@@ -127,7 +127,11 @@ func (w *walker) operands(n *onnxpb.NodeProto, where string) (stream []int, cons
 func (w *walker) node(i int, n *onnxpb.NodeProto) error {
 	where := nodeRef(i, n)
 	if d := n.GetDomain(); d != "" && d != "ai.onnx" {
-		return errorf(ErrUnsupported, "%s: operator domain %q is not supported (supported: %s of the default domain)", where, d, supportedOps)
+		hint := ""
+		if d == "ai.onnx.ml" && (n.GetOpType() == "LinearClassifier" || n.GetOpType() == "LinearRegressor") {
+			hint = "; for a scikit-learn linear model, build it from coef_ and intercept_ with he.NewLogisticRegression or he.NewMLP"
+		}
+		return errorf(ErrUnsupported, "%s: operator domain %q is not supported (supported: %s of the default domain)%s", where, d, supportedOps, hint)
 	}
 	for _, o := range n.GetOutput() {
 		if o != "" && w.defined[o] {

@@ -163,6 +163,7 @@ func TestSklearnRefused(t *testing.T) {
 	_, err := decodeProto(t, loadProto(t, "skl2onnx_logreg_op13.onnx"))
 	require.ErrorIs(t, err, ErrUnsupported)
 	assert.Contains(t, err.Error(), `node "LinearClassifier" (ai.onnx.ml.LinearClassifier)`)
+	assert.Contains(t, err.Error(), "he.NewLogisticRegression")
 }
 
 // mutate returns a copy of the named model changed by f.
