@@ -89,3 +89,35 @@ func TestDependentColumnsSmuggling(t *testing.T) {
 		}
 	}
 }
+
+// TestDependentColumnsOneOddRow: a renaming of a QI with one row given a
+// value of its own (a typo) still determines the QI and is reported; one
+// row given another existing value breaks the map both ways and hides
+// it, the documented limit of an exact check.
+func TestDependentColumnsOneOddRow(t *testing.T) {
+	build := func(odd string) *Table {
+		var sb strings.Builder
+		sb.WriteString("age,edu,edu_name\n")
+		names := []string{"HS", "BSc", "MSc", "PhD", "Prof"}
+		for i := range 40 {
+			e := i % 5
+			name := names[e]
+			if i == 7 {
+				name = odd
+			}
+			fmt.Fprintf(&sb, "%d,%d,%s\n", 20+i%17, e, name)
+		}
+		tb, err := ReadCSV(strings.NewReader(sb.String()), CSVOptions{})
+		require.NoError(t, err)
+		return tb
+	}
+	spec := Spec{QIs: []QI{{Column: "age", Kind: Numeric}, {Column: "edu", Kind: Numeric}}, K: 2}
+	// Row 7 has edu 2 (MSc).
+	deps, err := DependentColumns(build("M.Sc"), spec)
+	require.NoError(t, err)
+	require.Len(t, deps, 1)
+	assert.Equal(t, Dependence{Column: "edu_name", QI: "edu", Determines: true, ColumnValues: 6, QIValues: 5}, deps[0])
+	deps, err = DependentColumns(build("PhD"), spec)
+	require.NoError(t, err)
+	assert.Empty(t, deps, "documented limit: one row mapped onto another existing value hides the dependence")
+}
