@@ -149,11 +149,13 @@ func within(spent, limit float64) bool {
 // past the 2^64-1st, whose count would not fit. An invalid cost is an error
 // wrapping [ErrInvalidParameter].
 func (f *Filter) Spend(request string, c Cost) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// The cost is checked under the lock: UnmarshalBinary may change the
+	// accounting concurrently.
 	if err := checkCost(f.kind, c); err != nil {
 		return fmt.Errorf("dp: cannot spend for request %q: %w", request, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	next := Cost{f.spent.Epsilon + c.Epsilon, f.spent.Delta + c.Delta, f.spent.Rho + c.Rho}
 	if f.n == math.MaxUint64 {
 		return fmt.Errorf("%w: request %q would overflow the request count", ErrBudgetExhausted, request)
@@ -181,7 +183,11 @@ func (f *Filter) format(c Cost) string {
 }
 
 // Accounting returns the privacy notion tracked by f.
-func (f *Filter) Accounting() Accounting { return f.kind }
+func (f *Filter) Accounting() Accounting {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kind
+}
 
 // Limit returns the budget.
 func (f *Filter) Limit() Cost {

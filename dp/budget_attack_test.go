@@ -186,3 +186,43 @@ func TestFilterSubnormalAndHugeBudgets(t *testing.T) {
 		assert.LessOrEqual(t, r.Rho, l.Rho)
 	}
 }
+
+// TestFilterRestoreWhileSpending (run with -race): restoring a saved state
+// of another accounting into a filter that other goroutines are spending
+// from is free of data races, and a cost checked under one accounting is
+// never admitted under the other with a foreign field.
+func TestFilterRestoreWhileSpending(t *testing.T) {
+	pure, _ := NewPureFilter(1)
+	zcdp, _ := NewZCDPFilter(1)
+	pb, _ := pure.MarshalBinary()
+	zb, _ := zcdp.MarshalBinary()
+	f, _ := NewPureFilter(1)
+	var wg sync.WaitGroup
+	wg.Add(2)
+	go func() {
+		defer wg.Done()
+		for i := range 200 {
+			_ = f.Spend("e", Cost{Epsilon: 1e-3})
+			_ = f.Spend("r", Cost{Rho: 1e-3})
+			_ = f.Accounting()
+			if i%50 == 0 {
+				_, _ = f.MarshalBinary()
+			}
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		for i := range 200 {
+			b := pb
+			if i%2 == 1 {
+				b = zb
+			}
+			assert.NoError(t, f.UnmarshalBinary(b))
+		}
+	}()
+	wg.Wait()
+	b, err := f.MarshalBinary()
+	require.NoError(t, err)
+	var g Filter
+	require.NoError(t, g.UnmarshalBinary(b), "a state reached by Spend and restores must decode")
+}
