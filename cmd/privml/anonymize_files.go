@@ -140,6 +140,16 @@ func newPending(p namedPath, id fileID) (*pendingFile, error) {
 		}
 		return nil, fmt.Errorf("%s %s: is %s", p.flag, p.path, what)
 	}
+	if id.info != nil {
+		// The rename would replace a file the user may not write (a
+		// read-only copy): respect its permissions. Opening without
+		// O_TRUNC changes nothing.
+		w, err := os.OpenFile(id.resolved, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: cannot replace it: %w", p.flag, p.path, pathErr(err))
+		}
+		w.Close()
+	}
 	dir := filepath.Dir(id.resolved)
 	if fi, err := os.Stat(dir); err != nil {
 		return nil, fmt.Errorf("%s %s: folder %s: %w", p.flag, p.path, dir, pathErr(err))

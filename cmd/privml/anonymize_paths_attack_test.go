@@ -82,3 +82,23 @@ func itoa(n int) string {
 	}
 	return string(b)
 }
+
+// TestAnonymizeRespectsReadOnlyOutput: an existing output the user may
+// not write is not replaced by the rename (which only needs the folder to
+// be writable). Skipped as root, who may write any file.
+func TestAnonymizeRespectsReadOnlyOutput(t *testing.T) {
+	if os.Geteuid() == 0 {
+		t.Skip("root may write a read-only file")
+	}
+	dir := t.TempDir()
+	in := filepath.Join(dir, "in.csv")
+	writeFile(t, in, smallCSV)
+	out := filepath.Join(dir, "master.csv")
+	writeFile(t, out, "read-only master copy\n")
+	require.NoError(t, os.Chmod(out, 0o444))
+	code, _, stderr := runCLI(t, "--in", in, "--out", out, "--qi", "age,zip", "--k", "2")
+	assert.Equal(t, 1, code)
+	assert.Contains(t, stderr, "--out "+out+": cannot replace it")
+	assert.Equal(t, "read-only master copy\n", readFile(t, out))
+	assertNoTemp(t, dir)
+}
