@@ -24,6 +24,7 @@ type namedPath struct {
 type fileID struct {
 	resolved string
 	info     fs.FileInfo
+	loop     bool // symbolic links that never reach a file
 }
 
 // maxLinkHops bounds the symbolic links followed to a missing file.
@@ -34,7 +35,10 @@ func identify(path string) fileID {
 	if err != nil {
 		abs = filepath.Clean(path)
 	}
-	for range maxLinkHops {
+	for hop := 0; ; hop++ {
+		if hop == maxLinkHops {
+			return fileID{resolved: abs, loop: true}
+		}
 		if r, err := filepath.EvalSymlinks(abs); err == nil {
 			id := fileID{resolved: r}
 			if fi, err := os.Stat(r); err == nil {
@@ -106,6 +110,9 @@ func checkDistinct(ps []namedPath) ([]fileID, error) {
 			return nil, usageErr("%s %s: ends in %q, which names a folder; give a file name", p.flag, p.path, filepath.Separator)
 		}
 		ids[i] = identify(p.path)
+		if ids[i].loop {
+			return nil, usageErr("%s %s: too many levels of symbolic links", p.flag, p.path)
+		}
 		for j := range i {
 			if sameFile(ids[i], ids[j]) {
 				return nil, usageErr("%s %s and %s %s name the same file (%s); give each its own file",

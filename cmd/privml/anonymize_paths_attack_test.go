@@ -18,6 +18,7 @@ import (
 //   - Two new outputs whose names differ only in case are one file on a
 //     case-insensitive file system: refused everywhere.
 //   - A trailing slash names a folder, never a file.
+//   - A loop of symbolic links is refused, not replaced by the output.
 func TestAnonymizePathAttacks(t *testing.T) {
 	dir := t.TempDir()
 	in := filepath.Join(dir, "in.csv")
@@ -28,6 +29,8 @@ func TestAnonymizePathAttacks(t *testing.T) {
 	l1, l2 := filepath.Join(dir, "l1"), filepath.Join(dir, "l2")
 	require.NoError(t, os.Symlink("in.csv", l1))
 	require.NoError(t, os.Symlink("l1", l2))
+	require.NoError(t, os.Symlink("loopB", filepath.Join(dir, "loopA")))
+	require.NoError(t, os.Symlink("loopA", filepath.Join(dir, "loopB")))
 	f, err := os.Open(in)
 	require.NoError(t, err)
 	defer f.Close()
@@ -42,6 +45,7 @@ func TestAnonymizePathAttacks(t *testing.T) {
 		{"two-hop link chain", []string{"--in", l2, "--out", in}, "same file"},
 		{"case-only difference", []string{"--in", in, "--out", filepath.Join(dir, "Out.csv"), "--report", filepath.Join(dir, "out.CSV")}, "differ only in case"},
 		{"trailing slash", []string{"--in", in, "--out", filepath.Join(dir, "o.csv") + "/"}, "folder"},
+		{"link loop", []string{"--in", in, "--out", filepath.Join(dir, "loopA")}, "too many levels of symbolic links"},
 	}
 	if _, err := os.Stat(procFD); err == nil {
 		cases = append(cases, struct {
@@ -60,6 +64,9 @@ func TestAnonymizePathAttacks(t *testing.T) {
 		_, err = os.Stat(filepath.Join(dir, "o.csv"))
 		assert.True(t, os.IsNotExist(err), "%s: wrote o.csv", c.name)
 		assertNoTemp(t, dir)
+		fi, err := os.Lstat(filepath.Join(dir, "loopA"))
+		require.NoError(t, err)
+		assert.NotZero(t, fi.Mode()&os.ModeSymlink, "%s: the link loop was replaced", c.name)
 	}
 
 	// A dangling link as the only output is followed: the output lands in
