@@ -220,7 +220,9 @@ func (cmd *anonymizeCmd) openOutputs() (*outputs, error) {
 	return o, nil
 }
 
-// commit renames the written temporary files onto their targets.
+// commit renames the written temporary files onto their targets, the
+// output first. Each rename is atomic, the pair is not: if the second
+// fails (rare within one folder), the output is new and the report old.
 func (o *outputs) commit() error {
 	for _, f := range []*pendingFile{o.out, o.report} {
 		if f == nil {
