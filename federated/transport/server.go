@@ -544,6 +544,9 @@ func (s *Server) Submit(ctx context.Context, req *pb.SubmitRequest) (*pb.SubmitR
 	if f.GetStage() == pb.Stage_STAGE_MASKED_INPUT {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), errorf(ErrFrame, "masked inputs are sent with Upload"))
 	}
+	if c, ok := peekClient(req.GetPayload()); ok && c != id {
+		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), errorf(ErrIdentity, "message for client %d on the channel of client %d", c, id))
+	}
 	dup, err := s.submit(id, f, req.GetPayload(), sha256.Sum256(req.GetPayload()))
 	if err != nil {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), err)
@@ -680,13 +683,15 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		if m.GetHeader() != nil {
 			return false, 0, errorf(ErrUpload, "second header at offset %d", a.got)
 		}
-		if err := a.add(data); err != nil {
-			return false, 0, err
-		}
-		if head := a.head(); len(head) >= 6 && len(head) == len(data) {
-			if c, _ := peekClient(head); c != id {
+		if a.got == 0 {
+			// The sender's id is in the first bytes: refuse an
+			// impersonation before buffering anything.
+			if c, ok := peekClient(data); ok && c != id {
 				return false, 0, errorf(ErrIdentity, "masked input for client %d on the channel of client %d", c, id)
 			}
+		}
+		if err := a.add(data); err != nil {
+			return false, 0, err
 		}
 	}
 	msg, digest, err := a.finish()

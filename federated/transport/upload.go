@@ -54,9 +54,6 @@ func (a *assembler) add(chunk []byte) error {
 	return nil
 }
 
-// head returns the bytes collected so far.
-func (a *assembler) head() []byte { return a.buf }
-
 // finish checks that the announced size arrived and returns the message
 // (nil when not collecting) and its digest.
 func (a *assembler) finish() ([]byte, [32]byte, error) {
