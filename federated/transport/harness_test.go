@@ -1,8 +1,10 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/tls"
+	"log/slog"
 	"net"
 	"sync"
 	"testing"
@@ -29,6 +31,25 @@ type harness struct {
 	runErr  chan error
 	mu      sync.Mutex
 	reports []*RoundReport
+	logs    lockedBuffer
+}
+
+// lockedBuffer collects log lines from many goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 func newHarness(t *testing.T, cfg ServerConfig, lim Limits) *harness {
@@ -40,6 +61,9 @@ func newHarness(t *testing.T, cfg ServerConfig, lim Limits) *harness {
 	tlsConf, err := mtls.ServerConfig(ca.CertPEM, srvCert.TLS())
 	require.NoError(t, err)
 	h := &harness{t: t, ca: ca, runErr: make(chan error, 1)}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.NewJSONHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	user := cfg.OnRound
 	cfg.OnRound = func(r *RoundReport) ([]byte, error) {
 		h.mu.Lock()
@@ -137,6 +161,7 @@ func (h *harness) runClients(ctx context.Context, ids []int, mod func(id int, c 
 	for _, id := range ids {
 		cc := ClientConfig{
 			Addr: h.addr, TLS: h.clientTLS(id, nil), ID: id,
+			Logger: slog.New(slog.NewJSONHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug})),
 			Input: func(_ context.Context, round uint64, _ []byte, length int) ([]int64, error) {
 				return inputFor(id, round, length), nil
 			},

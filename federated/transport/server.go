@@ -16,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials"
 	"google.golang.org/grpc/peer"
+	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/privml/privml/federated/secagg"
@@ -719,6 +720,6 @@ func recvError(err error, what string) error {
 // a status.
 func (s *Server) refuse(method string, id int, round uint64, stage pb.Stage, err error) error {
 	st := togRPCError(err)
-	s.log.Warn("refused", "method", method, "client", id, "round", round, "stage", stage.String(), "err", err)
+	s.log.Warn("refused", "method", method, "client", id, "round", round, "stage", stage.String(), "code", status.Code(st).String(), "err", err)
 	return st
 }
