@@ -59,6 +59,10 @@ type ClientConfig struct {
 	// Logger defaults to slog.Default(). Logs never contain vectors,
 	// masks, shares or keys.
 	Logger *slog.Logger
+	// RetryFor bounds how long calls are retried while the server is
+	// unreachable or overloaded; then Run returns the last error. Zero
+	// retries until the context ends.
+	RetryFor time.Duration
 	// DialOptions are appended to the client's (TLS, keepalive, message
 	// size) options.
 	DialOptions []grpc.DialOption
@@ -293,6 +297,7 @@ func (c *Client) await(ctx context.Context, f *pb.Frame, stageTimeout time.Durat
 // cannot change, or ctx ends; it backs off from 100ms to 2s.
 func (c *Client) retry(ctx context.Context, f func(context.Context) error) error {
 	backoff := 100 * time.Millisecond
+	start := time.Now()
 	for {
 		err := f(ctx)
 		if err == nil || !retryable(err) || ctx.Err() != nil {
@@ -300,6 +305,9 @@ func (c *Client) retry(ctx context.Context, f func(context.Context) error) error
 				return ctx.Err()
 			}
 			return err
+		}
+		if c.cfg.RetryFor > 0 && time.Since(start) > c.cfg.RetryFor {
+			return fmt.Errorf("transport: server unreachable for %v: %w", c.cfg.RetryFor, err)
 		}
 		c.log.Debug("retrying", "code", status.Code(err).String())
 		if err := sleep(ctx, backoff); err != nil {
