@@ -293,4 +293,3 @@ func TestMultiProcessServerRestart(t *testing.T) {
 	assert.Equal(t, uint64(4), ck.Round)
 	assert.Equal(t, uint32(2), ck.Epoch)
 }
-
