@@ -21,8 +21,9 @@ import (
 
 // harness runs a Server over real TCP on 127.0.0.1 with mutual TLS.
 type harness struct {
-	t       *testing.T
+	t       testing.TB
 	ca      *mtls.CA
+	tlsConf *tls.Config
 	srv     *Server
 	lis     *Listener
 	g       *grpc.Server
@@ -52,7 +53,7 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
-func newHarness(t *testing.T, cfg ServerConfig, lim Limits) *harness {
+func newHarness(t testing.TB, cfg ServerConfig, lim Limits) *harness {
 	t.Helper()
 	ca, err := mtls.NewCA("test CA", nil)
 	require.NoError(t, err)
@@ -60,7 +61,7 @@ func newHarness(t *testing.T, cfg ServerConfig, lim Limits) *harness {
 	require.NoError(t, err)
 	tlsConf, err := mtls.ServerConfig(ca.CertPEM, srvCert.TLS())
 	require.NoError(t, err)
-	h := &harness{t: t, ca: ca, runErr: make(chan error, 1)}
+	h := &harness{t: t, ca: ca, tlsConf: tlsConf, runErr: make(chan error, 1)}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.NewJSONHandler(&h.logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	}
@@ -209,3 +210,5 @@ func baseConfig(n, dim int, rounds uint64) ServerConfig {
 		StartTimeout: 10 * time.Second,
 	}
 }
+
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

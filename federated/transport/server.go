@@ -612,8 +612,13 @@ func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32
 			return
 		}
 	}
-	close(rs.allIn)
-	rs.allIn = make(chan struct{}) // runStage holds the closed one
+	// The channel belongs to the open stage (runStage makes a new one for
+	// the next): close it once, whether or not runStage waits on it yet.
+	select {
+	case <-rs.allIn:
+	default:
+		close(rs.allIn)
+	}
 }
 
 // Upload receives a masked input in chunks. The header is checked (frame,

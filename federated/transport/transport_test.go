@@ -79,3 +79,25 @@ func TestRoundsWithDropouts(t *testing.T) {
 		assert.Equal(t, want, got[id], "client %d", id)
 	}
 }
+
+// TestStageClosesWhenAllAnswered: when every expected client has sent its
+// message, a stage closes at once, not at its deadline (even when the
+// clients answer before the server starts waiting on the stage).
+func TestStageClosesWhenAllAnswered(t *testing.T) {
+	const n, dim, rounds = 6, 50, 3
+	cfg := baseConfig(n, dim, rounds)
+	cfg.StageTimeout = 30 * time.Second
+	h := newHarness(t, cfg, Limits{})
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	wait := h.runClients(ctx, ids(n), nil)
+	require.NoError(t, h.wait())
+	for id, err := range wait() {
+		require.NoError(t, err, "client %d", id)
+	}
+	for _, rep := range h.roundReports() {
+		require.NoError(t, rep.Err)
+		assert.Less(t, rep.Duration, cfg.StageTimeout/2, "round %d waited for a deadline", rep.Round)
+	}
+}
