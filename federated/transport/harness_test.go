@@ -24,6 +24,7 @@ type harness struct {
 	t       testing.TB
 	ca      *mtls.CA
 	tlsConf *tls.Config
+	lim     Limits
 	srv     *Server
 	lis     *Listener
 	g       *grpc.Server
@@ -82,10 +83,21 @@ func newHarness(t testing.TB, cfg ServerConfig, lim Limits) *harness {
 	lim.defaults()
 	h.lis = LimitListener(ln, lim.MaxConnections)
 	h.addr = ln.Addr().String()
+	h.lim = lim
 	h.g = NewGRPCServer(h.srv, tlsConf, lim)
 	go func() { _ = h.g.Serve(h.lis) }()
-	t.Cleanup(h.g.Stop)
+	t.Cleanup(func() { h.g.Stop() })
 	return h
+}
+
+// restartGRPC serves h.srv (replaced by a test) on a new listener.
+func (h *harness) restartGRPC() {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(h.t, err)
+	h.lis = LimitListener(ln, h.lim.MaxConnections)
+	h.addr = ln.Addr().String()
+	h.g = NewGRPCServer(h.srv, h.tlsConf, h.lim)
+	go func() { _ = h.g.Serve(h.lis) }()
 }
 
 // start runs the server's rounds in the background.
