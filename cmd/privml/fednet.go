@@ -131,7 +131,8 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 			}
 		}
 		printRound(stdout, line, f.asJSON, f.clients)
-		return ck.State, nil
+		// The mean task's clients need nothing back but the survivors.
+		return nil, nil
 	}
 	return serveFederation(f, cfg, log, stderr)
 }

@@ -148,6 +148,7 @@ func readRounds(t *testing.T, c *exec.Cmd) <-chan fedRoundLine {
 	go func() {
 		defer close(ch)
 		sc := bufio.NewScanner(out)
+		sc.Buffer(nil, 256<<20)
 		for sc.Scan() {
 			var l fedRoundLine
 			if json.Unmarshal(sc.Bytes(), &l) == nil && l.Round > 0 {

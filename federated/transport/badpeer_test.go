@@ -83,23 +83,29 @@ func upload(ctx context.Context, c pb.AggregationClient, f *pb.Frame, total uint
 	}
 	if total > 0 {
 		if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{Frame: f, TotalSize: total}}}); err != nil {
-			_, err = st.CloseAndRecv()
+			_, err = st.Recv()
+			return err
+		}
+		if _, err := st.Recv(); err != nil { // ready
 			return err
 		}
 	}
 	for _, ch := range chunks {
 		if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Data{Data: ch}}); err != nil {
-			_, err = st.CloseAndRecv()
+			_, err = st.Recv()
 			return err
 		}
 	}
 	if cut {
 		time.Sleep(50 * time.Millisecond)
 		cancel()
-		_, err = st.CloseAndRecv()
+		_, err = st.Recv()
 		return err
 	}
-	_, err = st.CloseAndRecv()
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	_, err = st.Recv()
 	return err
 }
 
@@ -305,8 +311,8 @@ func (s *lossyStream) RecvMsg(m any) error {
 	if err := s.ClientStream.RecvMsg(m); err != nil {
 		return err
 	}
-	if r, ok := m.(*pb.SubmitResponse); ok {
-		if r.Duplicate {
+	if r, ok := m.(*pb.UploadReply); ok && r.GetDone() != nil {
+		if r.GetDone().Duplicate {
 			s.dup()
 		}
 		if s.lose() {

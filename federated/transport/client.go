@@ -257,19 +257,34 @@ func (c *Client) upload(ctx context.Context, f *pb.Frame, msg []byte) error {
 		return err
 	}
 	if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{Frame: f, TotalSize: uint64(len(msg))}}}); err != nil {
-		_, err = st.CloseAndRecv()
+		_, err = st.Recv() // the server's status
 		return err
+	}
+	r, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if r.GetReady() == nil {
+		return errorf(ErrUpload, "the server answered the header with %T, want ready", r.GetKind())
 	}
 	for off := 0; off < len(msg); off += c.cfg.ChunkSize {
 		end := min(off+c.cfg.ChunkSize, len(msg))
 		if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Data{Data: msg[off:end]}}); err != nil {
-			// The server ended the stream; its status is in CloseAndRecv.
-			_, err = st.CloseAndRecv()
+			_, err = st.Recv()
 			return err
 		}
 	}
-	_, err = st.CloseAndRecv()
-	return err
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	r, err = st.Recv()
+	if err != nil {
+		return err
+	}
+	if r.GetDone() == nil {
+		return errorf(ErrUpload, "the server ended the upload with %T, want done", r.GetKind())
+	}
+	return nil
 }
 
 // await long-polls for the server's message closing a stage.

@@ -27,6 +27,13 @@ type Limits struct {
 	// MaxMessageSize bounds one received message (a chunk, a secagg
 	// message). Defaults to 4 MiB.
 	MaxMessageSize int
+	// StreamWindow is the HTTP/2 flow-control window of each call: how
+	// much a client may send before the server reads it. A fixed window
+	// (gRPC's default grows it up to megabytes per call) bounds what
+	// uploads waiting for a slot hold in the server's memory, at the cost
+	// of throughput on links with a large bandwidth-delay product.
+	// Defaults to 256 KiB; the window of a connection is four times it.
+	StreamWindow int32
 }
 
 func (l *Limits) defaults() {
@@ -41,6 +48,9 @@ func (l *Limits) defaults() {
 	}
 	if l.MaxMessageSize <= 0 {
 		l.MaxMessageSize = 4 << 20
+	}
+	if l.StreamWindow < 64<<10 {
+		l.StreamWindow = 256 << 10
 	}
 }
 
@@ -64,6 +74,8 @@ func NewGRPCServer(s *Server, tlsConf *tls.Config, lim Limits, opts ...grpc.Serv
 		grpc.MaxConcurrentStreams(lim.MaxStreamsPerConnection),
 		grpc.MaxRecvMsgSize(lim.MaxMessageSize),
 		grpc.ConnectionTimeout(lim.HandshakeTimeout),
+		grpc.InitialWindowSize(lim.StreamWindow),
+		grpc.InitialConnWindowSize(4 * lim.StreamWindow),
 		grpc.KeepaliveParams(keepalive.ServerParameters{Time: serverPingInterval, Timeout: pingTimeout}),
 		grpc.KeepaliveEnforcementPolicy(keepalive.EnforcementPolicy{MinTime: minClientPing, PermitWithoutStream: true}),
 	}

@@ -622,8 +622,9 @@ func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32
 }
 
 // Upload receives a masked input in chunks. The header is checked (frame,
-// announced size, identity in the first chunk) before anything is
-// buffered; at most MaxConcurrentUploads uploads are buffered at once.
+// announced size) and an upload slot taken before the client is told to
+// send data, and the identity in the first chunk is checked before it is
+// buffered: at most MaxConcurrentUploads masked inputs are in memory.
 func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 	ctx := stream.Context()
 	id, err := s.checkPeer(ctx)
@@ -636,7 +637,7 @@ func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 		return s.refuse("Upload", id, f.GetRound(), f.GetStage(), err)
 	}
 	s.log.Debug("accepted", "client", id, "round", f.GetRound(), "stage", f.GetStage().String(), "bytes", n, "duplicate", dup)
-	return stream.SendAndClose(&pb.SubmitResponse{Duplicate: dup})
+	return stream.Send(&pb.UploadReply{Kind: &pb.UploadReply_Done{Done: &pb.SubmitResponse{Duplicate: dup}}})
 }
 
 func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Frame) (bool, uint64, error) {
@@ -677,6 +678,11 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		}
 	}
 	defer a.release()
+	// Only now may the client send data: an upload waiting for a slot
+	// holds nothing but its header.
+	if err := stream.Send(&pb.UploadReply{Kind: &pb.UploadReply_Ready{Ready: &pb.UploadReady{}}}); err != nil {
+		return false, 0, err
+	}
 	for {
 		m, err := stream.Recv()
 		if err == io.EOF {

@@ -539,7 +539,7 @@ func (x *UploadHeader) GetTotalSize() uint64 {
 }
 
 // UploadChunk is one message of an Upload stream: a header first, then
-// data chunks of at most 1 MiB each whose sizes add up to total_size.
+// (after the server's ready) data chunks of at most 1 MiB each whose sizes add up to total_size.
 type UploadChunk struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Types that are valid to be assigned to Kind:
@@ -622,6 +622,129 @@ func (*UploadChunk_Header) isUploadChunk_Kind() {}
 
 func (*UploadChunk_Data) isUploadChunk_Kind() {}
 
+// UploadReady tells the client that the server has room for its upload:
+// only then does it send data chunks, so that uploads waiting for room
+// hold no vector in the server's memory.
+type UploadReady struct {
+	state         protoimpl.MessageState `protogen:"open.v1"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadReady) Reset() {
+	*x = UploadReady{}
+	mi := &file_transport_proto_msgTypes[9]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadReady) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadReady) ProtoMessage() {}
+
+func (x *UploadReady) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_proto_msgTypes[9]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadReady.ProtoReflect.Descriptor instead.
+func (*UploadReady) Descriptor() ([]byte, []int) {
+	return file_transport_proto_rawDescGZIP(), []int{9}
+}
+
+// UploadReply is a message of the server's side of an Upload stream:
+// ready once after the header, then done once after the last chunk.
+type UploadReply struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Types that are valid to be assigned to Kind:
+	//
+	//	*UploadReply_Ready
+	//	*UploadReply_Done
+	Kind          isUploadReply_Kind `protobuf_oneof:"kind"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *UploadReply) Reset() {
+	*x = UploadReply{}
+	mi := &file_transport_proto_msgTypes[10]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *UploadReply) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*UploadReply) ProtoMessage() {}
+
+func (x *UploadReply) ProtoReflect() protoreflect.Message {
+	mi := &file_transport_proto_msgTypes[10]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use UploadReply.ProtoReflect.Descriptor instead.
+func (*UploadReply) Descriptor() ([]byte, []int) {
+	return file_transport_proto_rawDescGZIP(), []int{10}
+}
+
+func (x *UploadReply) GetKind() isUploadReply_Kind {
+	if x != nil {
+		return x.Kind
+	}
+	return nil
+}
+
+func (x *UploadReply) GetReady() *UploadReady {
+	if x != nil {
+		if x, ok := x.Kind.(*UploadReply_Ready); ok {
+			return x.Ready
+		}
+	}
+	return nil
+}
+
+func (x *UploadReply) GetDone() *SubmitResponse {
+	if x != nil {
+		if x, ok := x.Kind.(*UploadReply_Done); ok {
+			return x.Done
+		}
+	}
+	return nil
+}
+
+type isUploadReply_Kind interface {
+	isUploadReply_Kind()
+}
+
+type UploadReply_Ready struct {
+	Ready *UploadReady `protobuf:"bytes,1,opt,name=ready,proto3,oneof"`
+}
+
+type UploadReply_Done struct {
+	Done *SubmitResponse `protobuf:"bytes,2,opt,name=done,proto3,oneof"`
+}
+
+func (*UploadReply_Ready) isUploadReply_Kind() {}
+
+func (*UploadReply_Done) isUploadReply_Kind() {}
+
 // SessionConfig is the secagg Config of one round (its fields, in the
 // same units) plus the application's payload for the round (for example
 // the global model the clients train from).
@@ -650,7 +773,7 @@ type SessionConfig struct {
 
 func (x *SessionConfig) Reset() {
 	*x = SessionConfig{}
-	mi := &file_transport_proto_msgTypes[9]
+	mi := &file_transport_proto_msgTypes[11]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -662,7 +785,7 @@ func (x *SessionConfig) String() string {
 func (*SessionConfig) ProtoMessage() {}
 
 func (x *SessionConfig) ProtoReflect() protoreflect.Message {
-	mi := &file_transport_proto_msgTypes[9]
+	mi := &file_transport_proto_msgTypes[11]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -675,7 +798,7 @@ func (x *SessionConfig) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use SessionConfig.ProtoReflect.Descriptor instead.
 func (*SessionConfig) Descriptor() ([]byte, []int) {
-	return file_transport_proto_rawDescGZIP(), []int{9}
+	return file_transport_proto_rawDescGZIP(), []int{11}
 }
 
 func (x *SessionConfig) GetNumClients() uint32 {
@@ -802,7 +925,7 @@ type RoundResult struct {
 
 func (x *RoundResult) Reset() {
 	*x = RoundResult{}
-	mi := &file_transport_proto_msgTypes[10]
+	mi := &file_transport_proto_msgTypes[12]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -814,7 +937,7 @@ func (x *RoundResult) String() string {
 func (*RoundResult) ProtoMessage() {}
 
 func (x *RoundResult) ProtoReflect() protoreflect.Message {
-	mi := &file_transport_proto_msgTypes[10]
+	mi := &file_transport_proto_msgTypes[12]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -827,7 +950,7 @@ func (x *RoundResult) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use RoundResult.ProtoReflect.Descriptor instead.
 func (*RoundResult) Descriptor() ([]byte, []int) {
-	return file_transport_proto_rawDescGZIP(), []int{10}
+	return file_transport_proto_rawDescGZIP(), []int{12}
 }
 
 func (x *RoundResult) GetSurvivors() []uint32 {
@@ -879,6 +1002,11 @@ const file_transport_proto_rawDesc = "" +
 	"\vUploadChunk\x12E\n" +
 	"\x06header\x18\x01 \x01(\v2+.privml.federated.transport.v1.UploadHeaderH\x00R\x06header\x12\x14\n" +
 	"\x04data\x18\x02 \x01(\fH\x00R\x04dataB\x06\n" +
+	"\x04kind\"\r\n" +
+	"\vUploadReady\"\x9e\x01\n" +
+	"\vUploadReply\x12B\n" +
+	"\x05ready\x18\x01 \x01(\v2*.privml.federated.transport.v1.UploadReadyH\x00R\x05ready\x12C\n" +
+	"\x04done\x18\x02 \x01(\v2-.privml.federated.transport.v1.SubmitResponseH\x00R\x04doneB\x06\n" +
 	"\x04kind\"\xea\x03\n" +
 	"\rSessionConfig\x12\x1f\n" +
 	"\vnum_clients\x18\x01 \x01(\rR\n" +
@@ -914,12 +1042,12 @@ const file_transport_proto_rawDesc = "" +
 	"\x10STAGE_SHARE_KEYS\x10\x03\x12\x16\n" +
 	"\x12STAGE_MASKED_INPUT\x10\x04\x12\x15\n" +
 	"\x11STAGE_CONSISTENCY\x10\x05\x12\x10\n" +
-	"\fSTAGE_UNMASK\x10\x062\xa3\x03\n" +
+	"\fSTAGE_UNMASK\x10\x062\xa2\x03\n" +
 	"\vAggregation\x12b\n" +
 	"\x05Hello\x12+.privml.federated.transport.v1.HelloRequest\x1a,.privml.federated.transport.v1.HelloResponse\x12b\n" +
 	"\x05Await\x12+.privml.federated.transport.v1.AwaitRequest\x1a,.privml.federated.transport.v1.AwaitResponse\x12e\n" +
-	"\x06Submit\x12,.privml.federated.transport.v1.SubmitRequest\x1a-.privml.federated.transport.v1.SubmitResponse\x12e\n" +
-	"\x06Upload\x12*.privml.federated.transport.v1.UploadChunk\x1a-.privml.federated.transport.v1.SubmitResponse(\x01B:Z8github.com/privml/privml/federated/transport/transportpbb\x06proto3"
+	"\x06Submit\x12,.privml.federated.transport.v1.SubmitRequest\x1a-.privml.federated.transport.v1.SubmitResponse\x12d\n" +
+	"\x06Upload\x12*.privml.federated.transport.v1.UploadChunk\x1a*.privml.federated.transport.v1.UploadReply(\x010\x01B:Z8github.com/privml/privml/federated/transport/transportpbb\x06proto3"
 
 var (
 	file_transport_proto_rawDescOnce sync.Once
@@ -934,7 +1062,7 @@ func file_transport_proto_rawDescGZIP() []byte {
 }
 
 var file_transport_proto_enumTypes = make([]protoimpl.EnumInfo, 1)
-var file_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 11)
+var file_transport_proto_msgTypes = make([]protoimpl.MessageInfo, 13)
 var file_transport_proto_goTypes = []any{
 	(Stage)(0),             // 0: privml.federated.transport.v1.Stage
 	(*Frame)(nil),          // 1: privml.federated.transport.v1.Frame
@@ -946,8 +1074,10 @@ var file_transport_proto_goTypes = []any{
 	(*SubmitResponse)(nil), // 7: privml.federated.transport.v1.SubmitResponse
 	(*UploadHeader)(nil),   // 8: privml.federated.transport.v1.UploadHeader
 	(*UploadChunk)(nil),    // 9: privml.federated.transport.v1.UploadChunk
-	(*SessionConfig)(nil),  // 10: privml.federated.transport.v1.SessionConfig
-	(*RoundResult)(nil),    // 11: privml.federated.transport.v1.RoundResult
+	(*UploadReady)(nil),    // 10: privml.federated.transport.v1.UploadReady
+	(*UploadReply)(nil),    // 11: privml.federated.transport.v1.UploadReply
+	(*SessionConfig)(nil),  // 12: privml.federated.transport.v1.SessionConfig
+	(*RoundResult)(nil),    // 13: privml.federated.transport.v1.RoundResult
 }
 var file_transport_proto_depIdxs = []int32{
 	0,  // 0: privml.federated.transport.v1.Frame.stage:type_name -> privml.federated.transport.v1.Stage
@@ -957,19 +1087,21 @@ var file_transport_proto_depIdxs = []int32{
 	1,  // 4: privml.federated.transport.v1.SubmitRequest.frame:type_name -> privml.federated.transport.v1.Frame
 	1,  // 5: privml.federated.transport.v1.UploadHeader.frame:type_name -> privml.federated.transport.v1.Frame
 	8,  // 6: privml.federated.transport.v1.UploadChunk.header:type_name -> privml.federated.transport.v1.UploadHeader
-	2,  // 7: privml.federated.transport.v1.Aggregation.Hello:input_type -> privml.federated.transport.v1.HelloRequest
-	4,  // 8: privml.federated.transport.v1.Aggregation.Await:input_type -> privml.federated.transport.v1.AwaitRequest
-	6,  // 9: privml.federated.transport.v1.Aggregation.Submit:input_type -> privml.federated.transport.v1.SubmitRequest
-	9,  // 10: privml.federated.transport.v1.Aggregation.Upload:input_type -> privml.federated.transport.v1.UploadChunk
-	3,  // 11: privml.federated.transport.v1.Aggregation.Hello:output_type -> privml.federated.transport.v1.HelloResponse
-	5,  // 12: privml.federated.transport.v1.Aggregation.Await:output_type -> privml.federated.transport.v1.AwaitResponse
-	7,  // 13: privml.federated.transport.v1.Aggregation.Submit:output_type -> privml.federated.transport.v1.SubmitResponse
-	7,  // 14: privml.federated.transport.v1.Aggregation.Upload:output_type -> privml.federated.transport.v1.SubmitResponse
-	11, // [11:15] is the sub-list for method output_type
-	7,  // [7:11] is the sub-list for method input_type
-	7,  // [7:7] is the sub-list for extension type_name
-	7,  // [7:7] is the sub-list for extension extendee
-	0,  // [0:7] is the sub-list for field type_name
+	10, // 7: privml.federated.transport.v1.UploadReply.ready:type_name -> privml.federated.transport.v1.UploadReady
+	7,  // 8: privml.federated.transport.v1.UploadReply.done:type_name -> privml.federated.transport.v1.SubmitResponse
+	2,  // 9: privml.federated.transport.v1.Aggregation.Hello:input_type -> privml.federated.transport.v1.HelloRequest
+	4,  // 10: privml.federated.transport.v1.Aggregation.Await:input_type -> privml.federated.transport.v1.AwaitRequest
+	6,  // 11: privml.federated.transport.v1.Aggregation.Submit:input_type -> privml.federated.transport.v1.SubmitRequest
+	9,  // 12: privml.federated.transport.v1.Aggregation.Upload:input_type -> privml.federated.transport.v1.UploadChunk
+	3,  // 13: privml.federated.transport.v1.Aggregation.Hello:output_type -> privml.federated.transport.v1.HelloResponse
+	5,  // 14: privml.federated.transport.v1.Aggregation.Await:output_type -> privml.federated.transport.v1.AwaitResponse
+	7,  // 15: privml.federated.transport.v1.Aggregation.Submit:output_type -> privml.federated.transport.v1.SubmitResponse
+	11, // 16: privml.federated.transport.v1.Aggregation.Upload:output_type -> privml.federated.transport.v1.UploadReply
+	13, // [13:17] is the sub-list for method output_type
+	9,  // [9:13] is the sub-list for method input_type
+	9,  // [9:9] is the sub-list for extension type_name
+	9,  // [9:9] is the sub-list for extension extendee
+	0,  // [0:9] is the sub-list for field type_name
 }
 
 func init() { file_transport_proto_init() }
@@ -981,13 +1113,17 @@ func file_transport_proto_init() {
 		(*UploadChunk_Header)(nil),
 		(*UploadChunk_Data)(nil),
 	}
+	file_transport_proto_msgTypes[10].OneofWrappers = []any{
+		(*UploadReply_Ready)(nil),
+		(*UploadReply_Done)(nil),
+	}
 	type x struct{}
 	out := protoimpl.TypeBuilder{
 		File: protoimpl.DescBuilder{
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_transport_proto_rawDesc), len(file_transport_proto_rawDesc)),
 			NumEnums:      1,
-			NumMessages:   11,
+			NumMessages:   13,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

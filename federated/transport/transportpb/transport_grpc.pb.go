@@ -46,7 +46,9 @@ type AggregationClient interface {
 	// as dropped.
 	Await(ctx context.Context, in *AwaitRequest, opts ...grpc.CallOption) (*AwaitResponse, error)
 	Submit(ctx context.Context, in *SubmitRequest, opts ...grpc.CallOption) (*SubmitResponse, error)
-	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadChunk, SubmitResponse], error)
+	// Upload streams a masked input: the client sends the header, waits for
+	// ready, sends the data chunks and closes; the server answers done.
+	Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UploadChunk, UploadReply], error)
 }
 
 type aggregationClient struct {
@@ -87,18 +89,18 @@ func (c *aggregationClient) Submit(ctx context.Context, in *SubmitRequest, opts 
 	return out, nil
 }
 
-func (c *aggregationClient) Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.ClientStreamingClient[UploadChunk, SubmitResponse], error) {
+func (c *aggregationClient) Upload(ctx context.Context, opts ...grpc.CallOption) (grpc.BidiStreamingClient[UploadChunk, UploadReply], error) {
 	cOpts := append([]grpc.CallOption{grpc.StaticMethod()}, opts...)
 	stream, err := c.cc.NewStream(ctx, &Aggregation_ServiceDesc.Streams[0], Aggregation_Upload_FullMethodName, cOpts...)
 	if err != nil {
 		return nil, err
 	}
-	x := &grpc.GenericClientStream[UploadChunk, SubmitResponse]{ClientStream: stream}
+	x := &grpc.GenericClientStream[UploadChunk, UploadReply]{ClientStream: stream}
 	return x, nil
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Aggregation_UploadClient = grpc.ClientStreamingClient[UploadChunk, SubmitResponse]
+type Aggregation_UploadClient = grpc.BidiStreamingClient[UploadChunk, UploadReply]
 
 // AggregationServer is the server API for Aggregation service.
 // All implementations must embed UnimplementedAggregationServer
@@ -113,7 +115,9 @@ type AggregationServer interface {
 	// as dropped.
 	Await(context.Context, *AwaitRequest) (*AwaitResponse, error)
 	Submit(context.Context, *SubmitRequest) (*SubmitResponse, error)
-	Upload(grpc.ClientStreamingServer[UploadChunk, SubmitResponse]) error
+	// Upload streams a masked input: the client sends the header, waits for
+	// ready, sends the data chunks and closes; the server answers done.
+	Upload(grpc.BidiStreamingServer[UploadChunk, UploadReply]) error
 	mustEmbedUnimplementedAggregationServer()
 }
 
@@ -133,7 +137,7 @@ func (UnimplementedAggregationServer) Await(context.Context, *AwaitRequest) (*Aw
 func (UnimplementedAggregationServer) Submit(context.Context, *SubmitRequest) (*SubmitResponse, error) {
 	return nil, status.Error(codes.Unimplemented, "method Submit not implemented")
 }
-func (UnimplementedAggregationServer) Upload(grpc.ClientStreamingServer[UploadChunk, SubmitResponse]) error {
+func (UnimplementedAggregationServer) Upload(grpc.BidiStreamingServer[UploadChunk, UploadReply]) error {
 	return status.Error(codes.Unimplemented, "method Upload not implemented")
 }
 func (UnimplementedAggregationServer) mustEmbedUnimplementedAggregationServer() {}
@@ -212,11 +216,11 @@ func _Aggregation_Submit_Handler(srv interface{}, ctx context.Context, dec func(
 }
 
 func _Aggregation_Upload_Handler(srv interface{}, stream grpc.ServerStream) error {
-	return srv.(AggregationServer).Upload(&grpc.GenericServerStream[UploadChunk, SubmitResponse]{ServerStream: stream})
+	return srv.(AggregationServer).Upload(&grpc.GenericServerStream[UploadChunk, UploadReply]{ServerStream: stream})
 }
 
 // This type alias is provided for backwards compatibility with existing code that references the prior non-generic stream type by name.
-type Aggregation_UploadServer = grpc.ClientStreamingServer[UploadChunk, SubmitResponse]
+type Aggregation_UploadServer = grpc.BidiStreamingServer[UploadChunk, UploadReply]
 
 // Aggregation_ServiceDesc is the grpc.ServiceDesc for Aggregation service.
 // It's only intended for direct use with grpc.RegisterService,
@@ -242,6 +246,7 @@ var Aggregation_ServiceDesc = grpc.ServiceDesc{
 		{
 			StreamName:    "Upload",
 			Handler:       _Aggregation_Upload_Handler,
+			ServerStreams: true,
 			ClientStreams: true,
 		},
 	},
