@@ -19,15 +19,20 @@ import (
 // TestFedFigures measures a federation of separate processes for
 // BENCHMARKS.md: the server's peak RSS and CPU, the clients' CPU, and the
 // round latency. It runs only when PRIVML_FED_FIGURES is set to
-// "clients,dim,dropped" (for example "100,100000,10"); the dropped clients
-// crash in round 1 at stages spread over the round.
+// "clients,dim,dropped[,stage-timeout-seconds]" (for example
+// "100,100000,10,8"); the dropped clients crash in round 1 at stages
+// spread over the round and stay away.
 func TestFedFigures(t *testing.T) {
 	spec := os.Getenv("PRIVML_FED_FIGURES")
 	if spec == "" {
 		t.Skip("set PRIVML_FED_FIGURES=clients,dim,dropped to measure")
 	}
 	var n, dim, dropped int
-	_, err := fmt.Sscanf(spec, "%d,%d,%d", &n, &dim, &dropped)
+	stageSec := 20
+	_, err := fmt.Sscanf(spec, "%d,%d,%d,%d", &n, &dim, &dropped, &stageSec)
+	if err != nil {
+		_, err = fmt.Sscanf(spec, "%d,%d,%d", &n, &dim, &dropped)
+	}
 	require.NoError(t, err)
 	const rounds = 3
 	p := newProcs(t)
@@ -51,13 +56,12 @@ func TestFedFigures(t *testing.T) {
 		require.NoError(t, os.WriteFile(filepath.Join(p.dir, fmt.Sprintf("shard-%d.csv", id)), []byte(b.String()), 0o600))
 	}
 	addr := freeAddr(t)
-	srv := p.server(addr, n, dim, rounds, "--stage-timeout", "20s", "--start-timeout", "60s", "--dropout", "0.1", "--bits", "32")
+	srv := p.server(addr, n, dim, rounds, "--stage-timeout", fmt.Sprintf("%ds", stageSec), "--start-timeout", fmt.Sprintf("%ds", 2*stageSec),
+		"--dropout", "0.1", "--bits", "32")
 	lines := readRounds(t, srv)
 	p.run(srv)
 	stages := []string{"advertise", "share_keys", "masked_input", "unmask"}
 	clients := make([]*os.ProcessState, n)
-	cmds := make([]interface{ Wait() error }, n)
-	_ = cmds
 	procs := make([]*procState, n)
 	for id := range n {
 		var extra []string

@@ -23,6 +23,17 @@ import (
 // Stage is a step of a round, as named on the wire.
 type Stage = pb.Stage
 
+// The stages of a round, in order; StageConsistency runs only in the
+// malicious threat model.
+const (
+	StageConfig      = pb.Stage_STAGE_CONFIG
+	StageAdvertise   = pb.Stage_STAGE_ADVERTISE
+	StageShareKeys   = pb.Stage_STAGE_SHARE_KEYS
+	StageMaskedInput = pb.Stage_STAGE_MASKED_INPUT
+	StageConsistency = pb.Stage_STAGE_CONSISTENCY
+	StageUnmask      = pb.Stage_STAGE_UNMASK
+)
+
 // ClientConfig configures a [Client].
 type ClientConfig struct {
 	// Addr is the server's address, host:port. Required.
