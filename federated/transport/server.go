@@ -101,6 +101,7 @@ type Server struct {
 	log     *slog.Logger
 	session [16]byte
 	uploads chan struct{} // upload slots
+	bufs    chan []byte   // upload buffers kept for reuse, one per slot
 
 	mu      sync.Mutex
 	cur     *roundState // the open round, or nil
@@ -163,7 +164,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		return nil, fmt.Errorf("transport: round configuration: %w", err)
 	}
 	s := &Server{
-		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
 		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}),
 	}
 	if s.log == nil {
@@ -665,10 +666,11 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	if err != nil {
 		return false, 0, err
 	}
-	a, err := newAssembler(h.GetTotalSize(), want, prev == nil)
-	if err != nil {
+	if h.GetTotalSize() != want {
+		_, err := newAssembler(h.GetTotalSize(), want, false, nil)
 		return false, 0, err
 	}
+	var buf []byte
 	if prev == nil {
 		select {
 		case s.uploads <- struct{}{}:
@@ -676,8 +678,23 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		case <-ctx.Done():
 			return false, 0, ctx.Err()
 		}
+		select { // a buffer of an earlier upload, if any
+		case buf = <-s.bufs:
+		default:
+		}
 	}
-	defer a.release()
+	a, err := newAssembler(h.GetTotalSize(), want, prev == nil, buf)
+	if err != nil {
+		return false, 0, err
+	}
+	defer func() {
+		if b := a.release(); b != nil {
+			select {
+			case s.bufs <- b:
+			default:
+			}
+		}
+	}()
 	// Only now may the client send data: an upload waiting for a slot
 	// holds nothing but its header.
 	if err := stream.Send(&pb.UploadReply{Kind: &pb.UploadReply_Ready{Ready: &pb.UploadReady{}}}); err != nil {

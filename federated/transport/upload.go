@@ -20,8 +20,9 @@ type assembler struct {
 }
 
 // newAssembler starts an upload of total bytes, where the round expects
-// exactly want. collect says whether to keep the bytes.
-func newAssembler(total, want uint64, collect bool) (*assembler, error) {
+// exactly want. collect says whether to keep the bytes, in buf if its
+// capacity suffices.
+func newAssembler(total, want uint64, collect bool, buf []byte) (*assembler, error) {
 	if total != want {
 		if total > want {
 			return nil, errorf(ErrTooLarge, "upload announces %d bytes, the round's masked input has %d", total, want)
@@ -30,7 +31,11 @@ func newAssembler(total, want uint64, collect bool) (*assembler, error) {
 	}
 	a := &assembler{want: want, h: sha256.New()}
 	if collect {
-		a.buf = make([]byte, 0, want)
+		if uint64(cap(buf)) >= want {
+			a.buf = buf[:0]
+		} else {
+			a.buf = make([]byte, 0, want)
+		}
 	}
 	return a, nil
 }
@@ -65,5 +70,10 @@ func (a *assembler) finish() ([]byte, [32]byte, error) {
 	return a.buf, d, nil
 }
 
-// release drops the collected bytes (masked, so not secret, but large).
-func (a *assembler) release() { a.buf = nil }
+// release returns the collecting buffer (masked bytes, so not secret)
+// for reuse, or nil.
+func (a *assembler) release() []byte {
+	b := a.buf
+	a.buf = nil
+	return b
+}
