@@ -147,6 +147,11 @@ func (c *Client) Run(ctx context.Context) error {
 			return ctx.Err()
 		case errors.Is(err, ErrFinished) || status.Code(err) == codes.OutOfRange:
 			return nil
+		case errors.Is(err, ErrConfig):
+			// The client's own settings do not allow the session (for
+			// example no roster for the malicious model): retrying the
+			// next round would fail the same way.
+			return err
 		default:
 			c.log.Warn("round abandoned", "round", round, "err", err)
 			// Do not spin against a server that refuses us.
