@@ -151,7 +151,7 @@ func (a *attacker) attackUpload(ctx context.Context, round uint64, want int) {
 	fr := &pb.Frame{Session: hello.Session, Round: round, Stage: pb.Stage_STAGE_MASKED_INPUT}
 	w := uint64(want)
 	half := fakeMessage(want/2, 5, 0)
-	a.record("announced too large", upload(ctx, own, fr, w+1, nil, false))
+	a.record("announced too large", upload(ctx, own, fr, w+maxUploadOverhead+1, nil, false))
 	a.record("announced too small", upload(ctx, own, fr, w-1, nil, false))
 	a.record("no header", upload(ctx, own, fr, 0, [][]byte{half}, false))
 	a.record("chunk over 1 MiB", upload(ctx, own, fr, w, [][]byte{make([]byte, MaxChunkSize+1)}, false))

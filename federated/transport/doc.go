@@ -63,8 +63,9 @@
 // naming a client off the roster (the handshake fails, or
 // PermissionDenied); a message for another session, round or stage
 // (FailedPrecondition); a malformed message (InvalidArgument); an upload
-// that announces another size than the round's masked input, sends a
-// chunk above 1 MiB or past the announced size (OutOfRange), or ends
+// that announces more than the round's masked input can take (its packed
+// vector plus at most 1 KiB), sends a chunk above 1 MiB or past the
+// announced size (OutOfRange), announces less than the vector, or ends
 // early (InvalidArgument). The listener ([LimitListener]) bounds open
 // connections and each connection's concurrent calls ([Limits]); a peer
 // that connects and never completes its handshake is dropped after

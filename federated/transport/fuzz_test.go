@@ -28,7 +28,7 @@ func FuzzAssembler(f *testing.F) {
 	f.Add(uint64(3), uint64(3), []byte{1, 1}, false)
 	f.Fuzz(func(t *testing.T, total, want uint64, sizes []byte, collect bool) {
 		want %= 4096
-		a, err := newAssembler(total, want, collect, nil)
+		a, err := newAssembler(total, want, want, collect, nil)
 		if total != want {
 			require.Error(t, err)
 			return

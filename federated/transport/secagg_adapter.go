@@ -96,8 +96,17 @@ func newServerRound(cfg secagg.Config) (*serverRound, error) {
 
 func (r *serverRound) config() secagg.Config { return r.p.Config() }
 
-// uploadSize is the exact size of a masked-input upload.
-func (r *serverRound) uploadSize() uint64 { return maskedInputSize(r.p) }
+// maxUploadOverhead is the room an upload may take beyond the packed
+// vector and its version-1 header (for a signature or other fields of a
+// later wire version); secagg's decoder then checks the exact layout.
+const maxUploadOverhead = 1024
+
+// uploadBounds are the smallest and largest sizes of a masked-input
+// upload.
+func (r *serverRound) uploadBounds() (uint64, uint64) {
+	lo := maskedInputSize(r.p)
+	return lo, lo + maxUploadOverhead
+}
 
 // peekClient returns the client id in the header of a secagg encoding
 // (offset 2, big-endian uint32), so that a message can be refused for the

@@ -658,16 +658,16 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	}
 	s.mu.Lock()
 	rs, prev, err := s.admitLocked(id, f)
-	var want uint64
+	var lo, hi uint64
 	if err == nil {
-		want = rs.sr.uploadSize()
+		lo, hi = rs.sr.uploadBounds()
 	}
 	s.mu.Unlock()
 	if err != nil {
 		return false, 0, err
 	}
-	if h.GetTotalSize() != want {
-		_, err := newAssembler(h.GetTotalSize(), want, false, nil)
+	if t := h.GetTotalSize(); t < lo || t > hi {
+		_, err := newAssembler(t, lo, hi, false, nil)
 		return false, 0, err
 	}
 	var buf []byte
@@ -683,7 +683,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		default:
 		}
 	}
-	a, err := newAssembler(h.GetTotalSize(), want, prev == nil, buf)
+	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf)
 	if err != nil {
 		return false, 0, err
 	}

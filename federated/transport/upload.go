@@ -19,16 +19,17 @@ type assembler struct {
 	h    hash.Hash
 }
 
-// newAssembler starts an upload of total bytes, where the round expects
-// exactly want. collect says whether to keep the bytes, in buf if its
-// capacity suffices.
-func newAssembler(total, want uint64, collect bool, buf []byte) (*assembler, error) {
-	if total != want {
-		if total > want {
-			return nil, errorf(ErrTooLarge, "upload announces %d bytes, the round's masked input has %d", total, want)
-		}
-		return nil, errorf(ErrUpload, "upload announces %d bytes, the round's masked input has %d", total, want)
+// newAssembler starts an upload of total bytes, where the round accepts
+// from lo to hi bytes. collect says whether to keep the bytes, in buf if
+// its capacity suffices.
+func newAssembler(total, lo, hi uint64, collect bool, buf []byte) (*assembler, error) {
+	if total > hi {
+		return nil, errorf(ErrTooLarge, "upload announces %d bytes, the round's masked input has at most %d", total, hi)
 	}
+	if total < lo {
+		return nil, errorf(ErrUpload, "upload announces %d bytes, the round's masked input has at least %d", total, lo)
+	}
+	want := total
 	a := &assembler{want: want, h: sha256.New()}
 	if collect {
 		if uint64(cap(buf)) >= want {
