@@ -79,7 +79,10 @@
 // whole message (in the malicious model it is authenticated as a whole,
 // and a sum cannot take back half an input from a stream cut half-way), so
 // it buffers at most ServerConfig.MaxConcurrentUploads masked inputs at
-// once: peak memory is O(Dim), independent of the number of clients.
+// once (reusing their buffers), and a client sends its data only after
+// the server's ready, when a slot is free: the server's live memory is
+// O(Dim), independent of the number of clients (BENCHMARKS.md has the
+// peak RSS at 20 and 100 clients).
 //
 // # Logs
 //
