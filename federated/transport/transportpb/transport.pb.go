@@ -98,10 +98,10 @@ func (Stage) EnumDescriptor() ([]byte, []int) {
 	return file_transport_proto_rawDescGZIP(), []int{0}
 }
 
-// Frame names the place of a message: the federation session (16 random
-// bytes chosen by the server when the federation starts, kept across
-// restarts), the training round (the secagg Sequence) and the stage.
-// Retries are idempotent per (session, round, stage, client).
+// Frame names the place of a message: the session (16 random bytes drawn
+// at each start of the server, so that messages for the state a restart
+// lost are refused), the training round and the stage. Retries are
+// idempotent per (session, round, stage, client).
 type Frame struct {
 	state         protoimpl.MessageState `protogen:"open.v1"`
 	Session       []byte                 `protobuf:"bytes,1,opt,name=session,proto3" json:"session,omitempty"`
