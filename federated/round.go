@@ -60,13 +60,15 @@ func (s *Server) Round() (*RoundReport, error) {
 	start := time.Now()
 	s.round++
 	rep := &RoundReport{Round: s.round, Clip: s.clip}
-	parts := s.sample(rep)
+	parts, err := s.sample(rep)
+	if err != nil {
+		return nil, err
+	}
 	reporters := s.reporters(parts)
 	if err := s.train(reporters, rep); err != nil {
 		return nil, err
 	}
 	delta := make([]float64, len(s.model))
-	var err error
 	t := s.cfg.Clock()
 	if s.cfg.Secure != nil {
 		err = s.aggregateSecure(parts, delta, rep)
@@ -95,7 +97,7 @@ func (s *Server) Round() (*RoundReport, error) {
 
 // sample draws the round's clients (Poisson sampling at rate q) and their
 // simulated fates.
-func (s *Server) sample(rep *RoundReport) []*participant {
+func (s *Server) sample(rep *RoundReport) ([]*participant, error) {
 	r := s.stream("sample", s.round, 0)
 	var parts []*participant
 	for id := range s.clients {
@@ -108,6 +110,9 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 		if s.cfg.Availability != nil {
 			a := s.cfg.Availability(s.round, p.id, s.stream("availability", s.round, p.id))
 			p.fate, p.latency = a.Drop, a.Latency
+			if a.Drop > DropBeforeUnmask {
+				return nil, fmt.Errorf("%w: Availability gave client %d in round %d the unknown drop step %d", ErrConfig, p.id, s.round, a.Drop)
+			}
 		}
 		if s.cfg.Deadline > 0 && p.latency > s.cfg.Deadline && p.fate.reported() {
 			p.fate = DropBeforeInput
@@ -136,7 +141,7 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 		}
 	}
 	rep.Dropouts -= rep.Unused
-	return parts
+	return parts, nil
 }
 
 // reporters returns the participants whose update reaches the aggregate.

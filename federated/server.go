@@ -203,6 +203,9 @@ func (s *Server) checkPrivacy() error {
 	}
 	if c.Secure != nil {
 		s.sec = c.Secure.withDefaults(c.DP.Mode, c.OverSelect)
+		if err := s.sec.check(); err != nil {
+			return err
+		}
 		if c.Aggregator != nil {
 			return fmt.Errorf("%w: aggregator %s needs the individual updates, which secure aggregation hides", ErrConfig, c.Aggregator.Name())
 		}

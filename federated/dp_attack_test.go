@@ -1,0 +1,143 @@
+package federated
+
+import (
+	"math"
+	"math/rand/v2"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// constClients send fixed updates whatever the global model, so that two
+// runs that differ in one client's data differ in nothing else.
+func constClients(n, d int, seed uint64) []Client {
+	r := rand.New(rand.NewPCG(seed, 3))
+	out := make([]Client, n)
+	for i := range out {
+		u := make([]float64, d)
+		for j := range u {
+			u[j] = r.NormFloat64()
+		}
+		out[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: append([]float64(nil), u...), Weight: 1}, nil })
+	}
+	return out
+}
+
+// The neighbouring relation of the distributed-DP guarantee (zero-out):
+// two populations that differ only in client t's update (its data, or
+// nothing: a zero update) give the server views that differ only in t's
+// own rounded, rotated update, whose norm is at most the sensitivity Δ.
+// Who is sampled, who drops out (at every step, unmasking included), who
+// is cut by over-selection and which rounds are skipped are the same;
+// every other client's noised input, and t's noise, are the same.
+func TestDistributedZeroOutNeighbours(t *testing.T) {
+	const n, d, target = 60, 12, 7
+	type view struct {
+		reps     []*RoundReport
+		sums     map[int][]int64
+		clean    map[int][]int64 // target's noiseless input per round
+		bound2   map[int]float64
+		included map[int]bool
+	}
+	run := func(zero bool) view {
+		clients := constClients(n, d, 9)
+		if zero {
+			clients[target] = ClientFunc(func(Task) (Update, error) { return Update{Delta: make([]float64, d), Weight: 1}, nil })
+		}
+		cfg := Config{
+			Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 20, OverSelect: 0.5, MinReports: 12,
+			InsecureSeed: testSeed(71), Clip: 1, Secure: &SecureConfig{Bits: 24},
+			Availability: Simulated(0.2, 10*time.Millisecond), Deadline: 25 * time.Millisecond, Workers: 2,
+			DP: DPConfig{Mode: DPDistributed, NoiseMultiplier: 1, Delta: 1e-5},
+		}
+		srv, err := NewServer(cfg, clients, make([]float64, d))
+		require.NoError(t, err)
+		v := view{sums: map[int][]int64{}, clean: map[int][]int64{}, bound2: map[int]float64{}, included: map[int]bool{}}
+		srv.hooks.encoder = func(round int, e *ddgEncoder) { v.bound2[round] = e.bound2 }
+		srv.hooks.encoded = func(round, client int, noiseless, _ []int64) {
+			if client == target {
+				v.clean[round] = append([]int64(nil), noiseless...)
+				v.included[round] = true
+			}
+		}
+		srv.hooks.serverSum = func(round int, sum []int64) { v.sums[round] = append([]int64(nil), sum...) }
+		for range 15 {
+			rep, err := srv.Round()
+			require.NoError(t, err)
+			rep.Wall, rep.TrainTime, rep.ClientTime, rep.ServerTime = 0, 0, 0, 0
+			v.reps = append(v.reps, rep)
+		}
+		return v
+	}
+	x, z := run(false), run(true)
+	seen := 0
+	for i := range x.reps {
+		a, b := *x.reps[i], *z.reps[i]
+		a.Clipped, b.Clipped = 0, 0 // t's own clip indicator
+		require.Equal(t, a, b, "round %d: the round's structure depends on t's data", i+1)
+		round := i + 1
+		sx, okx := x.sums[round]
+		sz, okz := z.sums[round]
+		require.Equal(t, okx, okz)
+		if !okx {
+			continue
+		}
+		require.Equal(t, x.included[round], z.included[round])
+		n2 := 0.0
+		for j := range sx {
+			diff := sx[j] - sz[j]
+			want := int64(0)
+			if x.included[round] {
+				want = x.clean[round][j] - z.clean[round][j]
+			}
+			require.Equal(t, want, diff, "round %d coordinate %d", round, j)
+			n2 += float64(diff * diff)
+		}
+		if x.included[round] {
+			seen++
+			assert.Positive(t, n2)
+		}
+		assert.LessOrEqual(t, n2, x.bound2[round], "round %d: t moved the sum by more than Δ", round)
+	}
+	assert.Positive(t, seen, "t was never in an unmasked sum; pick another seed")
+}
+
+// A secure-aggregation setting no round could use fails at NewServer with
+// ErrConfig naming the field; before, an infinite MaxWeight turned the
+// model into NaN in the first round, and the others failed there.
+func TestSecureConfigCheckedAtStart(t *testing.T) {
+	sh := Shape{{Name: "w", Dims: []int{2}}}
+	clients := constClients(6, 2, 1)
+	for field, sc := range map[string]SecureConfig{
+		"MaxWeight":   {MaxWeight: math.Inf(1)},
+		"MaxWeight ":  {MaxWeight: math.NaN()},
+		"MaxWeight  ": {MaxWeight: -1},
+		"Bits":        {Bits: 7},
+		"Bits ":       {Bits: 63},
+		"Threat":      {Threat: 9},
+		"DropoutRate": {DropoutRate: math.NaN()},
+		"CorruptRate": {CorruptRate: 1},
+	} {
+		_, err := NewServer(Config{Shape: sh, Fraction: 1, Clip: 1, Secure: &sc}, clients, make([]float64, 2))
+		require.ErrorIs(t, err, ErrConfig, field)
+		assert.Contains(t, err.Error(), "Secure."+strings.TrimSpace(field))
+	}
+}
+
+// An Availability that returns an unknown drop step is a configuration
+// error, not a client that joins the secure session without an update.
+func TestUnknownDropStep(t *testing.T) {
+	sh := Shape{{Name: "w", Dims: []int{2}}}
+	for _, secure := range []*SecureConfig{nil, {}} {
+		srv, err := NewServer(Config{Shape: sh, Fraction: 1, Clip: 1, Secure: secure,
+			Availability: func(int, int, *rand.Rand) Availability { return Availability{Drop: 9} }},
+			constClients(6, 2, 1), make([]float64, 2))
+		require.NoError(t, err)
+		_, err = srv.Round()
+		require.ErrorIs(t, err, ErrConfig)
+		assert.Contains(t, err.Error(), "unknown drop step 9")
+	}
+}
