@@ -141,3 +141,33 @@ func TestUnknownDropStep(t *testing.T) {
 		assert.Contains(t, err.Error(), "unknown drop step 9")
 	}
 }
+
+// Weights near the float64 limit give the weighted mean, not a NaN model;
+// updates whose mean overflows are refused.
+func TestPlainMeanHugeWeights(t *testing.T) {
+	sh := Shape{{Name: "w", Dims: []int{2}}}
+	clients := make([]Client, 4)
+	for i := range clients {
+		w := 1e308
+		if i == 3 {
+			w = 1e307 // a tenth of the others
+		}
+		v := float64(i)
+		clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: []float64{v, 1}, Weight: w}, nil })
+	}
+	srv, err := NewServer(Config{Shape: sh, Fraction: 1}, clients, make([]float64, 2))
+	require.NoError(t, err)
+	_, err = srv.Round()
+	require.NoError(t, err)
+	assert.InDeltaSlice(t, []float64{(0 + 1 + 2 + 0.3) / 3.1, 1}, srv.Model(), 1e-12)
+
+	for i := range clients {
+		clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: []float64{math.MaxFloat64, 0}, Weight: 1}, nil })
+	}
+	srv, err = NewServer(Config{Shape: sh, Fraction: 1}, clients, make([]float64, 2))
+	require.NoError(t, err)
+	_, err = srv.Round()
+	require.ErrorIs(t, err, ErrClient)
+	assert.Contains(t, err.Error(), "overflows at coordinate 0")
+	assert.Equal(t, []float64{0, 0}, srv.Model())
+}

@@ -348,24 +348,36 @@ func (plainStep) Step(global, delta []float64) error {
 
 func (plainStep) Name() string { return "fedavg" }
 
-// plainMean is the plaintext weighted mean of the updates.
+// plainMean is the plaintext weighted mean of the updates. The weights
+// are divided by the largest one first, so that weights near the float64
+// limit neither overflow their sum nor the products; an aggregate that is
+// still not finite (updates near the limit) is an error, never a NaN
+// model.
 type plainMean struct{}
 
 func (plainMean) Aggregate(dst []float64, updates [][]float64, weights []float64) error {
 	clear(dst)
+	top := 0.0
+	for _, w := range weights {
+		top = max(top, w)
+	}
+	if !(top > 0) {
+		return fmt.Errorf("%w: total weight %v", ErrClient, top)
+	}
 	total := 0.0
 	for i, u := range updates {
-		w := weights[i]
+		w := weights[i] / top
 		total += w
 		for j, v := range u {
 			dst[j] += w * v
 		}
 	}
-	if total <= 0 {
-		return fmt.Errorf("%w: total weight %v", ErrClient, total)
-	}
 	for j := range dst {
 		dst[j] /= total
+		if math.IsNaN(dst[j]) || math.IsInf(dst[j], 0) {
+			clear(dst)
+			return fmt.Errorf("%w: the weighted mean overflows at coordinate %d", ErrClient, j)
+		}
 	}
 	return nil
 }
