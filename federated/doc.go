@@ -78,7 +78,9 @@
 //     is unmasked only if at least m clients contributed, so it carries at
 //     least σ² (more survivors, more noise, never less). A coordinate
 //     leaves the per-client range with probability at most [TailBound] per
-//     round, which adds T·(1+e^ε)·TailBound to δ over T rounds.
+//     round, which adds T·(1+e^ε)·TailBound to δ over T rounds (twice
+//     that with adaptive clipping), reported as [RoundReport].TailDelta:
+//     the run's guarantee is (Epsilon, Delta + TailDelta).
 //     SecureConfig.Bits defaults to 20; too few bits for the noise is a
 //     configuration error. Adaptive clipping works here too: the clients
 //     noise their indicators the same way, as a side coordinate.

@@ -171,3 +171,21 @@ func TestPlainMeanHugeWeights(t *testing.T) {
 	assert.Contains(t, err.Error(), "overflows at coordinate 0")
 	assert.Equal(t, []float64{0, 0}, srv.Model())
 }
+
+// A distributed-DP run reports the δ that modular clipping adds,
+// T·(1+e^ε)·TailBound, next to the accountant's δ; central DP has none.
+func TestTailDeltaReported(t *testing.T) {
+	_, v := runDistributed(t, 3, 61, 0)
+	require.Positive(t, v.last.Epsilon)
+	assert.InDelta(t, 3*(1+math.Exp(v.last.Epsilon))*TailBound, v.last.TailDelta, 1e-20)
+	assert.Equal(t, 1e-5, v.last.Delta, "Delta stays the accountant's δ")
+	assert.InDelta(t, 2*3*(1+math.Exp(2))*TailBound, tailDelta(2, 3, true), 1e-20)
+
+	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{2}}}, Fraction: 0.5, Clip: 1, InsecureSeed: testSeed(3),
+		DP: DPConfig{Mode: DPCentral, NoiseMultiplier: 1, Delta: 1e-5}}
+	srv, err := NewServer(cfg, constClients(20, 2, 1), make([]float64, 2))
+	require.NoError(t, err)
+	rep, err := srv.Round()
+	require.NoError(t, err)
+	assert.Zero(t, rep.TailDelta)
+}

@@ -50,9 +50,11 @@ import (
 // is sub-Gaussian with variance proxy (sc)²/d' + σ_i², Hoeffding's bound
 // for the random signs), k = sqrt(2·ln(2·n·d'/TailBound)): in a round, any
 // client's coordinate is reduced modulo 2M+1 with probability at most
-// TailBound. Outside that event the server's view is exactly the sum of
-// the noised vectors, so the guarantee of a run of T rounds is
-// (ε, δ + T·(1+e^ε)·TailBound).
+// TailBound (the indicator of adaptive clipping, sized the same way, has
+// its own TailBound). Outside that event the server's view is exactly the
+// sum of the noised vectors, so the guarantee of a run of T rounds is
+// (ε, δ + T·(1+e^ε)·TailBound), twice that term with adaptive clipping:
+// RoundReport.TailDelta.
 type ddgEncoder struct {
 	d, dpad int
 	scale   float64 // s

@@ -37,6 +37,10 @@ type RoundReport struct {
 	// accountant named in Accountant (DP runs only).
 	Epsilon, Delta float64
 	Accountant     string
+	// TailDelta is, with distributed DP, the δ that modular clipping adds
+	// so far (see [TailBound]): the run's guarantee is
+	// (Epsilon, Delta + TailDelta). Zero otherwise.
+	TailDelta float64
 	// Wall is the round's wall-clock time. TrainTime is the time spent in
 	// the clients' Train, summed over clients; ClientTime the time of the
 	// clients' share of aggregation (encoding, noise, the secure

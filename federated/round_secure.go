@@ -231,5 +231,22 @@ func (s *Server) account(rep *RoundReport) error {
 		return fmt.Errorf("federated: accounting round %d: %w", s.round, err)
 	}
 	rep.Epsilon, rep.Delta, rep.Accountant = eps, s.cfg.DP.Delta, AccountantName
+	if s.cfg.DP.Mode == DPDistributed {
+		rep.TailDelta = tailDelta(eps, s.round, s.cfg.DP.Adaptive != nil)
+	}
 	return nil
+}
+
+// tailDelta is the δ that modular clipping adds to a distributed-DP run
+// of rounds rounds at ε: the run equals the one without modular clipping
+// except on an event of probability at most p = rounds·TailBound (twice
+// that with adaptive clipping, whose indicator has its own tail bound), in
+// either neighbouring run, so that an (ε, δ) guarantee of the latter gives
+// (ε, δ + (1+e^ε)·p) for the former.
+func tailDelta(eps float64, rounds int, adaptive bool) float64 {
+	p := float64(rounds) * TailBound
+	if adaptive {
+		p *= 2
+	}
+	return (1 + math.Exp(eps)) * p
 }

@@ -167,6 +167,7 @@ type summary struct {
 	SecureAggregation bool         `json:"secure_aggregation"`
 	Epsilon           *float64     `json:"epsilon"`
 	Delta             float64      `json:"delta"`
+	DeltaTail         float64      `json:"delta_tail,omitempty"`
 	Accountant        string       `json:"accountant,omitempty"`
 	NoiseMultiplier   float64      `json:"noise_multiplier,omitempty"`
 	SamplingRate      float64      `json:"sampling_rate"`
@@ -241,8 +242,12 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "federated accuracy %.4f; the same model trained centrally without privacy: %.4f; difference %+.2f points\n",
 		sum.FinalAccuracy, sum.BaselineAccuracy, 100*(sum.FinalAccuracy-sum.BaselineAccuracy))
 	if sum.Epsilon != nil {
-		fmt.Fprintf(stdout, "client-level epsilon %.4g at delta %g (%s); every round through secure aggregation: %v; %d dropouts; %.1fs\n",
-			*sum.Epsilon, sum.Delta, sum.Accountant, sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
+		tail := ""
+		if sum.DeltaTail > 0 {
+			tail = fmt.Sprintf(" (+%.2g for modular clipping)", sum.DeltaTail)
+		}
+		fmt.Fprintf(stdout, "client-level epsilon %.4g at delta %g%s (%s); every round through secure aggregation: %v; %d dropouts; %.1fs\n",
+			*sum.Epsilon, sum.Delta, tail, sum.Accountant, sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
 	} else {
 		fmt.Fprintf(stdout, "no DP; every round through secure aggregation: %v; %d dropouts; %.1fs\n", sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
 	}
@@ -339,6 +344,7 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 		if rep.Accountant != "" {
 			e := rep.Epsilon
 			pt.Epsilon, sum.Epsilon, sum.Accountant = &e, &e, rep.Accountant
+			sum.DeltaTail = rep.TailDelta
 		}
 		sum.History = append(sum.History, pt)
 		sum.DropoutsTotal += rep.Dropouts
