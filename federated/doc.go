@@ -58,9 +58,10 @@
 //   - [DPCentral]: the server adds Gaussian noise of standard deviation
 //     z·Δ after aggregation (Δ = C, plus the rounding term sqrt(d)/Scale
 //     with secure aggregation), drawn with dp's exact discrete sampler on
-//     a grid of spacing σ·2^-36 or finer (which adds at most that times
-//     sqrt(d) to Δ, see package dp; not in the accountant's Δ). It sees
-//     the noiseless sum: it must be trusted.
+//     a grid of spacing g ≤ σ·2^-36 (rounding to it adds g·sqrt(d) to Δ,
+//     see package dp; σ is raised by the factor 1/(1 - z·2^-36·sqrt(d))
+//     to cover it, the indicator's noise likewise). It sees the noiseless
+//     sum: it must be trusted.
 //     [AdaptiveClipping] (Andrew et al. 2021) moves C toward a quantile of
 //     the update norms using each client's clip indicator, summed as a
 //     side coordinate (securely, with secure aggregation) and noised; the

@@ -9,6 +9,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/privml/privml/dp"
 )
 
 // constClients send fixed updates whatever the global model, so that two
@@ -188,4 +190,24 @@ func TestTailDeltaReported(t *testing.T) {
 	rep, err := srv.Round()
 	require.NoError(t, err)
 	assert.Zero(t, rep.TailDelta)
+}
+
+// The central noise covers the grid rounding of dp's sampler: with
+// g = GaussianGranularity(σ), σ/(Δ + g·sqrt(d)) is at least z, where the
+// bare σ = z·Δ falls short of it (by a hair: the term is 2^-36 relative).
+func TestCentralNoiseCoversGridRounding(t *testing.T) {
+	for _, c := range []struct {
+		z, sens float64
+		d       int
+	}{{1.1, 1, 104}, {0.7, 3.5, 100000}, {50, 0.01, 1 << 28}, {2, 0.5, 1}} {
+		sigma, err := gridSigma(c.z, c.sens, c.d)
+		require.NoError(t, err)
+		eff := func(sigma float64) float64 {
+			return sigma / (c.sens + dp.GaussianGranularity(sigma)*math.Sqrt(float64(c.d)))
+		}
+		assert.GreaterOrEqual(t, eff(sigma), c.z, "%+v", c)
+		assert.Less(t, eff(c.z*c.sens), c.z, "%+v: the bare sigma is short", c)
+	}
+	_, err := gridSigma(1e7, 1, 1<<28)
+	assert.ErrorIs(t, err, ErrConfig)
 }

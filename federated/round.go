@@ -280,7 +280,11 @@ func clippedFraction(ps []*participant) float64 {
 // moves the bound using the noised indicator sum (in units of 1/2).
 func (s *Server) centralNoise(sum []float64, indicator2 float64, sens float64) error {
 	smp := s.noiseSampler(s.round, -1)
-	if err := smp.AddGaussian(sum, s.zDelta*sens); err != nil {
+	sigma, err := gridSigma(s.zDelta, sens, len(sum))
+	if err != nil {
+		return err
+	}
+	if err := smp.AddGaussian(sum, sigma); err != nil {
 		return fmt.Errorf("federated: central noise: %w", err)
 	}
 	k := float64(s.k)
@@ -290,12 +294,29 @@ func (s *Server) centralNoise(sum []float64, indicator2 float64, sens float64) e
 	if a := s.cfg.DP.Adaptive; a != nil {
 		// Σ(b_i - 1/2) = indicator2/2, noised with N(0, σ_b²).
 		v := []float64{indicator2 / 2}
-		if err := smp.AddGaussian(v, a.IndicatorNoise); err != nil {
+		sigmaB, err := gridSigma(2*a.IndicatorNoise, 0.5, 1)
+		if err != nil {
+			return err
+		}
+		if err := smp.AddGaussian(v, sigmaB); err != nil {
 			return fmt.Errorf("federated: indicator noise: %w", err)
 		}
 		s.adaptClip(v[0])
 	}
 	return nil
+}
+
+// gridSigma returns the standard deviation that gives noise multiplier z
+// for L2 sensitivity sens in d coordinates once dp's AddGaussian has
+// rounded its input to the grid g ≤ σ·2^-36 (which raises the
+// sensitivity to sens + g·sqrt(d), see package dp):
+// σ = z·sens/(1 - z·2^-36·sqrt(d)), so that σ ≥ z·(sens + g·sqrt(d)).
+func gridSigma(z, sens float64, d int) (float64, error) {
+	f := 1 - z*0x1p-36*math.Sqrt(float64(d))
+	if !(f > 0.5) {
+		return 0, fmt.Errorf("%w: noise multiplier %v too large for the noise grid in %d coordinates", ErrConfig, z, d)
+	}
+	return z * sens / f, nil
 }
 
 // adaptClip moves the clipping bound from the noised Σ(b_i - 1/2)
