@@ -55,6 +55,25 @@
 // converted to (ε, δ) with CKS20 ([Epsilon], the function behind
 // `privml dp epsilon`); every round, skipped or not, counts as a step.
 //
+// Neighbouring runs differ in one client's data, the client staying in
+// the population: its update is replaced by zero (zero-out neighbours,
+// Kairouz et al. 2021). Sampling, dropouts, lateness, the cut to the
+// first K reports and the skipping of rounds below MinReports depend on
+// nothing but the run's randomness, so they are the same in both runs and
+// the sums differ by the client's clipped update alone (a test checks
+// this end to end). Add/remove neighbours, where the client leaves the
+// population, are not covered: its presence can push another client out
+// of the first K reports (a change of up to 2C), can lift a round over
+// MinReports, and with distributed DP adds its own noise to the sum.
+//
+// [RoundReport].Epsilon, amplified by sampling, holds against anyone who
+// sees the models but not which clients took part in which round. The
+// server, which runs the rounds, knows that. With central DP it sees the
+// updates anyway and must be trusted; with distributed DP the guarantee
+// against it is the Gaussian mechanism of multiplier z composed over the
+// sums a client's input was in, reported for the most exposed client as
+// [RoundReport].ServerEpsilon.
+//
 //   - [DPCentral]: the server adds Gaussian noise of standard deviation
 //     z·Δ after aggregation (Δ = C, plus the rounding term sqrt(d)/Scale
 //     with secure aggregation), drawn with dp's exact discrete sampler on
@@ -77,7 +96,14 @@
 //     round accepts: each client adds variance σ²/m with σ = z·Δ (Δ the
 //     sensitivity after rounding) and m = Config.MinReports, and the sum
 //     is unmasked only if at least m clients contributed, so it carries at
-//     least σ² (more survivors, more noise, never less). A coordinate
+//     least σ² (more survivors, more noise, never less). A client whose
+//     masked input reached the server counts, and its input and noise are
+//     in the sum, even if it drops out before unmasking. The noise counted
+//     is that of honest clients: each client the server controls or
+//     colludes with knows its own share, so with c of them among the m the
+//     noise the server does not know falls to (m-c)·σ²/m (c corrupted
+//     clients lower the effective multiplier to z·sqrt((m-c)/m)); in the
+//     semi-honest model the server is trusted to enforce m. A coordinate
 //     leaves the per-client range with probability at most [TailBound] per
 //     round, which adds T·(1+e^ε)·TailBound to δ over T rounds (twice
 //     that with adaptive clipping), reported as [RoundReport].TailDelta:
@@ -137,6 +163,9 @@
 //     Private Learning with Adaptive Clipping. NeurIPS 2021.
 //   - P. Kairouz, Z. Liu, T. Steinke. The Distributed Discrete Gaussian
 //     Mechanism for Federated Learning with Secure Aggregation. ICML 2021.
+//   - P. Kairouz, B. McMahan, S. Song, O. Thakkar, A. Thakurta, Z. Xu.
+//     Practical and Private (Deep) Learning without Sampling or
+//     Shuffling. ICML 2021 (zero-out neighbours).
 //   - T.-M. H. Hsu, H. Qi, M. Brown. Measuring the Effects of
 //     Non-Identical Data Distribution for Federated Visual
 //     Classification. 2019 (Dirichlet splits).

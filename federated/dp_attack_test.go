@@ -211,3 +211,80 @@ func TestCentralNoiseCoversGridRounding(t *testing.T) {
 	_, err := gridSigma(1e7, 1, 1<<28)
 	assert.ErrorIs(t, err, ErrConfig)
 }
+
+// The server knows the contributors of every sum it unmasks, so against
+// it no amplification by sampling holds: a distributed-DP run reports,
+// next to the sampled epsilon, the epsilon of the Gaussian mechanism
+// composed over the sums of the most exposed client, counted here from
+// what the clients sent.
+func TestServerEpsilonCountsParticipation(t *testing.T) {
+	const n, d = 100, 4
+	cfg := Config{
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: 20, MinReports: 10, InsecureSeed: testSeed(81),
+		Clip: 1, Secure: &SecureConfig{Bits: 24}, Availability: Simulated(0.1, 0), Workers: 2,
+		DP: DPConfig{Mode: DPDistributed, NoiseMultiplier: 1.2, Delta: 1e-5},
+	}
+	srv, err := NewServer(cfg, constClients(n, d, 2), make([]float64, d))
+	require.NoError(t, err)
+	var sent map[int]bool
+	srv.hooks.encoded = func(_, client int, _, _ []int64) { sent[client] = true }
+	count := make([]int, n)
+	srv.hooks.serverSum = func(int, []int64) {
+		for c := range sent {
+			count[c]++
+		}
+	}
+	var rep *RoundReport
+	for range 8 {
+		sent = map[int]bool{}
+		rep, err = srv.Round()
+		require.NoError(t, err)
+	}
+	most := 0
+	for _, c := range count {
+		most = max(most, c)
+	}
+	require.Positive(t, most)
+	assert.Equal(t, most, rep.MostInSums)
+	want, err := Epsilon(1, 1.2, most, 1e-5)
+	require.NoError(t, err)
+	assert.Equal(t, want, rep.ServerEpsilon)
+	assert.Greater(t, rep.ServerEpsilon, rep.Epsilon, "amplification by sampling makes the sampled epsilon the smaller")
+}
+
+// A client whose masked input reached the server and who then drops out
+// before unmasking still counts toward MinReports: its input, noise
+// included, is in the unmasked sum (the server recovers its masks from the
+// others' shares).
+func TestDistributedLateDropoutsCount(t *testing.T) {
+	const n, d = 40, 6
+	cfg := Config{
+		Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, MinReports: 20, InsecureSeed: testSeed(91),
+		Clip: 1, Secure: &SecureConfig{Bits: 24, DropoutRate: 0.3}, Workers: 2,
+		Availability: func(_, client int, _ *rand.Rand) Availability {
+			if client%4 == 0 {
+				return Availability{Drop: DropBeforeUnmask}
+			}
+			return Availability{}
+		},
+		DP: DPConfig{Mode: DPDistributed, NoiseMultiplier: 1, Delta: 1e-5},
+	}
+	srv, err := NewServer(cfg, constClients(n, d, 4), make([]float64, d))
+	require.NoError(t, err)
+	sent := map[int][]int64{}
+	srv.hooks.encoded = func(_, client int, _, x []int64) { sent[client] = append([]int64(nil), x...) }
+	var sum []int64
+	srv.hooks.serverSum = func(_ int, s []int64) { sum = append([]int64(nil), s...) }
+	rep, err := srv.Round()
+	require.NoError(t, err)
+	require.False(t, rep.Skipped, rep.SkipReason)
+	assert.Equal(t, n, rep.Reports)
+	assert.Len(t, sent, n)
+	want := make([]int64, len(sum))
+	for _, x := range sent {
+		for j := range want {
+			want[j] += x[j]
+		}
+	}
+	assert.Equal(t, want, sum)
+}

@@ -41,6 +41,16 @@ type RoundReport struct {
 	// so far (see [TailBound]): the run's guarantee is
 	// (Epsilon, Delta + TailDelta). Zero otherwise.
 	TailDelta float64
+	// ServerEpsilon is, with distributed DP, the epsilon at Delta (plus
+	// ServerTailDelta) against the server itself, for the client whose
+	// input was in the most unmasked sums so far (MostInSums of them).
+	// Epsilon relies on amplification by sampling, which holds only
+	// against an observer who does not learn which clients took part; the
+	// server does, so against it a client's guarantee is the Gaussian
+	// mechanism of multiplier z composed over the sums its input was in:
+	// Epsilon(1, z, MostInSums, Delta). Zero otherwise.
+	ServerEpsilon, ServerTailDelta float64
+	MostInSums                     int
 	// Wall is the round's wall-clock time. TrainTime is the time spent in
 	// the clients' Train, summed over clients; ClientTime the time of the
 	// clients' share of aggregation (encoding, noise, the secure

@@ -81,6 +81,11 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	}
 	rep.Reports = len(res.Survivors)
 	rep.Secure = true
+	for _, i := range res.Survivors {
+		id := parts[i].id
+		s.inSums[id]++
+		s.mostInSums = max(s.mostInSums, s.inSums[id])
+	}
 	t := s.cfg.Clock()
 	err = finish(res)
 	rep.ServerTime += s.cfg.Clock() - t
@@ -233,6 +238,17 @@ func (s *Server) account(rep *RoundReport) error {
 	rep.Epsilon, rep.Delta, rep.Accountant = eps, s.cfg.DP.Delta, AccountantName
 	if s.cfg.DP.Mode == DPDistributed {
 		rep.TailDelta = tailDelta(eps, s.round, s.cfg.DP.Adaptive != nil)
+		if s.mostInSums > 0 {
+			// Against the server, which knows each sum's contributors, no
+			// amplification by sampling: the Gaussian mechanism composed
+			// over the sums a client's input was in.
+			se, err := Epsilon(1, s.cfg.DP.NoiseMultiplier, s.mostInSums, s.cfg.DP.Delta)
+			if err != nil {
+				return fmt.Errorf("federated: accounting round %d against the server: %w", s.round, err)
+			}
+			rep.ServerEpsilon, rep.ServerTailDelta = se, tailDelta(se, s.round, s.cfg.DP.Adaptive != nil)
+		}
+		rep.MostInSums = s.mostInSums
 	}
 	return nil
 }

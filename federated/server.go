@@ -107,7 +107,12 @@ type Server struct {
 	ids     []ed25519.PrivateKey // malicious model: long-term identities
 	pubs    []ed25519.PublicKey
 	seqs    []*secagg.MemorySequenceStore // malicious model: each client's replay state
-	hooks   hooks
+	// inSums counts, per client, the unmasked sums its input was in;
+	// mostInSums is the largest count (distributed DP's guarantee against
+	// the server, which knows who took part).
+	inSums     []int
+	mostInSums int
+	hooks      hooks
 }
 
 // hooks let the package's tests look at what the parties see.
@@ -126,7 +131,7 @@ func NewServer(cfg Config, clients []Client, initial []float64) (*Server, error)
 	if len(initial) != cfg.Shape.Size() {
 		return nil, fmt.Errorf("%w: initial model has %d parameters, shape %v has %d", ErrConfig, len(initial), cfg.Shape, cfg.Shape.Size())
 	}
-	s := &Server{cfg: cfg, clients: clients, model: append([]float64(nil), initial...), clip: cfg.Clip}
+	s := &Server{cfg: cfg, clients: clients, model: append([]float64(nil), initial...), clip: cfg.Clip, inSums: make([]int, len(clients))}
 	if err := s.checkSampling(); err != nil {
 		return nil, err
 	}

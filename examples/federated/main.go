@@ -168,6 +168,8 @@ type summary struct {
 	Epsilon           *float64     `json:"epsilon"`
 	Delta             float64      `json:"delta"`
 	DeltaTail         float64      `json:"delta_tail,omitempty"`
+	ServerEpsilon     *float64     `json:"server_epsilon,omitempty"`
+	MostInSums        int          `json:"most_in_sums,omitempty"`
 	Accountant        string       `json:"accountant,omitempty"`
 	NoiseMultiplier   float64      `json:"noise_multiplier,omitempty"`
 	SamplingRate      float64      `json:"sampling_rate"`
@@ -248,6 +250,10 @@ func run(args []string, stdout io.Writer) error {
 		}
 		fmt.Fprintf(stdout, "client-level epsilon %.4g at delta %g%s (%s); every round through secure aggregation: %v; %d dropouts; %.1fs\n",
 			*sum.Epsilon, sum.Delta, tail, sum.Accountant, sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
+		if sum.ServerEpsilon != nil {
+			fmt.Fprintf(stdout, "against the server, which knows who took part (no amplification by sampling): epsilon %.4g for the client in the most sums (%d)\n",
+				*sum.ServerEpsilon, sum.MostInSums)
+		}
 	} else {
 		fmt.Fprintf(stdout, "no DP; every round through secure aggregation: %v; %d dropouts; %.1fs\n", sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
 	}
@@ -345,6 +351,10 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			e := rep.Epsilon
 			pt.Epsilon, sum.Epsilon, sum.Accountant = &e, &e, rep.Accountant
 			sum.DeltaTail = rep.TailDelta
+			if rep.MostInSums > 0 {
+				se := rep.ServerEpsilon
+				sum.ServerEpsilon, sum.MostInSums = &se, rep.MostInSums
+			}
 		}
 		sum.History = append(sum.History, pt)
 		sum.DropoutsTotal += rep.Dropouts

@@ -45,6 +45,12 @@ func TestSmallDistributedRun(t *testing.T) {
 	// Modular clipping's share of delta, on top of the accountant's.
 	assert.Equal(t, 1e-5, s.Delta)
 	assert.InDelta(t, 6*(1+math.Exp(*s.Epsilon))*federated.TailBound, s.DeltaTail, 1e-20)
+	// Against the server: the Gaussian mechanism over the most sums.
+	require.NotNil(t, s.ServerEpsilon)
+	require.Positive(t, s.MostInSums)
+	se, err := federated.Epsilon(1, s.NoiseMultiplier, s.MostInSums, 1e-5)
+	require.NoError(t, err)
+	assert.Equal(t, se, *s.ServerEpsilon)
 	assert.Greater(t, s.FinalAccuracy, 0.77)
 	assert.Greater(t, s.BaselineAccuracy, 0.83)
 	assert.Len(t, s.History, 6)
