@@ -39,7 +39,8 @@
 // the weight is capped at SecureConfig.MaxWeight, the update is sent as
 // (w/MaxWeight)·clip(Δ) and the weight as a side coordinate, and the
 // server divides by the weight sum. The fraction of clipped updates is
-// reported every round. A semi-honest server does not unmask a sum of
+// reported every round; with DP it is a count no noise covers, so it is
+// reported only as adaptive clipping's noised estimate ([RoundReport]). A semi-honest server does not unmask a sum of
 // fewer than MinReports inputs; in the malicious model each client also
 // refuses to unmask when the survivor set it is shown is smaller.
 //

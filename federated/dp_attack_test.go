@@ -78,7 +78,9 @@ func TestDistributedZeroOutNeighbours(t *testing.T) {
 	seen := 0
 	for i := range x.reps {
 		a, b := *x.reps[i], *z.reps[i]
-		a.Clipped, b.Clipped = 0, 0 // t's own clip indicator
+		// Not released with DP without adaptive clipping (NaN != NaN).
+		require.True(t, math.IsNaN(a.Clipped) && math.IsNaN(b.Clipped))
+		a.Clipped, b.Clipped = 0, 0
 		require.Equal(t, a, b, "round %d: the round's structure depends on t's data", i+1)
 		round := i + 1
 		sx, okx := x.sums[round]
@@ -287,4 +289,52 @@ func TestDistributedLateDropoutsCount(t *testing.T) {
 		}
 	}
 	assert.Equal(t, want, sum)
+}
+
+// With DP the exact clipped fraction is a count of the clients whose
+// update is large, which no noise covers: two zero-out neighbours (client
+// t sends a large update or nothing) would be told apart by it with
+// certainty. A DP round reports it only as adaptive clipping's noised
+// estimate, NaN without adaptive clipping.
+func TestDPClippedFractionIsNotExact(t *testing.T) {
+	const n, d = 40, 3
+	big := func(i int) bool { return i%3 == 0 }
+	clients := make([]Client, n)
+	for i := range clients {
+		v := 0.1
+		if big(i) {
+			v = 5
+		}
+		clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: []float64{v, 0, 0}, Weight: 1}, nil })
+	}
+	for _, mode := range []string{"central", "central secure", "distributed"} {
+		for _, adaptive := range []bool{false, true} {
+			cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 0.5, MinReports: 8, Clip: 1, InsecureSeed: testSeed(93),
+				DP: DPConfig{Mode: DPCentral, NoiseMultiplier: 1, Delta: 1e-5}}
+			if mode != "central" {
+				cfg.Secure = &SecureConfig{Bits: 24}
+			}
+			if mode == "distributed" {
+				cfg.DP.Mode = DPDistributed
+			}
+			const gamma, eta = 0.5, 0.2
+			if adaptive {
+				cfg.DP.Adaptive = &AdaptiveClipping{TargetQuantile: gamma, LearningRate: eta, IndicatorNoise: 1}
+			}
+			srv, err := NewServer(cfg, clients, make([]float64, d))
+			require.NoError(t, err)
+			for range 3 {
+				before := srv.Clip()
+				rep, err := srv.Round()
+				require.NoError(t, err)
+				if !adaptive || rep.Skipped {
+					assert.True(t, math.IsNaN(rep.Clipped), "%s adaptive=%v: clipped %v", mode, adaptive, rep.Clipped)
+					continue
+				}
+				// The estimate the bound moved by: C' = C·exp(-η(b̄ - γ)).
+				bbar := gamma - math.Log(srv.Clip()/before)/eta
+				assert.InDelta(t, min(1, max(0, 1-bbar)), rep.Clipped, 1e-9, mode)
+			}
+		}
+	}
 }

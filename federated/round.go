@@ -23,6 +23,10 @@ type RoundReport struct {
 	// Reports is the number of updates in the aggregate.
 	Reports int
 	// Clipped is the fraction of the reports whose norm exceeded Clip.
+	// With DP it is a count the accountant does not cover, so it is
+	// released only as the noised estimate adaptive clipping computes
+	// anyway, 1 - b̄ clamped to [0, 1] (post-processing, no further cost),
+	// and is NaN without adaptive clipping or in a skipped round.
 	Clipped float64
 	// Clip is the clipping bound used in the round (0: none).
 	Clip float64
@@ -74,6 +78,7 @@ func (s *Server) Round() (*RoundReport, error) {
 	start := time.Now()
 	s.round++
 	rep := &RoundReport{Round: s.round, Clip: s.clip}
+	s.noisedClipped = math.NaN()
 	parts, err := s.sample(rep)
 	if err != nil {
 		return nil, err
@@ -101,6 +106,9 @@ func (s *Server) Round() (*RoundReport, error) {
 			return nil, fmt.Errorf("federated: round %d: %s step: %w", s.round, s.opt.Name(), err)
 		}
 		rep.ServerTime += s.cfg.Clock() - t
+	}
+	if s.cfg.DP.Mode != DPNone {
+		rep.Clipped = s.noisedClipped
 	}
 	if err := s.account(rep); err != nil {
 		return nil, err
@@ -335,4 +343,5 @@ func (s *Server) adaptClip(noisedHalfSum float64) {
 	a := s.cfg.DP.Adaptive
 	frac := noisedHalfSum/float64(s.k) + 0.5
 	s.clip *= math.Exp(-a.LearningRate * (frac - a.TargetQuantile))
+	s.noisedClipped = min(1, max(0, 1-frac))
 }

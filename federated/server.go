@@ -112,7 +112,10 @@ type Server struct {
 	// the server, which knows who took part).
 	inSums     []int
 	mostInSums int
-	hooks      hooks
+	// noisedClipped is the round's clipped fraction as adaptive clipping
+	// estimates it from the noised indicator sum (NaN: none).
+	noisedClipped float64
+	hooks         hooks
 }
 
 // hooks let the package's tests look at what the parties see.

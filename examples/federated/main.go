@@ -190,7 +190,7 @@ type roundPoint struct {
 	Dropouts int      `json:"dropouts"`
 	Accuracy float64  `json:"accuracy"`
 	Epsilon  *float64 `json:"epsilon"`
-	Clipped  float64  `json:"clipped"`
+	Clipped  *float64 `json:"clipped"` // null with DP unless -adaptive (see federated.RoundReport)
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -346,7 +346,13 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			return err
 		}
 		acc := fedmodels.Accuracy(model, srv.Model(), d.test)
-		pt := roundPoint{Round: rep.Round, Sampled: rep.Sampled, Dropouts: rep.Dropouts, Accuracy: acc, Clipped: rep.Clipped}
+		pt := roundPoint{Round: rep.Round, Sampled: rep.Sampled, Dropouts: rep.Dropouts, Accuracy: acc}
+		clipped := "clipped n/a"
+		if !math.IsNaN(rep.Clipped) {
+			c := rep.Clipped
+			pt.Clipped = &c
+			clipped = fmt.Sprintf("%3.0f%% clipped", 100*c)
+		}
 		if rep.Accountant != "" {
 			e := rep.Epsilon
 			pt.Epsilon, sum.Epsilon, sum.Accountant = &e, &e, rep.Accountant
@@ -364,8 +370,8 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			sum.SecureAggregation = false
 		}
 		sum.FinalAccuracy = acc
-		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %3.0f%% clipped, test accuracy %.4f",
-			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, 100*rep.Clipped, acc)
+		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %s, test accuracy %.4f",
+			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, clipped, acc)
 		if o.adaptive {
 			line += fmt.Sprintf(", clip %.3g", rep.Clip)
 		}
