@@ -338,3 +338,34 @@ func TestDPClippedFractionIsNotExact(t *testing.T) {
 		}
 	}
 }
+
+// Finite updates near the float64 limit are clipped to the bound, in
+// every mode that clips, instead of failing the round on an overflowing
+// sum of squares.
+func TestClipHugeFiniteUpdate(t *testing.T) {
+	for _, x := range [][]float64{{math.MaxFloat64, math.MaxFloat64, -math.MaxFloat64}, {1e200, 0, 1e200}, {3, 4, 0}} {
+		f, clipped, err := l2ClipFactor(x, 2)
+		require.NoError(t, err)
+		assert.True(t, clipped)
+		n2 := 0.0
+		for _, v := range x {
+			n2 += (v * f) * (v * f)
+		}
+		assert.InDelta(t, 2, math.Sqrt(n2), 1e-12, "%v", x)
+	}
+	clients := make([]Client, 20)
+	for i := range clients {
+		clients[i] = ClientFunc(func(Task) (Update, error) {
+			return Update{Delta: []float64{1e300, 1e300}, Weight: 1}, nil
+		})
+	}
+	for _, secure := range []*SecureConfig{nil, {}} {
+		srv, err := NewServer(Config{Shape: Shape{{Name: "w", Dims: []int{2}}}, Fraction: 1, Clip: 1, Secure: secure, InsecureSeed: testSeed(5)},
+			clients, make([]float64, 2))
+		require.NoError(t, err)
+		rep, err := srv.Round()
+		require.NoError(t, err)
+		assert.Equal(t, 1.0, rep.Clipped)
+		assert.InDeltaSlice(t, []float64{math.Sqrt(0.5), math.Sqrt(0.5)}, srv.Model(), 1e-6)
+	}
+}
