@@ -18,7 +18,10 @@
 // Config.Deadline is a dropout, and with over-selection only the first K
 // reports are used. A round with fewer than Config.MinReports updates
 // leaves the model unchanged ([RoundReport].Skipped). Updates are checked
-// (length, NaN, infinities, weight) and rejected with [ErrClient].
+// (length, NaN, infinities, weight) and rejected with [ErrClient]; with
+// DP, where a round's failure would reveal something about one client's
+// data that no noise covers, a non-finite update counts as a zero update
+// and the weight is ignored.
 //
 // Without secure aggregation the server sees every update and combines
 // them with an [Aggregator] (default: the weighted mean). Robust

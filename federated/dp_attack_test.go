@@ -369,3 +369,42 @@ func TestClipHugeFiniteUpdate(t *testing.T) {
 		assert.InDeltaSlice(t, []float64{math.Sqrt(0.5), math.Sqrt(0.5)}, srv.Model(), 1e-6)
 	}
 }
+
+// With DP one client's data cannot stop a round: a non-finite update
+// (training diverged on its data) counts as a zero update instead of an
+// error naming the client, and its weight is ignored. Without DP the
+// error stays.
+func TestDPNonFiniteUpdateIsZero(t *testing.T) {
+	const n, d = 30, 2
+	mk := func() []Client {
+		clients := make([]Client, n)
+		for i := range clients {
+			u := Update{Delta: []float64{0.5, 0}, Weight: 1}
+			if i == 4 {
+				u = Update{Delta: []float64{math.NaN(), math.Inf(1)}, Weight: math.NaN()}
+			}
+			clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: append([]float64(nil), u.Delta...), Weight: u.Weight}, nil })
+		}
+		return clients
+	}
+	for _, mode := range []DPMode{DPCentral, DPDistributed} {
+		cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, MinReports: 10, Clip: 1, InsecureSeed: testSeed(97),
+			Secure: &SecureConfig{Bits: 24}, DP: DPConfig{Mode: mode, NoiseMultiplier: 1e-3, Delta: 1e-5}}
+		if mode == DPDistributed {
+			cfg.DP.NoiseMultiplier = 0.5
+		}
+		srv, err := NewServer(cfg, mk(), make([]float64, d))
+		require.NoError(t, err)
+		rep, err := srv.Round()
+		require.NoError(t, err, mode)
+		require.False(t, rep.Skipped)
+		// 29 updates of 0.5 and a zero one over K = 30, plus noise of
+		// sd z·C/K (z·Δ/(s·K) after rounding): within 6 sd.
+		sd := cfg.DP.NoiseMultiplier * 1.5 / n
+		assert.InDelta(t, 29*0.5/n, srv.Model()[0], 6*sd, mode)
+	}
+	srv, err := NewServer(Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1}, mk(), make([]float64, d))
+	require.NoError(t, err)
+	_, err = srv.Round()
+	assert.ErrorIs(t, err, ErrClient)
+}

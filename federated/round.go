@@ -210,6 +210,18 @@ func (s *Server) trainOne(p *participant) error {
 	if len(u.Delta) != len(s.model) {
 		return fmt.Errorf("%w: client %d, round %d: update has %d coordinates, model %d", ErrClient, p.id, s.round, len(u.Delta), len(s.model))
 	}
+	if s.cfg.DP.Mode != DPNone {
+		// With DP a round must not fail, or be reported, because of one
+		// client's data (no noise covers that event): a non-finite update
+		// counts as a zero one, and weights are ignored.
+		u.Weight = 1
+		for _, v := range u.Delta {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				u.Delta = make([]float64, len(u.Delta))
+				break
+			}
+		}
+	}
 	for j, v := range u.Delta {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: client %d, round %d: coordinate %d is %v", ErrClient, p.id, s.round, j, v)
@@ -217,9 +229,6 @@ func (s *Server) trainOne(p *participant) error {
 	}
 	if !(u.Weight >= 0) || math.IsInf(u.Weight, 0) {
 		return fmt.Errorf("%w: client %d, round %d: weight %v", ErrClient, p.id, s.round, u.Weight)
-	}
-	if s.cfg.DP.Mode != DPNone {
-		u.Weight = 1
 	}
 	p.update = u
 	return nil
