@@ -408,3 +408,29 @@ func TestDPNonFiniteUpdateIsZero(t *testing.T) {
 	_, err = srv.Round()
 	assert.ErrorIs(t, err, ErrClient)
 }
+
+// With secure aggregation and no DP the server learns the clipped
+// fraction from the secure sum (a side coordinate), not from the
+// individual updates it is not meant to see.
+func TestSecureClippedFractionFromTheSum(t *testing.T) {
+	const n, d = 24, 2
+	clients := make([]Client, n)
+	for i := range clients {
+		v := 0.5
+		if i%3 == 0 {
+			v = 4
+		}
+		clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: []float64{v, 0}, Weight: 1}, nil })
+	}
+	srv, err := NewServer(Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, Fraction: 1, Clip: 1, InsecureSeed: testSeed(99),
+		Secure: &SecureConfig{DropoutRate: 0.3}, Availability: Simulated(0.2, 0)}, clients, make([]float64, d))
+	require.NoError(t, err)
+	var sum []int64
+	srv.hooks.serverSum = func(_ int, s []int64) { sum = s }
+	rep, err := srv.Round()
+	require.NoError(t, err)
+	require.False(t, rep.Skipped, rep.SkipReason)
+	require.Len(t, sum, d+2, "update, weight, clip count")
+	assert.Positive(t, sum[d+1])
+	assert.Equal(t, float64(sum[d+1])/float64(rep.Reports), rep.Clipped)
+}

@@ -26,7 +26,10 @@ type RoundReport struct {
 	// With DP it is a count the accountant does not cover, so it is
 	// released only as the noised estimate adaptive clipping computes
 	// anyway, 1 - b̄ clamped to [0, 1] (post-processing, no further cost),
-	// and is NaN without adaptive clipping or in a skipped round.
+	// and is NaN without adaptive clipping or in a skipped round. With
+	// secure aggregation and no DP each client adds its clip indicator as
+	// a side coordinate and the fraction is read from the secure sum (NaN
+	// in a skipped round).
 	Clipped float64
 	// Clip is the clipping bound used in the round (0: none).
 	Clip float64

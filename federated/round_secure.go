@@ -75,7 +75,9 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 			rep.Reports++
 		}
 	}
-	rep.Clipped = clippedFraction(s.reporters(parts))
+	// The server knows the clipped fraction only from the secure sum.
+	s.summedClipped = math.NaN()
+	rep.Clipped = math.NaN()
 	if err != nil {
 		return fmt.Errorf("round %d: %w", s.round, err)
 	}
@@ -89,6 +91,7 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 	t := s.cfg.Clock()
 	err = finish(res)
 	rep.ServerTime += s.cfg.Clock() - t
+	rep.Clipped = s.summedClipped
 	return err
 }
 
@@ -107,6 +110,9 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 	if side {
 		cfg.SideDim = 1
 	}
+	if mode == DPNone {
+		cfg.SideDim = 2 // the weight, and the clip indicator counted in the sum
+	}
 	wScale := float64(codec.MaxAbs-1) / s.sec.MaxWeight
 	ss.input = func(i int) ([]int64, error) {
 		p := parts[i]
@@ -122,6 +128,9 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 			w := min(p.update.Weight, s.sec.MaxWeight)
 			u = scaledCopy(u, w/s.sec.MaxWeight)
 			x[d] = stochasticRound(w*wScale, r)
+			if p.clipped {
+				x[d+1] = 1
+			}
 		}
 		if _, err := codec.Encode(x[:d], u, r); err != nil {
 			return nil, fmt.Errorf("client %d: %w", p.id, err)
@@ -142,6 +151,7 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 			for j := range delta {
 				delta[j] *= s.sec.MaxWeight / w
 			}
+			s.summedClipped = float64(res.Side()[1]) / float64(len(res.Survivors))
 			return nil
 		default:
 			ind := 0.0

@@ -115,6 +115,9 @@ type Server struct {
 	// noisedClipped is the round's clipped fraction as adaptive clipping
 	// estimates it from the noised indicator sum (NaN: none).
 	noisedClipped float64
+	// summedClipped is, with secure aggregation and no DP, the clipped
+	// fraction read from the secure sum (NaN: none).
+	summedClipped float64
 	hooks         hooks
 }
 
