@@ -75,6 +75,11 @@ func TestDistributedZeroOutNeighbours(t *testing.T) {
 		return v
 	}
 	x, z := run(false), run(true)
+	unused := 0
+	for _, r := range x.reps {
+		unused += r.Unused
+	}
+	require.Positive(t, unused, "over-selection never cut a report; pick another seed")
 	seen := 0
 	for i := range x.reps {
 		a, b := *x.reps[i], *z.reps[i]
@@ -433,4 +438,49 @@ func TestSecureClippedFractionFromTheSum(t *testing.T) {
 	require.Len(t, sum, d+2, "update, weight, clip count")
 	assert.Positive(t, sum[d+1])
 	assert.Equal(t, float64(sum[d+1])/float64(rep.Reports), rep.Clipped)
+}
+
+// Privacy settings that would weaken or void the guarantee fail at
+// NewServer with ErrConfig.
+func TestPrivacyConfigErrors(t *testing.T) {
+	clients := constClients(200, 3, 1)
+	sh := Shape{{Name: "w", Dims: []int{3}}}
+	dpc := func(m DPMode) DPConfig { return DPConfig{Mode: m, NoiseMultiplier: 1, Delta: 1e-5} }
+	ok := Config{Shape: sh, ClientsPerRound: 40, Clip: 1, Secure: &SecureConfig{}, DP: dpc(DPDistributed)}
+	_, err := NewServer(ok, clients, make([]float64, 3))
+	require.NoError(t, err)
+	nan := math.NaN()
+	for name, edit := range map[string]func(c *Config){
+		"distributed without secure aggregation": func(c *Config) { c.Secure = nil },
+		"MinReports 1 with secure aggregation":   func(c *Config) { c.MinReports = 1 },
+		"MinReports above K":                     func(c *Config) { c.MinReports = 41 },
+		"negative MinReports":                    func(c *Config) { c.MinReports = -1 },
+		"NaN clip":                               func(c *Config) { c.Clip = nan },
+		"infinite clip":                          func(c *Config) { c.Clip = math.Inf(1) },
+		"no clip":                                func(c *Config) { c.Clip = 0 },
+		"NaN noise":                              func(c *Config) { c.DP.NoiseMultiplier = nan },
+		"infinite noise":                         func(c *Config) { c.DP.NoiseMultiplier = math.Inf(1) },
+		"zero noise":                             func(c *Config) { c.DP.NoiseMultiplier = 0 },
+		"NaN delta":                              func(c *Config) { c.DP.Delta = nan },
+		"delta 1":                                func(c *Config) { c.DP.Delta = 1 },
+		"NaN fraction":                           func(c *Config) { c.ClientsPerRound, c.Fraction = 0, nan },
+		"NaN over-selection":                     func(c *Config) { c.OverSelect = nan },
+		"too few bits for the noise":             func(c *Config) { c.Secure = &SecureConfig{Bits: 10} },
+		"aggregator with DP":                     func(c *Config) { c.Secure, c.DP = nil, dpc(DPCentral); c.Aggregator = &Median{} },
+		"unknown mode":                           func(c *Config) { c.DP.Mode = 7 },
+		"adaptive without DP":                    func(c *Config) { c.DP = DPConfig{Adaptive: &AdaptiveClipping{0.5, 0.2, 2}} },
+		"adaptive NaN quantile":                  func(c *Config) { c.DP.Adaptive = &AdaptiveClipping{nan, 0.2, 2} },
+		"adaptive NaN rate":                      func(c *Config) { c.DP.Adaptive = &AdaptiveClipping{0.5, nan, 2} },
+		"adaptive NaN indicator noise":           func(c *Config) { c.DP.Adaptive = &AdaptiveClipping{0.5, 0.2, nan} },
+		"adaptive indicator noise <= z/2":        func(c *Config) { c.DP.Adaptive = &AdaptiveClipping{0.5, 0.2, 0.5} },
+	} {
+		c := ok
+		edit(&c)
+		_, err := NewServer(c, clients, make([]float64, 3))
+		assert.ErrorIs(t, err, ErrConfig, name)
+	}
+	one := ok
+	one.ClientsPerRound = 1
+	_, err = NewServer(one, clients[:1], make([]float64, 3))
+	assert.ErrorIs(t, err, ErrConfig, "one client")
 }
