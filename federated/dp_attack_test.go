@@ -388,7 +388,9 @@ func TestDPNonFiniteUpdateIsZero(t *testing.T) {
 			if i == 4 {
 				u = Update{Delta: []float64{math.NaN(), math.Inf(1)}, Weight: math.NaN()}
 			}
-			clients[i] = ClientFunc(func(Task) (Update, error) { return Update{Delta: append([]float64(nil), u.Delta...), Weight: u.Weight}, nil })
+			clients[i] = ClientFunc(func(Task) (Update, error) {
+				return Update{Delta: append([]float64(nil), u.Delta...), Weight: u.Weight}, nil
+			})
 		}
 		return clients
 	}
