@@ -1,6 +1,7 @@
 package federated
 
 import (
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"strings"
@@ -11,6 +12,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/privml/privml/dp"
+	"github.com/privml/privml/federated/secagg"
 )
 
 // constClients send fixed updates whatever the global model, so that two
@@ -485,4 +487,24 @@ func TestPrivacyConfigErrors(t *testing.T) {
 	one.ClientsPerRound = 1
 	_, err = NewServer(one, clients[:1], make([]float64, 3))
 	assert.ErrorIs(t, err, ErrConfig, "one client")
+}
+
+// Printing a server with %v, %+v or %#v shows none of its secrets: the
+// clients' private signing keys (malicious model) and the seed.
+func TestServerPrintsNoSecrets(t *testing.T) {
+	seed := testSeed(0xAB)
+	seed[1], seed[2] = 0xCD, 0xEF
+	cfg := Config{Shape: Shape{{Name: "w", Dims: []int{2}}}, Fraction: 1, Clip: 1, InsecureSeed: seed,
+		Secure: &SecureConfig{Threat: secagg.Malicious}}
+	srv, err := NewServer(cfg, constClients(12, 2, 1), make([]float64, 2))
+	require.NoError(t, err)
+	require.NotEmpty(t, srv.ids)
+	for _, f := range []string{"%v", "%+v", "%#v", "%s"} {
+		out := fmt.Sprintf(f, srv)
+		assert.NotContains(t, out, fmt.Sprint([]byte(srv.ids[0][:8]))[1:12], f)
+		assert.NotContains(t, out, fmt.Sprintf("%x", srv.ids[0][:8]), f)
+		assert.NotContains(t, out, "171 205 239", f) // the seed's bytes
+		assert.NotContains(t, out, "abcdef", f)
+		assert.Contains(t, out, "federated.Server{", f)
+	}
 }

@@ -292,6 +292,16 @@ func (s *Server) makeIdentities() error {
 	return nil
 }
 
+// String describes the server without its secrets (the clients' signing
+// keys in the malicious model, the seed of a simulation), so that %v and
+// %+v print nothing that a log must not hold.
+func (s *Server) String() string {
+	return fmt.Sprintf("federated.Server{round %d, %d clients, %d per round, DP %s}", s.round, len(s.clients), s.k, s.cfg.DP.Mode)
+}
+
+// GoString is String, for %#v.
+func (s *Server) GoString() string { return s.String() }
+
 // Model returns a copy of the current global model.
 func (s *Server) Model() []float64 { return append([]float64(nil), s.model...) }
 
