@@ -40,7 +40,10 @@ import (
 // DP with ε² = Δ²/(kσ_i²) + 2τd', where a Gaussian of multiplier z gives
 // 1/z². The accountant uses the Gaussian's curve; the encoding refuses
 // parameters with 2z²τd' > 1e-6, so that the neglected term changes the
-// per-round Rényi divergence by less than one part in a million.
+// per-round Rényi divergence by less than one part in a million. That
+// bound is for a round before sampling; the accountant then applies the
+// amplification by sampling of the continuous Gaussian to it, which is
+// not proved here for the discrete sum (the gap is of the same order).
 //
 // Modular clipping. Secure aggregation here sums in Z_{2^B} and refuses
 // (by its headroom check) any configuration in which the sum of n inputs
