@@ -43,7 +43,7 @@ import (
 // per-round Rényi divergence by less than one part in a million. That
 // bound is for a round before sampling; the accountant then applies the
 // amplification by sampling of the continuous Gaussian to it, which is
-// not proved here for the discrete sum (the gap is of the same order).
+// not proved here for the discrete sum.
 //
 // Modular clipping. Secure aggregation here sums in Z_{2^B} and refuses
 // (by its headroom check) any configuration in which the sum of n inputs
