@@ -508,3 +508,53 @@ func TestServerPrintsNoSecrets(t *testing.T) {
 		assert.Contains(t, out, "federated.Server{", f)
 	}
 }
+
+// Why the guarantee is stated for zero-out neighbours: with over-selection
+// a client that is present and fast pushes the K-th report out of the
+// round, so that its presence changes two contributions (up to 2C), not
+// one. Here client t is absent (never reports) or reports first.
+func TestOverSelectionEvictsUnderAddRemove(t *testing.T) {
+	const n, d, k, target = 60, 2, 10, 0
+	// inputs runs rounds until stop says so and returns the clients whose
+	// inputs were in the last round, and its number.
+	inputs := func(present bool, stop func(rep *RoundReport, in map[int]bool) bool) (map[int]bool, int) {
+		cfg := Config{Shape: Shape{{Name: "w", Dims: []int{d}}}, ClientsPerRound: k, OverSelect: 1, MinReports: 5,
+			InsecureSeed: testSeed(101), Clip: 1, Secure: &SecureConfig{Bits: 24},
+			Availability: func(_, client int, r *rand.Rand) Availability {
+				if client == target {
+					if present {
+						return Availability{}
+					}
+					return Availability{Drop: DropBeforeAdvertise}
+				}
+				return Availability{Latency: time.Duration(1 + r.IntN(1000))}
+			},
+			DP: DPConfig{Mode: DPDistributed, NoiseMultiplier: 1, Delta: 1e-5}}
+		srv, err := NewServer(cfg, constClients(n, d, 5), make([]float64, d))
+		require.NoError(t, err)
+		in := map[int]bool{}
+		srv.hooks.encoded = func(_, client int, _, _ []int64) { in[client] = true }
+		for {
+			clear(in)
+			rep, err := srv.Round()
+			require.NoError(t, err)
+			if stop(rep, in) {
+				return in, rep.Round
+			}
+			require.Less(t, rep.Round, 50)
+		}
+	}
+	// A round in which t is sampled and more than K clients report.
+	with, round := inputs(true, func(rep *RoundReport, in map[int]bool) bool { return in[target] && rep.Unused > 0 })
+	without, _ := inputs(false, func(rep *RoundReport, _ map[int]bool) bool { return rep.Round == round })
+	require.Len(t, with, k)
+	require.Len(t, without, k)
+	evicted := 0
+	for c := range without {
+		if !with[c] {
+			evicted++
+		}
+	}
+	assert.True(t, with[target])
+	assert.Equal(t, 1, evicted, "t's presence pushed exactly one other client out")
+}
