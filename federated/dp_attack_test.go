@@ -558,3 +558,17 @@ func TestOverSelectionEvictsUnderAddRemove(t *testing.T) {
 	assert.True(t, with[target])
 	assert.Equal(t, 1, evicted, "t's presence pushed exactly one other client out")
 }
+
+// One client per round is a valid plaintext run (the default MinReports
+// is at most K); with secure aggregation the floor of two inputs is the
+// error.
+func TestOneClientPerRound(t *testing.T) {
+	sh := Shape{{Name: "w", Dims: []int{2}}}
+	srv, err := NewServer(Config{Shape: sh, ClientsPerRound: 1, InsecureSeed: testSeed(3)}, constClients(5, 2, 1), make([]float64, 2))
+	require.NoError(t, err)
+	_, err = srv.Round()
+	require.NoError(t, err)
+	_, err = NewServer(Config{Shape: sh, ClientsPerRound: 1, Clip: 1, Secure: &SecureConfig{}}, constClients(5, 2, 1), make([]float64, 2))
+	require.ErrorIs(t, err, ErrConfig)
+	assert.Contains(t, err.Error(), "MinReports >= 2")
+}

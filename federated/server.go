@@ -33,7 +33,7 @@ type Config struct {
 	OverSelect float64
 	// MinReports is the least number of updates a round needs; with fewer,
 	// the round changes nothing (with secure aggregation the sum is never
-	// unmasked). Defaults to max(2, K/2).
+	// unmasked). Defaults to max(2, K/2), at most K.
 	MinReports int
 	// Deadline is the time a round waits for updates; a client whose
 	// Availability.Latency exceeds it is a dropout. Zero: no deadline.
@@ -193,7 +193,7 @@ func (s *Server) checkSampling() error {
 	}
 	s.rate = min(1, float64(s.k)*(1+c.OverSelect)/float64(n))
 	if c.MinReports == 0 {
-		c.MinReports = max(2, s.k/2)
+		c.MinReports = min(s.k, max(2, s.k/2))
 	}
 	if c.MinReports < 1 || c.MinReports > s.k {
 		return fmt.Errorf("%w: MinReports = %d, want 1 to %d (clients per round)", ErrConfig, c.MinReports, s.k)
