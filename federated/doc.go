@@ -60,12 +60,15 @@
 // `privml dp epsilon`); every round, skipped or not, counts as a step.
 //
 // Neighbouring runs differ in one client's data, the client staying in
-// the population: its update is replaced by zero (zero-out neighbours,
-// Kairouz et al. 2021). Sampling, dropouts, lateness, the cut to the
-// first K reports and the skipping of rounds below MinReports depend on
-// nothing but the run's randomness, so they are the same in both runs and
-// the sums differ by the client's clipped update alone (a test checks
-// this end to end). Add/remove neighbours, where the client leaves the
+// the population: in one of them its contribution to every sum is zero
+// (zero-out neighbours, Kairouz et al. 2021): a zero update and, with
+// adaptive clipping, zero in place of its indicator term b - 1/2, whose
+// sensitivity is then 1/2 as Andrew et al. assume. Sampling, dropouts,
+// lateness, the cut to the first K reports and the skipping of rounds
+// below MinReports depend on nothing but the run's randomness, so they
+// are the same in both runs and the sums differ by the client's own
+// clipped (and rounded) contribution alone (a test checks this end to
+// end). Add/remove neighbours, where the client leaves the
 // population, are not covered: its presence can push another client out
 // of the first K reports (a change of up to 2C), can lift a round over
 // MinReports, and with distributed DP adds its own noise to the sum.
