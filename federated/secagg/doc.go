@@ -149,7 +149,13 @@
 //     joined; ClientOptions.InsecureAllowReplay is the named opt-out.
 //
 // ClientPolicy also sets the weakest threat model, the smallest threshold
-// and the smallest Config.MinInputs the client accepts. The semi-honest
+// and the smallest Config.MinInputs the client accepts, and
+// ClientPolicy.CorruptRate the corrupt fraction the client assumes:
+// Degree, Threshold, CorruptRate and MinInputs are the server's word too,
+// so in the malicious model the client recomputes the secure minimum
+// threshold and the MinInputs floor for the larger of its rate and the
+// session's, and refuses a session below them (a threshold lowered with
+// InsecureAllowLowThreshold included). The semi-honest
 // model trusts the server to follow the protocol, so there the policy is
 // optional and sequences are not required.
 //

@@ -44,9 +44,23 @@ type ClientPolicy struct {
 	// MinInputs is the smallest Config.MinInputs accepted: the client
 	// never takes part in a sum of fewer inputs.
 	MinInputs int
+	// CorruptRate is the largest fraction of the clients that the client
+	// assumes may collude with the server. Config.CorruptRate, Degree,
+	// Threshold and MinInputs are the server's word: a server that
+	// configures a CorruptRate below the true one (or a Threshold below
+	// the secure minimum, with InsecureAllowLowThreshold) gets a threshold
+	// its colluders can reach. In the malicious model the client
+	// recomputes the secure minimum threshold ([MinThreshold]) and the
+	// default MinInputs floor ([DefaultMinInputs]) of the session's n and
+	// degree for the larger of CorruptRate and Config.CorruptRate, and
+	// refuses a session below either, or a degree that no threshold makes
+	// secure. Zero takes Config.CorruptRate as given, but still refuses a
+	// threshold below its secure minimum.
+	CorruptRate float64
 	// InsecureTrustServerConfig accepts a malicious-model session without
-	// Roster or SessionSeed, taking the server's word for both. For tests
-	// and simulations only.
+	// Roster or SessionSeed, taking the server's word for both, and for a
+	// threshold below the secure minimum. Roster and SessionSeed are still
+	// checked when set. For tests and simulations only.
 	InsecureTrustServerConfig bool
 }
 
@@ -117,11 +131,42 @@ func (pol *ClientPolicy) check(p *Params, id int) error {
 	if pol.SessionSeed != nil && subtle.ConstantTimeCompare(pol.SessionSeed[:], cfg.SessionSeed[:]) != 1 {
 		return refuse("Config.SessionSeed is not the expected one: the server may not choose the neighbour graph")
 	}
+	if err := pol.checkThreshold(p, refuse); err != nil {
+		return err
+	}
 	if p.t < pol.MinThreshold {
 		return refuse("threshold %d is below the policy's minimum %d", p.t, pol.MinThreshold)
 	}
 	if cfg.MinInputs < pol.MinInputs {
 		return refuse("MinInputs=%d is below the policy's minimum %d", cfg.MinInputs, pol.MinInputs)
+	}
+	return nil
+}
+
+// checkThreshold refuses, in the malicious model (or whenever
+// pol.CorruptRate is set), a session whose degree, threshold or MinInputs
+// is not secure for the larger of the policy's and the session's corrupt
+// rate: the server chooses Config, the client does not take its word for
+// the rate.
+func (pol *ClientPolicy) checkThreshold(p *Params, refuse func(string, ...any) error) error {
+	cfg := &p.cfg
+	if !(pol.CorruptRate > 0) && (cfg.Threat != Malicious || pol.InsecureTrustServerConfig) {
+		return nil
+	}
+	if !(pol.CorruptRate >= 0 && pol.CorruptRate < 1) {
+		return refuse("ClientPolicy.CorruptRate=%v, want [0, 1)", pol.CorruptRate)
+	}
+	rate := max(cfg.CorruptRate, pol.CorruptRate)
+	minT, err := MinThreshold(p.n, p.k, cfg.DropoutRate, rate, cfg.Threat)
+	if err != nil {
+		return refuse("degree %d on %d clients is not secure at corrupt rate %g: %v", p.k, p.n, rate, err)
+	}
+	if p.t < minT {
+		return refuse("threshold %d is below the secure minimum %d for n=%d, k=%d, corrupt rate %g, %v server",
+			p.t, minT, p.n, p.k, rate, cfg.Threat)
+	}
+	if floor := DefaultMinInputs(p.n, minT, cfg.DropoutRate, rate); cfg.MinInputs < floor {
+		return refuse("MinInputs=%d is below the floor %d for corrupt rate %g", cfg.MinInputs, floor, rate)
 	}
 	return nil
 }
