@@ -538,6 +538,16 @@ func (c *Client) Consistency(req *ConsistencyRequest) (*ConsistencyReply, error)
 	if len(req.Survivors) < c.p.cfg.MinInputs {
 		return nil, c.fail(errorf(ServerID, r, ErrTooFewClients, "survivor set for client %d has %d clients, a sum must have at least MinInputs=%d", c.id, len(req.Survivors), c.p.cfg.MinInputs))
 	}
+	// A survivor must have shared its keys: an honest server's survivors
+	// all sent a masked input, after sharing with every advertised
+	// neighbour. Padding the set with clients that shared nothing passes
+	// the MinInputs count without changing what we reveal (we hold no
+	// shares of them), so the sum would be smaller than the set.
+	for _, j := range req.Survivors {
+		if int(j) != c.id && c.p.IsNeighbour(c.id, int(j)) && c.received[int(j)] == nil {
+			return nil, c.fail(errorf(ServerID, r, ErrProtocol, "survivor set for client %d lists neighbour %d, which shared no keys with it (its shares never arrived)", c.id, j))
+		}
+	}
 	alive := 1
 	for _, j := range c.senders {
 		if _, ok := slices.BinarySearch(req.Survivors, uint32(j)); ok {

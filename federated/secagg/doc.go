@@ -167,7 +167,15 @@
 // least t and at least ceil(CorruptRate*n)+2, can only be raised: the server aborts with
 // [ErrTooFewClients] after any round that leaves fewer clients, and in the
 // malicious model each client refuses to sign or unmask a smaller survivor
-// set. Nothing stops a server from running many sessions over the same
+// set, or one that lists a neighbour whose shares it never received (a
+// set padded with clients that shared no keys counts toward MinInputs
+// without entering the sum). A client can check only its own
+// neighbourhood: on the complete graph this makes the survivor set the
+// set summed, but on a sparse graph a lying server can still list as
+// survivors clients far from the ones it asks, so there the malicious
+// model protects each individual input (the inequality above) but does
+// not guarantee that a sum the server obtains holds MinInputs inputs.
+// Nothing stops a server from running many sessions over the same
 // inputs and differencing sums over different survivor sets: an
 // application must not submit the same input to two sessions.
 //
@@ -204,7 +212,8 @@
 //     session or configuration, a list with a repeated id, its own advert
 //     altered or missing, a reused public key (in any encoding), a
 //     neighbour's key that is not canonical or of small order, a survivor
-//     set other than the one it signed, a Sequence below
+//     set other than the one it signed, a survivor set listing a
+//     neighbour that shared no keys with it, a Sequence below
 //     [ClientOptions].MinSequence or not above the last one its
 //     [SequenceStore] recorded, a survivor set below MinInputs;
 //   - its keys are fresh for every session and dropped when no longer
