@@ -207,10 +207,16 @@ func (m *MemorySequenceStore) Advance(seq uint64) error {
 // yet; a file in any other form is an error (never read as zero). Advance
 // writes a temporary file in the same directory, syncs it and renames it
 // over Path, so that a crash leaves the old or the new value, never a
-// mix. It is not safe for concurrent use by several processes.
+// mix. Advance calls of one process are serialised (two clients that
+// share the file cannot both pass the check with one Sequence); it is not
+// safe for concurrent use by several processes.
 type FileSequenceStore struct {
 	Path string
 }
+
+// fileSequenceMu serialises FileSequenceStore.Advance within the process:
+// the read, check and rename must not interleave.
+var fileSequenceMu sync.Mutex
 
 const seqFilePrefix = "privml-secagg-sequence "
 
@@ -234,6 +240,8 @@ func (f FileSequenceStore) Last() (uint64, bool, error) {
 
 // Advance implements [SequenceStore].
 func (f FileSequenceStore) Advance(seq uint64) error {
+	fileSequenceMu.Lock()
+	defer fileSequenceMu.Unlock()
 	last, ok, err := f.Last()
 	if err != nil {
 		return err
