@@ -128,7 +128,10 @@
 //     makes every other "client" a sybil and learns the honest client's
 //     input from the sum. The client checks it against
 //     ClientPolicy.Roster, a [RosterDigest] the application distributes
-//     (required in the malicious model).
+//     (required in the malicious model). A client given a Roster refuses
+//     a semi-honest session: the same session handed out as semi-honest,
+//     identities included, would switch off the signatures, the
+//     consistency round and the threshold check.
 //   - Config.SessionSeed lays out the neighbour graph, so it decides whose
 //     shares each client holds. It must not be chosen by the server, nor
 //     be biasable by it: a server free to pick it can try seeds until a

@@ -37,7 +37,8 @@ type ClientPolicy struct {
 	// unchecked.
 	SessionSeed *[32]byte
 	// Threat is the weakest threat model accepted: Malicious refuses a
-	// semi-honest session.
+	// semi-honest session. A policy with a Roster requires Malicious
+	// whatever Threat says.
 	Threat Threat
 	// MinThreshold is the smallest Shamir threshold accepted.
 	MinThreshold int
@@ -113,6 +114,13 @@ func (pol *ClientPolicy) check(p *Params, id int) error {
 	}
 	if pol.Threat == Malicious && cfg.Threat != Malicious {
 		return refuse("the session is %v, the client requires %v", cfg.Threat, pol.Threat)
+	}
+	// A roster only means something in the malicious model: a client
+	// given one runs that model, whatever Policy.Threat says, so that a
+	// server cannot switch off the signatures and the consistency round
+	// by handing out the same session as semi-honest.
+	if pol.Roster != ([32]byte{}) && cfg.Threat != Malicious {
+		return refuse("the session is %v, but a client given a Roster requires %v", cfg.Threat, Malicious)
 	}
 	if cfg.Threat == Malicious && !pol.InsecureTrustServerConfig {
 		if pol.Roster == ([32]byte{}) {
