@@ -140,7 +140,11 @@
 //     with [BeaconSessionSeed], or draw it by a commit-and-reveal among
 //     the clients ([SeedCommitment], [CommitRevealSessionSeed]); the
 //     client checks it against ClientPolicy.SessionSeed (required in the
-//     malicious model).
+//     malicious model). The beacon round and the Sequence must not be the
+//     server's free choice either: against a beacon value it already
+//     knows, a server that picks the Sequence grinds one seed per value.
+//     Aborting a commit-and-reveal after the reveals buys a fresh seed
+//     per abort.
 //   - Config.Sequence must strictly increase across the sessions run with
 //     the same identities, so that every session has its own configuration
 //     digest; otherwise signed messages of an earlier session (whose

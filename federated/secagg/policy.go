@@ -90,6 +90,14 @@ func RosterDigest(ids []ed25519.PublicKey) [32]byte {
 // one beacon value serves one session of one population. Every client
 // computes it itself and sets it as ClientPolicy.SessionSeed; the server
 // cannot then choose the neighbour graph.
+//
+// Neither the beacon round nor the Sequence may be the server's free
+// choice once the beacon value is public: a server that may name a past
+// round, or pick any Sequence above the clients' last one against a value
+// it already knows, draws one seed per choice offline and keeps the graph
+// it likes. The application fixes the round from its own schedule (for
+// example a function of the Sequence, for a round published after the
+// session is announced) and the client derives both without the server.
 func BeaconSessionSeed(beacon []byte, roster [32]byte, sequence uint64) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("privml/secagg/v2/beacon-session-seed\x00"))
@@ -293,9 +301,14 @@ func (f FileSequenceStore) Advance(seq uint64) error {
 // shown different commitments or reveals compute different seeds, hence
 // different configuration digests, and the session fails for them rather
 // than running with a graph the server chose. A server (or the last
-// revealer) can still abort after seeing the reveals and start over with
-// a new Sequence: each abort buys one fresh uniform seed, so reaching an
-// event of probability 2^-40 takes about 2^40 aborted sessions.
+// revealer) can still abort after seeing the reveals and start over (the
+// clients' SequenceStore advances only when a client joins a session, so
+// the same Sequence serves again): each abort buys one fresh uniform
+// seed, so the 2^-40 bound becomes about A*2^-40 after A aborted draws,
+// and an application should bound the aborts it tolerates. The
+// commitments need no signature as long as each client puts its own
+// commitment and contribution in its slot, not the relayed ones: clients
+// shown different commitments derive different seeds.
 
 // SeedCommitment is client's commitment to its contribution to the seed
 // of the session with the given roster and Sequence.
