@@ -86,8 +86,10 @@
 // The finder bounds c for every client at once: with a uniformly
 // relabelled graph, the number of corrupt neighbours of an honest client
 // is hypergeometric (k drawn from the n-1 others, floor(CorruptRate*n) of
-// them corrupt), and cMax is its quantile at 2^-41/n; the graph of the
-// honest survivors stays connected except with probability 2^-41. So for
+// them corrupt), and cMax is its quantile at 2^-41/n; with random
+// dropouts the graph of the honest survivors stays connected except with
+// probability 2^-41 (a malicious server chooses who drops: see Minimum
+// aggregate size). So for
 // a corrupt set fixed before the session seed is drawn, and a seed the
 // server cannot choose, the inequality holds for every client except with
 // probability 2^-40. On the complete graph (k = n-1) c is at most
@@ -178,10 +180,19 @@
 // set padded with clients that shared no keys counts toward MinInputs
 // without entering the sum). A client can check only its own
 // neighbourhood: on the complete graph this makes the survivor set the
-// set summed, but on a sparse graph a lying server can still list as
-// survivors clients far from the ones it asks, so there the malicious
-// model protects each individual input (the inequality above) but does
-// not guarantee that a sum the server obtains holds MinInputs inputs.
+// set summed. On a sparse graph it does not, and the malicious model
+// protects each individual input (the inequality above) but does not
+// guarantee that every sum the server obtains holds MinInputs inputs:
+// the ring is public and the server chooses who drops, so by ignoring
+// k/2 consecutive clients on each side of an arc (k dropouts in all,
+// within n-MinInputs when k <= DropoutRate*n) it disconnects the graph
+// and, besides the session's sum, learns the sum of each component, as
+// small as t clients (corrupt ones included) when cMax = 0, and larger
+// when corrupt clients must fill the gaps (a client next to a gap has
+// k/2+1 holders plus the corrupt ones in the gap, and needs t). A lying
+// server can also list as survivors clients far from the ones it asks.
+// Use the complete graph (Degree = n-1) when the size of every sum
+// matters.
 // Nothing stops a server from running many sessions over the same
 // inputs and differencing sums over different survivor sets: an
 // application must not submit the same input to two sessions.
