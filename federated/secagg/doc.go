@@ -94,8 +94,9 @@
 // server cannot choose, the inequality holds for every client except with
 // probability 2^-40. On the complete graph (k = n-1) c is at most
 // ceil(CorruptRate*n) for certain and [FullGraphMinThreshold] uses it. A
-// client that sees fewer than t holders, shares, alive neighbours or
-// valid signatures aborts: with at most DropoutRate*n dropouts, that
+// client that sees fewer than t holders, shares, alive neighbours (on a
+// sparse graph in the malicious model, not counting itself) or valid
+// signatures aborts: with at most DropoutRate*n dropouts, that
 // happens with probability at most 2^-20 (per-row figures are in the
 // tests' graphTable).
 //
@@ -180,19 +181,27 @@
 // set padded with clients that shared no keys counts toward MinInputs
 // without entering the sum). A client can check only its own
 // neighbourhood: on the complete graph this makes the survivor set the
-// set summed. On a sparse graph it does not, and the malicious model
-// protects each individual input (the inequality above) but does not
-// guarantee that every sum the server obtains holds MinInputs inputs:
-// the ring is public and the server chooses who drops, so by ignoring
-// k/2 consecutive clients on each side of an arc (k dropouts in all,
-// within n-MinInputs when k <= DropoutRate*n) it disconnects the graph
-// and, besides the session's sum, learns the sum of each component, as
-// small as t clients (corrupt ones included) when cMax = 0, and larger
-// when corrupt clients must fill the gaps (a client next to a gap has
-// k/2+1 holders plus the corrupt ones in the gap, and needs t). A lying
-// server can also list as survivors clients far from the ones it asks.
-// Use the complete graph (Degree = n-1) when the size of every sum
-// matters.
+// set summed. On a sparse graph the ring is public and a malicious
+// server chooses who drops: ignoring k/2 consecutive clients on each side
+// of an arc (k dropouts in all, within n-MinInputs when
+// k <= DropoutRate*n) disconnects the graph, and it would learn the sum
+// of each component besides the session's. So on a sparse graph a
+// malicious-model client also needs t alive neighbours, not counting
+// itself (the finder's 2^-20 failure bound already assumes that many):
+// a client next to a gap has k/2 of them plus the corrupt clients in the
+// gap, while t >= k/2 + 1 + floor((1+cMax)/2), so it refuses, its self
+// mask cannot be rebuilt without its own share, and since no survivor's
+// mask key is revealed, no part of the component can be summed apart.
+// The attack then needs more than cMax/2 corrupt clients among k/2
+// consecutive ring positions at each end of a component, an event the
+// finder's analysis does not bound, and there is no proof that no mix of
+// chosen dropouts and split views separates a component otherwise. A sum
+// always holds at least two honest inputs (an honest client in it has
+// t-1 valid consistency signatures of neighbours, at most cMax of them
+// corrupt, and the masks it shares with the honest signers leave only by
+// summing them too), but on a sparse graph MinInputs is not guaranteed
+// against a malicious server. Use the complete graph (Degree = n-1) when
+// the size of every sum matters.
 // Nothing stops a server from running many sessions over the same
 // inputs and differencing sums over different survivor sets: an
 // application must not submit the same input to two sessions.
