@@ -46,7 +46,7 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 		}
 		cfg.SessionSeed = secagg.BeaconSessionSeed(beacon[:], roster, cfg.Sequence)
 		ss.policy = secagg.ClientPolicy{Roster: roster, SessionSeed: &cfg.SessionSeed,
-			Threat: secagg.Malicious, MinInputs: s.cfg.MinReports}
+			Threat: secagg.Malicious, MinInputs: s.cfg.MinReports, CorruptRate: s.sec.CorruptRate}
 	} else {
 		r := s.stream("session", s.round, 0)
 		for i := range cfg.SessionSeed {
