@@ -194,11 +194,15 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 				continue
 			}
 			E := plan.layers[0].expand
+			// With an expanded input, block j of the layer's diagonal
+			// period P holds rot(x, j mod E) over P slots; P exceeds the
+			// input period when the layer has more outputs than inputs.
+			P := plan.layers[0].period()
 			for b := range ceilDiv(dim, B) {
 				for s := range buf {
 					i := b*B + s%B
-					if E > 0 { // block j holds rot(x, j mod E)
-						i = (s%B + (s/B)%E) % B
+					if E > 0 {
+						i = (s%P + (s/P)%E) % P
 					}
 					buf[s] = 0
 					if i < dim {

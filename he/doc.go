@@ -70,6 +70,20 @@
 // secret; TestNoiseEstimateHolds checks it against encrypted runs (it
 // overestimates the measured noise by 2 to 32 times).
 //
+// # ONNX import
+//
+// [ReadONNX] reads a model exported to ONNX (by torch.onnx.export, for
+// example) whose graph is a chain of Gemm, MatMul, Conv, AveragePool,
+// GlobalAveragePool, BatchNormalization, arithmetic with constants,
+// Flatten and Reshape, with Relu, Sigmoid, Tanh or the square (Mul x x,
+// Pow x 2) as activations. Consecutive linear operators are multiplied
+// into one dense layer, so batch normalization is folded and pooling next
+// to a linear layer costs no extra level; a first-layer convolution keeps
+// its shape for the planner. Other operators, including ai.onnx.ml ones
+// such as skl2onnx's LinearClassifier, are refused with the node's name
+// and operator. The ONNX schema's Go code is generated from the official
+// onnx.proto and lives, with the graph lowering, in an internal package.
+//
 // # Packing and layouts
 //
 // [Latency] mode puts one sample in one ciphertext, replicated with a
