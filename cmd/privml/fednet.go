@@ -41,6 +41,7 @@ const checkpointFile = "server.ckpt"
 
 type fedServerFlags struct {
 	listen, tlsDir, stateDir, threat string
+	beacon                           string
 	clients, dim                     int
 	rounds                           uint64
 	bits                             uint
@@ -64,6 +65,7 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 	fs.Float64Var(&f.scale, "scale", 1000, "fixed-point scale of the values")
 	fs.Float64Var(&f.dropout, "dropout", 0.1, "expected fraction of clients that drop out (drives the neighbourhood size)")
 	fs.StringVar(&f.threat, "threat", "semi-honest", "threat model: semi-honest or malicious (identities from the client certificates)")
+	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, the same for the server and every client; the malicious model's session seeds derive from it (required with --threat malicious)")
 	fs.DurationVar(&f.stageTimeout, "stage-timeout", 30*time.Second, "deadline of each stage; silent clients count as dropped")
 	fs.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long each round waits for every client to be present")
 	fs.DurationVar(&f.linger, "linger", 3*time.Second, "how long to keep serving after the last round, so clients learn it ended")
@@ -81,6 +83,8 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 		fmt.Fprintln(stderr, "privml fed server: --tls DIR, --clients N (at least 2), --rounds R (at least 1) and --dim D are required")
 	case f.threat != "semi-honest" && f.threat != "malicious":
 		fmt.Fprintf(stderr, "privml fed server: --threat %q, want semi-honest or malicious\n", f.threat)
+	case f.threat == "malicious" && f.beacon == "":
+		fmt.Fprintln(stderr, "privml fed server: --threat malicious needs --beacon, a value the clients know too (the server must not choose the session seeds)")
 	case !(f.scale > 0) || math.IsInf(f.scale, 0):
 		fmt.Fprintf(stderr, "privml fed server: --scale %v, want a positive number\n", f.scale)
 	default:
@@ -153,14 +157,9 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		}
 		cfg.Secagg.Threat, cfg.Secagg.Identities = secagg.Malicious, roster
 		cfg.Secagg.CorruptRate = 0.05
-		// A development stand-in: a real deployment takes the seed from a
-		// beacon or a commit-and-reveal among the clients.
-		cfg.SessionSeed = func(round uint64) ([32]byte, error) {
-			var s [32]byte
-			binary := strconv.AppendUint([]byte("privml dev seed "), round, 10)
-			copy(s[:], binary)
-			return s, nil
-		}
+		// Each client derives the same seeds from --beacon and refuses
+		// any other.
+		cfg.SessionSeed = transport.BeaconSeeds([]byte(f.beacon), roster)
 	}
 	ck := &transport.Checkpoint{}
 	if f.stateDir != "" {
@@ -279,6 +278,7 @@ func newLogger(w io.Writer, asJSON bool) *slog.Logger {
 
 type fedClientFlags struct {
 	server, tlsDir, data, serverName, crashAt string
+	beacon, stateDir                          string
 	id, roster                                int
 	scale, clip                               float64
 	retryFor                                  time.Duration
@@ -295,6 +295,8 @@ func parseFedClient(args []string, stderr io.Writer) (*fedClientFlags, int) {
 	fs.StringVar(&f.data, "data", "", "CSV file with a header row and numeric columns: this client's shard (required)")
 	fs.StringVar(&f.serverName, "server-name", "", "name to verify in the server's certificate (default: the host of --server)")
 	fs.IntVar(&f.roster, "roster", 0, "number of clients whose certificates in --tls form the roster; required for the malicious threat model")
+	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, as given to the server; with --roster, the client derives each round's session seed from it and refuses any other")
+	fs.StringVar(&f.stateDir, "state", "", "directory where the client records the last session it took part in, so that a restarted client cannot be replayed an earlier one")
 	fs.Float64Var(&f.scale, "scale", 1000, "fixed-point scale of the values (as the server's)")
 	fs.Float64Var(&f.clip, "clip", 1e6, "values are clipped to [-clip, clip]")
 	fs.DurationVar(&f.retryFor, "retry-for", 2*time.Minute, "give up when the server stays unreachable this long")
@@ -311,6 +313,8 @@ func parseFedClient(args []string, stderr io.Writer) (*fedClientFlags, int) {
 		fmt.Fprintf(stderr, "privml fed client: unexpected arguments %q\n", fs.Args())
 	case f.tlsDir == "" || f.id < 0 || f.data == "":
 		fmt.Fprintln(stderr, "privml fed client: --tls DIR, --id I and --data FILE are required")
+	case (f.roster > 0) != (f.beacon != ""):
+		fmt.Fprintln(stderr, "privml fed client: --roster N and --beacon VALUE go together (the malicious threat model needs both)")
 	case !(f.scale > 0) || !(f.clip > 0) || math.IsInf(f.scale*f.clip, 0):
 		fmt.Fprintln(stderr, "privml fed client: --scale and --clip must be positive and finite")
 	default:
@@ -380,6 +384,13 @@ func fedClientConfig(f *fedClientFlags, stderr io.Writer) (transport.ClientConfi
 		if cfg.Identity, err = mtls.LoadIdentity(f.tlsDir, f.id); err != nil {
 			return cfg, err
 		}
+		cfg.SessionSeed = transport.BeaconSeeds([]byte(f.beacon), cfg.Roster)
+	}
+	if f.stateDir != "" {
+		if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+			return cfg, err
+		}
+		cfg.Sequences = secagg.FileSequenceStore{Path: filepath.Join(f.stateDir, fmt.Sprintf("client-%d.sequence", f.id))}
 	}
 	if f.crashAt != "" {
 		round, stage, err := parseCrashAt(f.crashAt)
