@@ -141,3 +141,36 @@ func TestReadLabelledRefusesBadRows(t *testing.T) {
 		assert.Contains(t, err.Error(), path, name)
 	}
 }
+
+// FuzzLogRegTask decodes arbitrary round payloads and trains on them: a
+// payload is refused or trained on, never a panic, and an update always
+// has the length the round asks for, within the codec's bound.
+func FuzzLogRegTask(f *testing.F) {
+	good, _ := json.Marshal(&logRegTask{Task: "logreg", Model: []float64{0.1, -0.2, 0}, Clip: 1, Scale: 1000, MaxAbs: 1001,
+		LocalLR: 0.5, LocalEpochs: 1, Batch: 2})
+	f.Add(good, 4)
+	f.Add([]byte(`{"task":"logreg","model":[],"clip":1,"scale":1,"max_abs":1,"local_lr":1,"local_epochs":1,"batch":1}`), 1)
+	f.Add([]byte(`{"task":"mean"}`), 3)
+	f.Add([]byte(`{`), 3)
+	sh := &logRegShard{x: [][]float64{{1, 0}, {-1, 0.5}, {0.3, -2}}, y: []int{1, 0, 1}}
+	f.Fuzz(func(t *testing.T, payload []byte, length int) {
+		task, ok, err := decodeLogRegTask(payload)
+		if err != nil || !ok {
+			assert.Nil(t, task)
+			return
+		}
+		if length < 1 || length > 1<<16 {
+			return
+		}
+		out, err := sh.train(task, length)
+		if err != nil {
+			return
+		}
+		require.Len(t, out, length)
+		for _, v := range out[:length-1] {
+			require.LessOrEqual(t, v, task.MaxAbs)
+			require.GreaterOrEqual(t, v, -task.MaxAbs)
+		}
+		assert.Equal(t, int64(1), out[length-1])
+	})
+}
