@@ -91,10 +91,22 @@ type unmasker struct {
 func (s *Server) newUnmasker() *unmasker { return &unmasker{s: s} }
 
 // self queues the removal of a survivor's self mask, which it added.
-func (u *unmasker) self(seed *[32]byte) {
-	u.masks = append(u.masks, queuedMask{prg.NewMask(seed), true})
-	if len(u.masks) >= maskBatch {
-		u.apply()
+func (u *unmasker) self(seed *[32]byte) { u.queue(seed, true) }
+
+// queue queues the mask of seed, to subtract if sub and to add otherwise.
+func (u *unmasker) queue(seed *[32]byte, sub bool) {
+	u.push(queuedMask{prg.NewMask(seed), sub})
+}
+
+// push queues masks, applying the queue whenever it holds maskBatch.
+func (u *unmasker) push(ms ...queuedMask) {
+	for len(ms) > 0 {
+		k := min(len(ms), maskBatch-len(u.masks))
+		u.masks = append(u.masks, ms[:k]...)
+		ms = ms[k:]
+		if len(u.masks) >= maskBatch {
+			u.apply()
+		}
 	}
 }
 
@@ -123,14 +135,7 @@ func (u *unmasker) pairwise(sk *ecdh.PrivateKey, d int, peers []int) error {
 			return errorf(v, RoundUnmask, ErrProtocol, "mask key of client %d is invalid", v)
 		}
 	}
-	for len(ms) > 0 {
-		k := min(len(ms), maskBatch-len(u.masks))
-		u.masks = append(u.masks, ms[:k]...)
-		ms = ms[k:]
-		if len(u.masks) >= maskBatch {
-			u.apply()
-		}
-	}
+	u.push(ms...)
 	return nil
 }
 
