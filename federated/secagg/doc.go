@@ -138,7 +138,7 @@
 // next secret) and queue each recovered seed; the dropped clients'
 // pairwise seeds (one X25519 agreement per surviving neighbour) are
 // derived in parallel; then the queued masks are removed piece by piece:
-// the accumulator is cut into 128 KiB pieces, and each worker takes the
+// the accumulator is cut into 32 KiB pieces, and each worker takes the
 // next piece and subtracts or adds every queued mask over it, starting
 // each mask's AES-CTR keystream at the piece's offset, so the piece stays
 // in the worker's cache. All of this is addition in Z_{2^B}, so the result

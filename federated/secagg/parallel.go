@@ -4,7 +4,6 @@ import (
 	"crypto/ecdh"
 	"encoding/binary"
 	"runtime"
-	"sync"
 	"sync/atomic"
 	"unsafe"
 
@@ -31,23 +30,27 @@ import (
 // pieceBytes is the size of the piece of the accumulator one worker keeps
 // in cache while it adds every queued mask to it. A variable so that tests
 // can cut small vectors into many pieces.
-var pieceBytes = 128 << 10
+var pieceBytes = 32 << 10
 
 // maskBatch bounds the masks queued (as AES key schedules, about 0.5 KB
 // each) before they are applied, and so the memory of unmasking, whatever
 // the number of dropped clients. A variable for the tests.
 var maskBatch = 4096
 
-// minRange is the fewest elements of a masked input given to one worker;
-// below it, the cost of starting a goroutine exceeds the addition.
+// minRange is the number of elements of a masked input a worker adds at a
+// time: enough to dwarf the cost of taking it, few enough that a worker
+// the operating system pauses holds up little.
 var minRange = 1 << 16
 
 // workers is the number of goroutines the server's parallel steps use.
 func workers() int { return runtime.GOMAXPROCS(0) }
 
 // parallel calls f(i) for every i in [0, n), on up to workers() goroutines
-// (the caller's included), each taking the next i not yet taken. It
-// returns when every call has returned.
+// (the caller's included), each taking the next i not yet taken, and
+// returns when every call has returned. It waits for the calls, not for
+// the helper goroutines: a helper that the operating system has not yet
+// scheduled (on a loaded machine) takes no index and costs the caller
+// nothing; it finds none left when it runs, and exits.
 func parallel(n int, f func(i int)) {
 	w := min(workers(), n)
 	if w <= 1 {
@@ -56,22 +59,25 @@ func parallel(n int, f func(i int)) {
 		}
 		return
 	}
-	var next atomic.Int64
+	var next, done atomic.Int64
+	finished := make(chan struct{})
 	loop := func() {
 		for {
-			i := int(next.Add(1) - 1)
-			if i >= n {
+			i := next.Add(1) - 1
+			if i >= int64(n) {
 				return
 			}
-			f(i)
+			f(int(i))
+			if done.Add(1) == int64(n) {
+				close(finished)
+			}
 		}
 	}
-	var wg sync.WaitGroup
 	for range w - 1 {
-		wg.Go(loop)
+		go loop()
 	}
 	loop()
-	wg.Wait()
+	<-finished
 }
 
 // queuedMask is a mask to remove from the accumulator: subtracted if sub,
@@ -179,9 +185,9 @@ func applyPieces[W uint32 | uint64](acc []W, wordBytes int, masks []queuedMask, 
 	})
 }
 
-// addPackedParallel is addPacked with the vector cut into one range per
-// worker (each at least minRange elements, and starting at a multiple of 8
-// elements so that it starts on a byte of src). The length and the padding
+// addPackedParallel is addPacked with the vector cut into ranges of
+// minRange elements (a multiple of 8, so that each starts on a byte of
+// src) that the workers take one at a time. The length and the padding
 // bits are checked first: if src is refused, v is unchanged.
 func (v *vector) addPackedParallel(src []byte, scratch *vector) error {
 	n, b := v.len(), int(v.bits)
@@ -191,12 +197,11 @@ func (v *vector) addPackedParallel(src []byte, scratch *vector) error {
 	if r := (n * b) % 8; r != 0 && src[len(src)-1]>>r != 0 {
 		return errPacking
 	}
-	w := min(workers(), max(n/minRange, 1))
-	if w <= 1 {
+	per := max(minRange&^7, 8)
+	parts := (n + per - 1) / per
+	if parts <= 1 || workers() <= 1 {
 		return v.addPacked(src, scratch)
 	}
-	per := (n/w + 7) &^ 7
-	parts := (n + per - 1) / per
 	var failed atomic.Bool
 	parallel(parts, func(i int) {
 		lo, hi := i*per, min((i+1)*per, n)
