@@ -16,9 +16,15 @@ var adultColumns = []string{"age", "workclass", "fnlwgt", "education", "educatio
 // set-up A, measured on the full adult.data (30,162 rows).
 var referenceNCP = map[int]float64{2: 4.97, 5: 8.30, 10: 11.24, 25: 16.35, 50: 22.16, 100: 30.09}
 
-// setupA is the Mondrian reference set-up (qiyuangong/Mondrian).
+// adultNotReleased are the columns the Mondrian reference set-up does not
+// release; education among them determines education-num, a QI.
+var adultNotReleased = []string{"fnlwgt", "education", "relationship", "capital-gain", "capital-loss", "hours-per-week"}
+
+// setupA is the Mondrian reference set-up (qiyuangong/Mondrian): the QIs
+// and the class, the other columns removed.
 func setupA(k int) Spec {
 	return Spec{
+		Identifiers: adultNotReleased,
 		QIs: []QI{
 			{Column: "age", Kind: Numeric},
 			{Column: "workclass", Kind: Ordinal},

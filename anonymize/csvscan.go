@@ -22,6 +22,7 @@ type csvScanner struct {
 	ends   []int
 	fields [][]byte
 	acc    []byte
+	bom    bool // a byte order mark may still have to be skipped
 }
 
 // errCSV is a syntax error at a line and column (1-based, in bytes).
@@ -32,12 +33,18 @@ type errCSV struct {
 
 func (e *errCSV) Error() string { return fmt.Sprintf("%d:%d: %s", e.line, e.col, e.msg) }
 
+// newCSVScanner returns a scanner of r; the first read, which skips a
+// UTF-8 byte order mark, happens in next.
 func newCSVScanner(r io.Reader, delim byte) *csvScanner {
-	return &csvScanner{r: bufio.NewReaderSize(r, 1<<16), delim: delim}
+	return &csvScanner{r: bufio.NewReaderSize(r, 1<<16), delim: delim, bom: true}
 }
 
 // readLine returns the next line without its line ending, or io.EOF.
 func (s *csvScanner) readLine() ([]byte, error) {
+	if s.bom {
+		s.bom = false
+		skipBOM(s.r)
+	}
 	line, err := s.r.ReadSlice('\n')
 	if err == bufio.ErrBufferFull {
 		s.acc = append(s.acc[:0], line...)
@@ -161,6 +168,10 @@ type csvBatch struct {
 	lines  []int // first line of every record
 	err    error
 	fields [][]byte
+	// panicked holds the value of a panic raised while reading (by the
+	// caller's io.Reader), for the consumer to raise again in its own
+	// goroutine: a panic in this one could not be recovered by anyone.
+	panicked any
 }
 
 const batchRecords = 1024
@@ -174,6 +185,14 @@ func scanBatches(sc *csvScanner, done <-chan struct{}) (<-chan *csvBatch, chan<-
 	free := make(chan *csvBatch, 6)
 	go func() {
 		defer close(out)
+		defer func() {
+			if p := recover(); p != nil {
+				select {
+				case out <- &csvBatch{panicked: p}:
+				case <-done:
+				}
+			}
+		}()
 		for {
 			var b *csvBatch
 			select {

@@ -46,14 +46,28 @@
 //
 // [Mondrian] is strict multidimensional local recoding (LeFevre, DeWitt and
 // Ramakrishnan 2006): disjoint partitions, split iteratively on the QI of
-// widest normalized range at the most balanced cut both of whose halves
-// meet every model, trying the next QI when none does; hierarchical QIs
-// split into the children of the lowest common ancestor (Basic Mondrian).
+// widest normalized range, trying the next QI when it cannot be cut. The
+// cut rule is an option ([CutRule]): by default ([BestCut]) the most
+// balanced cut both of whose halves meet every model; [MedianCut] takes
+// the median cut of the paper or none. On Adult the default loses markedly
+// less information (see BENCHMARKS.md), and that gain comes from the cut
+// rule. Hierarchical QIs split into the children of the lowest common
+// ancestor (Basic Mondrian).
 // Sub-partitions are split in parallel; the output does not depend on
 // scheduling. [Optimal] searches the lattice of full-domain
 // generalizations with Flash (Kohlmayer et al. 2012) and predictive
 // tagging, suppressing the rows of failing classes within the limit, and
 // returns the node of least information loss ([Metric]).
+//
+// # Columns that undo generalization
+//
+// A column released unchanged can give back what generalization hid: in
+// the Adult data, education names each value of the QI education-num.
+// [DependentColumns] finds the columns that determine, or are determined
+// by, a single QI exactly on the rows of the table (not a dependence that
+// one row breaks, nor a lossy function of several QIs), and [Mondrian],
+// [Optimal] and [Verify] refuse them unless Spec.KeepDependent is set;
+// remove them with Spec.Identifiers or make them QIs.
 //
 // # Verification
 //
@@ -92,6 +106,22 @@
 // format-preserving encryption of digit and alphanumeric strings; FF3 and
 // FF3-1 are not provided. [Mask] and [Table.Redact] hide values outright.
 //
+// # Errors and nil arguments
+//
+// Whatever comes from data (a malformed file, a value outside a
+// hierarchy, a k larger than the table, an index outside the table)
+// gives an error wrapping one of the sentinel errors ([ErrInput],
+// [ErrIndex], ...), never a panic. A nil table or reader passed to
+// [ReadCSV], [ReadHierarchy], [Mondrian], [Optimal], [Verify],
+// [DependentColumns], [Table.MapColumn] or [EncryptColumn], a nil cipher
+// passed to EncryptColumn and a nil writer passed to [Table.WriteCSV] are
+// errors as well. Nil options ([MondrianOptions], [OptimalOptions]) mean
+// the defaults, and a nil Hierarchy in a [QI] means none. Methods need a
+// receiver made by this package (a [Table] from [NewTable] or [ReadCSV], a
+// [Pseudonymizer] from [NewPseudonymizer], a [Hierarchy] from its readers
+// or builders): calling one on a nil pointer is a programming error and
+// panics as Go does.
+//
 // # Threat model
 //
 // The adversary knows the published table and, for every target, the
@@ -105,7 +135,8 @@
 // and stay secret; pseudonyms and FF1 ciphertexts are deterministic, so
 // they reveal equality of values within a column. Error messages name
 // columns, rows and offending values of hierarchies or QIs, never whole
-// records or keys. Go gives no guarantee that key copies are erased from
+// records or keys; a [Pseudonymizer] and an [ff1.Cipher] print as a fixed
+// redacted text under every fmt verb and in log/slog. Go gives no guarantee that key copies are erased from
 // memory.
 //
 // # References

@@ -26,6 +26,12 @@ var (
 	// ErrVerify reports an output table that does not meet the privacy
 	// model, or that lost, altered or invented rows.
 	ErrVerify = errors.New("anonymize: verification failed")
+	// ErrDependent reports a column that would be released unchanged but
+	// determines, or is determined by, a quasi-identifier (see
+	// DependentColumns).
+	ErrDependent = errors.New("anonymize: a column left unchanged reveals a quasi-identifier")
+	// ErrIndex reports a row or column index outside the table.
+	ErrIndex = errors.New("anonymize: index out of range")
 	// ErrKey reports a missing or too short pseudonymization key.
 	ErrKey = errors.New("anonymize: invalid key")
 )

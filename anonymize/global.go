@@ -47,11 +47,15 @@ type OptimalOptions struct {
 // tagging, valid because k-anonymity with suppression, l-diversity and
 // t-closeness are monotone under generalization). The loss is evaluated on
 // the checked anonymous nodes; since it is monotone too, the optimum is
-// among them. Ties go to the node with the smaller level vector.
+// among them. Ties go to the node with the smaller level vector. A nil opt
+// means the defaults; a nil t is an error wrapping [ErrInput].
 func Optimal(t *Table, spec Spec, opt *OptimalOptions) (*Result, error) {
 	start := time.Now()
 	c, err := compile(t, spec, true)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkDependent(t, spec); err != nil {
 		return nil, err
 	}
 	metric := NonUniformEntropyMetric

@@ -45,7 +45,12 @@ func readHierarchy(r io.Reader, name string, sep rune, pad bool) (*Hierarchy, er
 	if sep == 0 {
 		sep = ';'
 	}
-	cr := csv.NewReader(bufio.NewReader(r))
+	if r == nil {
+		return nil, fmt.Errorf("%w: %s: nil reader", ErrHierarchy, name)
+	}
+	br := bufio.NewReader(r)
+	skipBOM(br)
+	cr := csv.NewReader(br)
 	cr.Comma = sep
 	cr.FieldsPerRecord = -1
 	cr.TrimLeadingSpace = true

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"runtime"
 	"slices"
+	"strconv"
 	"sync"
 	"time"
 )
@@ -15,6 +16,39 @@ type MondrianOptions struct {
 	// parallel. Defaults to runtime.GOMAXPROCS(0). The output does not
 	// depend on it.
 	Workers int
+	// Cut is the rule that places the cut on a numeric or ordinal QI.
+	// Defaults to BestCut.
+	Cut CutRule
+}
+
+// CutRule selects where [Mondrian] cuts a partition along a numeric or
+// ordinal quasi-identifier. Hierarchical QIs always split into the
+// children of the lowest common ancestor of their values.
+type CutRule int
+
+const (
+	// BestCut tries every cut between two consecutive distinct values,
+	// the most balanced first, and takes the first whose halves both meet
+	// every model. It is the default.
+	BestCut CutRule = iota
+	// MedianCut is the cut of strict Mondrian as LeFevre, DeWitt and
+	// Ramakrishnan (2006) state it and as the reference implementation
+	// (qiyuangong/Mondrian, mondrian.py) runs it: the split value is the
+	// first value, in order, at which the running count reaches
+	// ⌊|P|/2⌋; rows up to it go left, the others right. If a half fails
+	// a model (or no value follows the split value) the dimension is not
+	// cut and the next widest is tried; no other cut is considered.
+	MedianCut
+)
+
+func (r CutRule) String() string {
+	switch r {
+	case BestCut:
+		return "best"
+	case MedianCut:
+		return "median"
+	}
+	return "CutRule(" + strconv.Itoa(int(r)) + ")"
 }
 
 // Result is the output of an anonymization algorithm.
@@ -47,25 +81,38 @@ type span struct{ start, end int32 }
 // generalizes every QI of a final partition to the smallest range or
 // hierarchy node covering it. Partitions never overlap.
 //
-// The dimension tried first is the one of widest normalized range; the cut
-// is the most balanced one whose halves both meet the models (for k alone,
-// the median with ties moved to the side that keeps both halves ≥ k); if no
-// cut on that dimension is allowable the next widest is tried. Hierarchical
+// The dimension tried first is the one of widest normalized range (of the
+// partition's own values); with the default [BestCut] the cut is the most
+// balanced one whose halves both meet the models (for k alone, the median
+// with ties moved to the side that keeps both halves ≥ k), with
+// [MedianCut] it is the median cut of the paper or nothing; if no cut on
+// that dimension is allowable the next widest is tried. Hierarchical
 // QIs split into the children of the lowest common ancestor of their
 // values (Basic Mondrian), when every child part meets the models. The work is iterative
 // (explicit stacks) and sub-partitions are split in parallel; the result
-// is deterministic.
+// is deterministic. A nil opt means the defaults; a nil t is an error
+// wrapping [ErrInput].
 func Mondrian(t *Table, spec Spec, opt *MondrianOptions) (*Result, error) {
 	start := time.Now()
 	c, err := compile(t, spec, false)
 	if err != nil {
 		return nil, err
 	}
-	c.buildRanks()
 	workers := runtime.GOMAXPROCS(0)
-	if opt != nil && opt.Workers > 0 {
-		workers = opt.Workers
+	cut := BestCut
+	if opt != nil {
+		if opt.Workers > 0 {
+			workers = opt.Workers
+		}
+		cut = opt.Cut
 	}
+	if cut != BestCut && cut != MedianCut {
+		return nil, fmt.Errorf("%w: unknown cut rule %v", ErrParameter, cut)
+	}
+	if err := checkDependent(t, spec); err != nil {
+		return nil, err
+	}
+	c.buildRanks()
 	n := c.n
 	hist := make([]int32, c.nsens)
 	for _, s := range c.sens {
@@ -78,7 +125,7 @@ func Mondrian(t *Table, spec Spec, opt *MondrianOptions) (*Result, error) {
 	for i := range idx {
 		idx[i] = int32(i)
 	}
-	shared := &mondrianShared{c: c, idx: idx, tmp: make([]int32, n)}
+	shared := &mondrianShared{c: c, idx: idx, tmp: make([]int32, n), cut: cut}
 	var (
 		mu     sync.Mutex
 		leaves []span
@@ -135,6 +182,7 @@ type mondrianShared struct {
 	c   *compiled
 	idx []int32
 	tmp []int32 // scratch; partitions use disjoint ranges of it
+	cut CutRule
 }
 
 type mworker struct {
@@ -313,6 +361,9 @@ func (w *mworker) splitCut(p span, q int, kids []span) []span {
 		return kids
 	}
 	size := int(p.end - p.start)
+	if w.cut == MedianCut {
+		return w.splitMedian(p, q, kids)
+	}
 	best, bestDiff := -1, 0
 	var cum int
 	var cands []int
@@ -369,8 +420,51 @@ func (w *mworker) splitCut(p span, q int, kids []span) []span {
 	if best < 0 {
 		return kids
 	}
-	cut := w.vals[best]
-	r := c.rank[q]
+	return w.partitionAt(p, q, w.vals[best], kids)
+}
+
+// splitMedian cuts p along QI q at the median value as [MedianCut] says,
+// or returns kids unchanged if that cut is not allowable. w.distinctValues
+// has run.
+func (w *mworker) splitMedian(p span, q int, kids []span) []span {
+	c := w.c
+	size := int(p.end - p.start)
+	middle := size / 2
+	cum, at := 0, -1
+	for i, n := range w.vcnt {
+		cum += int(n)
+		if cum >= middle {
+			at = i
+			break
+		}
+	}
+	if at < 0 || at == len(w.vals)-1 || cum < c.spec.K || size-cum < c.spec.K {
+		return kids
+	}
+	if w.needSens() {
+		m := c.nsens
+		clear(w.left)
+		clear(w.right)
+		for v := range w.vals {
+			dst := w.right
+			if v <= at {
+				dst = w.left
+			}
+			for s, x := range w.shist[v*m : (v+1)*m] {
+				dst[s] += x
+			}
+		}
+		if !c.model.ok(cum, w.left, w.fbuf) || !c.model.ok(size-cum, w.right, w.fbuf) {
+			return kids
+		}
+	}
+	return w.partitionAt(p, q, w.vals[at], kids)
+}
+
+// partitionAt moves the rows of p whose rank on QI q is at most cut to the
+// front and returns kids with the two halves appended.
+func (w *mworker) partitionAt(p span, q int, cut int32, kids []span) []span {
+	r := w.c.rank[q]
 	rows := w.idx[p.start:p.end]
 	tmp := w.tmp[p.start:p.end]
 	nl, nr := 0, 0

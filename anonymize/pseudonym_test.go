@@ -55,10 +55,10 @@ func TestPseudonymizeAndEncryptColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if out.Value(0, 0) != out.Value(2, 0) || out.Value(0, 0) == out.Value(1, 0) || out.Value(0, 0) != p.Pseudonym("id", "alice") {
+	if cell(out, 0, 0) != cell(out, 2, 0) || cell(out, 0, 0) == cell(out, 1, 0) || cell(out, 0, 0) != p.Pseudonym("id", "alice") {
 		t.Fatal("column pseudonyms inconsistent")
 	}
-	if tb.Value(0, 0) != "alice" {
+	if cell(tb, 0, 0) != "alice" {
 		t.Fatal("input table modified")
 	}
 	c, _ := ff1.New(key[:16], ff1.Digits)
@@ -66,12 +66,12 @@ func TestPseudonymizeAndEncryptColumns(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ct := enc.Value(0, 1)
-	if len(ct) != 16 || ct == tb.Value(0, 1) {
+	ct := cell(enc, 0, 1)
+	if len(ct) != 16 || ct == cell(tb, 0, 1) {
 		t.Fatalf("ciphertext %q", ct)
 	}
 	pt, err := c.Decrypt(ct, append([]byte("v1\x00"), "card"...))
-	if err != nil || pt != tb.Value(0, 1) {
+	if err != nil || pt != cell(tb, 0, 1) {
 		t.Fatalf("decrypt: %q %v", pt, err)
 	}
 	if _, err := EncryptColumn(tb, "id", c, nil); !errors.Is(err, ErrInput) {
@@ -99,7 +99,7 @@ func TestMaskAndRedact(t *testing.T) {
 	}
 	tb, _ := ReadCSV(strings.NewReader("name,x\nalice,1\nbob,2\n"), CSVOptions{})
 	r, err := tb.Redact("name")
-	if err != nil || r.Value(0, 0) != Redacted || r.Value(1, 0) != Redacted || r.Value(1, 1) != "2" {
+	if err != nil || cell(r, 0, 0) != Redacted || cell(r, 1, 0) != Redacted || cell(r, 1, 1) != "2" {
 		t.Fatalf("redact: %v", err)
 	}
 }

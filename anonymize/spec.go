@@ -117,6 +117,11 @@ type Spec struct {
 	// Suppression is the fraction of rows that may be suppressed (removed),
 	// in [0, 1]. Mondrian never needs it.
 	Suppression float64
+	// KeepDependent releases columns that [DependentColumns] reports as
+	// functionally dependent on a quasi-identifier. By default [Mondrian],
+	// [Optimal] and [Verify] refuse them with an error wrapping
+	// [ErrDependent], since such a column undoes the generalization.
+	KeepDependent bool
 }
 
 // compiled is a Spec bound to a table.
@@ -167,6 +172,9 @@ func (rt *rankTree) levelOf(a, b int32) int {
 }
 
 func compile(t *Table, spec Spec, needHier bool) (*compiled, error) {
+	if t == nil {
+		return nil, fmt.Errorf("%w: nil table", ErrInput)
+	}
 	n := t.Rows()
 	if n == 0 {
 		return nil, fmt.Errorf("%w: the table has no rows", ErrInput)

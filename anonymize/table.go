@@ -40,8 +40,14 @@ func (c *Column) Lookup(v string) (int32, bool) {
 	return k, ok
 }
 
-// Value returns the value of row i.
-func (c *Column) Value(i int) string { return c.Dict[c.Codes[i]] }
+// Value returns the value of row i, or an error wrapping [ErrIndex] when
+// i is not a row of the column. c must not be nil.
+func (c *Column) Value(i int) (string, error) {
+	if i < 0 || i >= len(c.Codes) {
+		return "", fmt.Errorf("%w: row %d of column %q (it has %d rows)", ErrIndex, i, c.Name, len(c.Codes))
+	}
+	return c.Dict[c.Codes[i]], nil
+}
 
 // Table is a columnar, dictionary-encoded table: every column stores one
 // int32 code per row, so a table of r rows and c columns takes about
@@ -101,8 +107,14 @@ func (t *Table) Names() []string {
 // NumColumns returns the number of columns.
 func (t *Table) NumColumns() int { return len(t.cols) }
 
-// ColumnAt returns column j.
-func (t *Table) ColumnAt(j int) *Column { return t.cols[j] }
+// ColumnAt returns column j (0-based), or an error wrapping [ErrIndex]
+// when the table has no column j. t must not be nil.
+func (t *Table) ColumnAt(j int) (*Column, error) {
+	if j < 0 || j >= len(t.cols) {
+		return nil, fmt.Errorf("%w: column %d (the table has %d columns)", ErrIndex, j, len(t.cols))
+	}
+	return t.cols[j], nil
+}
 
 // Column returns the column with the given name.
 func (t *Table) Column(name string) (*Column, error) {
@@ -122,8 +134,15 @@ func (t *Table) Index(name string) int {
 	return j
 }
 
-// Value returns the value at row i, column j.
-func (t *Table) Value(i, j int) string { return t.cols[j].Value(i) }
+// Value returns the value at row i, column j (both 0-based), or an error
+// wrapping [ErrIndex] when the table has no such cell. t must not be nil.
+func (t *Table) Value(i, j int) (string, error) {
+	c, err := t.ColumnAt(j)
+	if err != nil {
+		return "", err
+	}
+	return c.Value(i)
+}
 
 // CSVOptions configures [ReadCSV]. The zero value reads a comma-separated
 // file whose first line is a header, keeping every row.
@@ -155,11 +174,17 @@ type CSVOptions struct {
 // are decoded one at a time and appended to the columns' code arrays, so
 // memory grows with the encoded table, not with the text. Fields are
 // trimmed of surrounding spaces; empty lines are skipped. A row with the
-// wrong number of fields is an error naming the input and its line.
+// wrong number of fields is an error naming the input and its line. A
+// UTF-8 byte order mark at the start of the input is skipped. A nil r is
+// an error wrapping [ErrInput]; a panic of r.Read is raised again in the
+// caller's goroutine, where it can be recovered.
 func ReadCSV(r io.Reader, opt CSVOptions) (*Table, error) {
 	name := opt.Name
 	if name == "" {
 		name = "input"
+	}
+	if r == nil {
+		return nil, fmt.Errorf("%w: %s: nil reader", ErrInput, name)
 	}
 	delim := opt.Delimiter
 	if delim == 0 {
@@ -201,7 +226,7 @@ func ReadCSV(r io.Reader, opt CSVOptions) (*Table, error) {
 				}
 				var err error
 				if t, err = NewTable(names); err != nil {
-					return fmt.Errorf("%s:%d: %w", name, line, err)
+					return fmt.Errorf("%w (header of %s:%d)", err, name, line)
 				}
 				if !opt.NoHeader {
 					return nil
@@ -239,6 +264,9 @@ func ReadCSV(r io.Reader, opt CSVOptions) (*Table, error) {
 		defer close(done)
 		batches, free := scanBatches(newCSVScanner(r, byte(delim)), done)
 		for b := range batches {
+			if b.panicked != nil {
+				panic(b.panicked)
+			}
 			if err := b.each(handle); err != nil {
 				return nil, err
 			}
@@ -255,7 +283,9 @@ func ReadCSV(r io.Reader, opt CSVOptions) (*Table, error) {
 			}
 		}
 	} else {
-		cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
+		br := bufio.NewReaderSize(r, 1<<16)
+		skipBOM(br)
+		cr := csv.NewReader(br)
 		cr.Comma = delim
 		cr.TrimLeadingSpace = true
 		cr.FieldsPerRecord = -1
@@ -288,11 +318,25 @@ func ReadCSV(r io.Reader, opt CSVOptions) (*Table, error) {
 	return t, nil
 }
 
+// utf8BOM is the UTF-8 encoding of U+FEFF, which some editors write at the
+// start of a text file.
+const utf8BOM = "\xef\xbb\xbf"
+
+// skipBOM discards a UTF-8 byte order mark at the start of br.
+func skipBOM(br *bufio.Reader) {
+	if b, err := br.Peek(len(utf8BOM)); err == nil && string(b) == utf8BOM {
+		br.Discard(len(utf8BOM))
+	}
+}
+
 // WriteCSV writes the table with a header line, separating fields with
 // delim (',' when zero). Fields holding the delimiter, a quote, a line
 // break or leading white space are quoted (RFC 4180). Each dictionary
 // value is encoded once, so writing costs one copy per cell.
 func (t *Table) WriteCSV(w io.Writer, delim rune) error {
+	if w == nil {
+		return fmt.Errorf("%w: nil writer", ErrInput)
+	}
 	if delim == 0 {
 		delim = ','
 	}

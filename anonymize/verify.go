@@ -54,11 +54,18 @@ type Report struct {
 // value that covers the original (so no row was lost beyond the
 // suppression limit, altered, or invented). It returns the report and,
 // when the output does not meet spec, an error wrapping [ErrVerify] that
-// names every violation.
+// names every violation, among them a column left unchanged that is
+// functionally dependent on a QI (see [DependentColumns]; wraps
+// [ErrDependent] too) unless spec.KeepDependent is set.
+//
+// A nil in or out is an error wrapping [ErrInput].
 func Verify(in, out *Table, spec Spec) (*Report, error) {
 	c, err := compile(in, spec, false)
 	if err != nil {
 		return nil, err
+	}
+	if out == nil {
+		return nil, fmt.Errorf("%w: nil output table", ErrInput)
 	}
 	d := len(c.qcol)
 	rep := &Report{RowsIn: in.Rows(), RowsOut: out.Rows()}
@@ -253,11 +260,33 @@ func Verify(in, out *Table, spec Spec) (*Report, error) {
 		}
 		rep.SampleUniques = float64(u) / float64(rep.RowsOut)
 	}
+	if !spec.KeepDependent {
+		deps, err := DependentColumns(in, spec)
+		if err != nil {
+			return nil, err
+		}
+		if len(deps) > 0 {
+			problems = append(problems, &problem{
+				msg: "columns left unchanged reveal a quasi-identifier: " + describeDependences(deps),
+				err: ErrDependent})
+		}
+	}
 	if len(problems) > 0 {
 		return rep, fmt.Errorf("%w: %w", ErrVerify, errors.Join(problems...))
 	}
 	return rep, nil
 }
+
+// problem is one violation found by Verify: its message goes without the
+// package prefix (the ErrVerify wrapper carries it) while errors.Is still
+// finds the sentinel it wraps.
+type problem struct {
+	msg string
+	err error
+}
+
+func (p *problem) Error() string { return p.msg }
+func (p *problem) Unwrap() error { return p.err }
 
 func describeL(l *LDiversity) string {
 	switch l.Kind {

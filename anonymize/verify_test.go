@@ -59,7 +59,7 @@ func TestVerifyCatchesBrokenOutput(t *testing.T) {
 		spec func(Spec) Spec
 		want string
 	}{
-		{"class below k", setCell(res.Output, 3, "age", age.Value(3)), nil, "below k = 10"},
+		{"class below k", setCell(res.Output, 3, "age", colCell(age, 3)), nil, "below k = 10"},
 		{"t above the bound", res.Output, func(s Spec) Spec {
 			s.T = &TCloseness{Kind: EqualDistance, T: good.TMax / 2}
 			return s
@@ -188,7 +188,7 @@ func FuzzVerify(f *testing.F) {
 		}
 		s, _ := out.Column("s")
 		for i := 0; i < out.Rows(); i++ {
-			if s.Value(i) != in.Value(i, 2) {
+			if colCell(s, i) != cell(in, i, 2) {
 				t.Fatalf("accepted an altered sensitive value at row %d", i+1)
 			}
 		}

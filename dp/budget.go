@@ -1,7 +1,10 @@
 package dp
 
 import (
+	"crypto/hmac"
+	"crypto/sha256"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"sync"
@@ -142,15 +145,24 @@ func within(spent, limit float64) bool {
 // Spend admits a release named request (for the error message and logs)
 // of cost c if the total stays within the budget, and records it. Otherwise
 // it spends nothing and returns an error wrapping [ErrBudgetExhausted] that
-// names the request, its cost and the remaining budget. An invalid cost is
-// an error wrapping [ErrInvalidParameter].
+// names the request, its cost and the remaining budget; so does a request
+// past the 2^64-1st, whose count would not fit. An invalid cost is an error
+// wrapping [ErrInvalidParameter].
 func (f *Filter) Spend(request string, c Cost) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// The cost is checked under the lock: UnmarshalBinary may change the
+	// accounting concurrently.
 	if err := checkCost(f.kind, c); err != nil {
 		return fmt.Errorf("dp: cannot spend for request %q: %w", request, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	next := Cost{f.spent.Epsilon + c.Epsilon, f.spent.Delta + c.Delta, f.spent.Rho + c.Rho}
+	if f.n == math.MaxUint64 {
+		return fmt.Errorf("%w: request %q would overflow the request count", ErrBudgetExhausted, request)
+	}
+	if !finite(next.Epsilon) || !finite(next.Rho) {
+		return fmt.Errorf("%w: request %q costs %s and the total would overflow float64", ErrBudgetExhausted, request, f.format(c))
+	}
 	if !within(next.Epsilon, f.limit.Epsilon) || !within(next.Delta, f.limit.Delta) || !within(next.Rho, f.limit.Rho) {
 		return fmt.Errorf("%w: request %q costs %s but only %s remains of %s",
 			ErrBudgetExhausted, request, f.format(c), f.format(f.remainingLocked()), f.format(f.limit))
@@ -171,7 +183,11 @@ func (f *Filter) format(c Cost) string {
 }
 
 // Accounting returns the privacy notion tracked by f.
-func (f *Filter) Accounting() Accounting { return f.kind }
+func (f *Filter) Accounting() Accounting {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kind
+}
 
 // Limit returns the budget.
 func (f *Filter) Limit() Cost {
@@ -206,17 +222,28 @@ func (f *Filter) remainingLocked() Cost {
 //
 //	magic "PMLF" | version uint8 = 1 | accounting uint8 |
 //	limit ε, δ, ρ float64 | spent ε, δ, ρ float64 | requests uint64
+//
+// With a MAC ([Filter.MarshalBinaryMAC]) the 32-byte HMAC-SHA256 of
+// filterMACLabel followed by those 62 bytes is appended (94 bytes).
 const (
-	filterMagic   = "PMLF"
-	filterVersion = 1
-	filterLen     = 4 + 1 + 1 + 6*8 + 8
+	filterMagic    = "PMLF"
+	filterVersion  = 1
+	filterLen      = 4 + 1 + 1 + 6*8 + 8
+	filterMACLen   = filterLen + sha256.Size
+	filterMACLabel = "privml dp.Filter state v1\x00"
+	// MinFilterMACKeyLen is the shortest key [Filter.MarshalBinaryMAC] and
+	// [Filter.UnmarshalBinaryMAC] accept, in bytes.
+	MinFilterMACKeyLen = 16
 )
 
-// MarshalBinary saves the filter's accounting, budget and spending.
+// MarshalBinary saves the filter's accounting, budget and spending. The
+// encoding is not authenticated: whoever can write it can raise the budget
+// to any value a constructor accepts. Use [Filter.MarshalBinaryMAC] when the
+// storage is not trusted.
 func (f *Filter) MarshalBinary() ([]byte, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	b := make([]byte, 0, filterLen)
+	b := make([]byte, 0, filterMACLen)
 	b = append(b, filterMagic...)
 	b = append(b, filterVersion, byte(f.kind))
 	for _, v := range []float64{f.limit.Epsilon, f.limit.Delta, f.limit.Rho, f.spent.Epsilon, f.spent.Delta, f.spent.Rho} {
@@ -226,12 +253,71 @@ func (f *Filter) MarshalBinary() ([]byte, error) {
 	return b, nil
 }
 
-// UnmarshalBinary restores a filter saved by MarshalBinary, replacing the
-// state of f. Data that is truncated, of another version, or describes an
-// impossible state (negative or NaN values, spending beyond the budget,
-// fields foreign to the accounting) is rejected with an error wrapping
+// MarshalBinaryMAC is [Filter.MarshalBinary] followed by an HMAC-SHA256 tag
+// under key (at least [MinFilterMACKeyLen] bytes, kept apart from the saved
+// state), so that [Filter.UnmarshalBinaryMAC] detects any change to the
+// state. The MAC cannot detect rollback or substitution: an older state
+// saved under the same key verifies too, and so does the state of another
+// filter saved under the same key (a larger budget, say). A caller that
+// must exclude substitution uses one key per filter (derived, for instance,
+// as HMAC(master key, filter name)); one that must exclude rollback keeps
+// the request count ([Filter.Spent]) or a version number where the
+// attacker cannot write, or changes the key with every save.
+func (f *Filter) MarshalBinaryMAC(key []byte) ([]byte, error) {
+	if err := checkMACKey(key); err != nil {
+		return nil, err
+	}
+	b, _ := f.MarshalBinary()
+	return append(b, filterMAC(key, b)...), nil
+}
+
+// UnmarshalBinaryMAC checks the tag appended by [Filter.MarshalBinaryMAC]
+// under key, in constant time, before it decodes anything, and then
+// restores the state as [Filter.UnmarshalBinary] does. A tag that does not
+// match (tampered state, or another key) is an error wrapping
 // [ErrInvalidEncoding], and f is left unchanged.
+func (f *Filter) UnmarshalBinaryMAC(data, key []byte) error {
+	if err := checkMACKey(key); err != nil {
+		return err
+	}
+	if len(data) != filterMACLen {
+		return fmt.Errorf("%w: authenticated filter state is %d bytes, want %d", ErrInvalidEncoding, len(data), filterMACLen)
+	}
+	state, tag := data[:filterLen], data[filterLen:]
+	if !hmac.Equal(tag, filterMAC(key, state)) {
+		return fmt.Errorf("%w: filter state does not match its MAC (modified, or saved under another key)", ErrInvalidEncoding)
+	}
+	return f.UnmarshalBinary(state)
+}
+
+func checkMACKey(key []byte) error {
+	if len(key) < MinFilterMACKeyLen {
+		return fmt.Errorf("%w: filter MAC key is %d bytes, want at least %d", ErrInvalidParameter, len(key), MinFilterMACKeyLen)
+	}
+	return nil
+}
+
+func filterMAC(key, state []byte) []byte {
+	m := hmac.New(sha256.New, key)
+	m.Write([]byte(filterMACLabel))
+	m.Write(state)
+	return m.Sum(nil)
+}
+
+// UnmarshalBinary restores a filter saved by MarshalBinary, replacing the
+// state of f. It accepts exactly the states that a constructor followed by
+// calls to Spend can produce: the budget must be one a constructor accepts
+// (an infinite one only as [NewOdometer] makes it), the spending finite,
+// non-negative, within the budget and zero for fields foreign to the
+// accounting, zero after zero requests, and below one in δ per request.
+// Anything else, and data that is truncated or of another version, is
+// rejected with an error wrapping [ErrInvalidEncoding], and f is left
+// unchanged. A valid state can still be replaced by another valid one with
+// a larger budget: only [Filter.UnmarshalBinaryMAC] detects that.
 func (f *Filter) UnmarshalBinary(data []byte) error {
+	if len(data) == filterMACLen && string(data[:4]) == filterMagic {
+		return fmt.Errorf("%w: filter state carries a MAC; restore it with UnmarshalBinaryMAC", ErrInvalidEncoding)
+	}
 	if len(data) != filterLen {
 		return fmt.Errorf("%w: filter state is %d bytes, want %d", ErrInvalidEncoding, len(data), filterLen)
 	}
@@ -245,24 +331,23 @@ func (f *Filter) UnmarshalBinary(data []byte) error {
 	if kind < PureDP || kind > ZCDP {
 		return fmt.Errorf("%w: unknown accounting %d", ErrInvalidEncoding, data[5])
 	}
+	names := [6]string{"budget epsilon", "budget delta", "budget rho", "spent epsilon", "spent delta", "spent rho"}
 	var v [6]float64
 	for i := range v {
 		v[i] = math.Float64frombits(binary.LittleEndian.Uint64(data[6+8*i:]))
-		if math.IsNaN(v[i]) || v[i] < 0 {
-			return fmt.Errorf("%w: field %d is %v", ErrInvalidEncoding, i, v[i])
+		// Negative zero is refused too, so that the encoding is canonical.
+		if math.IsNaN(v[i]) || math.Signbit(v[i]) {
+			return fmt.Errorf("%w: filter state %s is %v", ErrInvalidEncoding, names[i], v[i])
 		}
 	}
 	limit := Cost{v[0], v[1], v[2]}
 	spent := Cost{v[3], v[4], v[5]}
 	n := binary.LittleEndian.Uint64(data[54:])
 	if err := checkLimit(kind, limit); err != nil {
-		return fmt.Errorf("%w: budget: %v", ErrInvalidEncoding, err)
+		return fmt.Errorf("%w: filter state budget: %v", ErrInvalidEncoding, err)
 	}
-	if err := checkCost(kind, spent); err != nil && !(kind == ApproxDP && spent.Delta >= 1 && within(spent.Delta, limit.Delta)) {
-		return fmt.Errorf("%w: spent: %v", ErrInvalidEncoding, err)
-	}
-	if !within(spent.Epsilon, limit.Epsilon) || !within(spent.Delta, limit.Delta) || !within(spent.Rho, limit.Rho) {
-		return fmt.Errorf("%w: spending exceeds the budget", ErrInvalidEncoding)
+	if err := checkSpent(kind, limit, spent, n); err != nil {
+		return fmt.Errorf("%w: filter state spending: %v", ErrInvalidEncoding, err)
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
@@ -270,23 +355,59 @@ func (f *Filter) UnmarshalBinary(data []byte) error {
 	return nil
 }
 
-// checkLimit validates a budget as the constructors would (infinite
-// budgets are odometers).
+// checkLimit accepts exactly the budgets the constructors make: it calls
+// them and compares.
 func checkLimit(kind Accounting, l Cost) error {
-	pos := func(v float64) bool { return v > 0 && !math.IsNaN(v) }
-	switch kind {
-	case PureDP:
-		if !pos(l.Epsilon) || l.Delta != 0 || l.Rho != 0 {
-			return fmt.Errorf("invalid pure DP budget %+v", l)
+	var g *Filter
+	var err error
+	switch {
+	case math.IsInf(l.Epsilon, 1) || math.IsInf(l.Rho, 1):
+		g, err = NewOdometer(kind)
+	case kind == PureDP:
+		g, err = NewPureFilter(l.Epsilon)
+	case kind == ApproxDP:
+		g, err = NewApproxFilter(l.Epsilon, l.Delta)
+	default:
+		g, err = NewZCDPFilter(l.Rho)
+	}
+	if err != nil {
+		if pe, ok := errors.AsType[*ParamError](err); ok {
+			return fmt.Errorf("%s = %v: %s", pe.Param, pe.Value, pe.Reason)
 		}
-	case ApproxDP:
-		if !pos(l.Epsilon) || !(l.Delta > 0 && l.Delta <= 1) || l.Rho != 0 || (l.Delta == 1 && !math.IsInf(l.Epsilon, 1)) {
-			return fmt.Errorf("invalid approximate DP budget %+v", l)
+		return err
+	}
+	if g.limit != l {
+		return fmt.Errorf("%s budget %s is not one a constructor makes", kind, g.format(l))
+	}
+	return nil
+}
+
+// checkSpent accepts the spending that Spend can accumulate from zero in n
+// requests against limit.
+func checkSpent(kind Accounting, limit, spent Cost, n uint64) error {
+	for _, f := range []struct {
+		name string
+		v, l float64
+		used bool
+	}{
+		{"epsilon", spent.Epsilon, limit.Epsilon, kind != ZCDP},
+		{"delta", spent.Delta, limit.Delta, kind == ApproxDP},
+		{"rho", spent.Rho, limit.Rho, kind == ZCDP},
+	} {
+		switch {
+		case !finite(f.v):
+			return fmt.Errorf("%s %v is not finite", f.name, f.v)
+		case !f.used && f.v != 0:
+			return fmt.Errorf("%s %v under %s accounting", f.name, f.v, kind)
+		case !within(f.v, f.l):
+			return fmt.Errorf("%s %v exceeds the budget %v", f.name, f.v, f.l)
+		case n == 0 && f.v != 0:
+			return fmt.Errorf("%s %v after no requests", f.name, f.v)
 		}
-	case ZCDP:
-		if !pos(l.Rho) || l.Epsilon != 0 || l.Delta != 0 {
-			return fmt.Errorf("invalid zCDP budget %+v", l)
-		}
+	}
+	// Each request costs δ < 1.
+	if n < 2 && spent.Delta >= float64(n) && spent.Delta != 0 {
+		return fmt.Errorf("delta %v in %d request(s), each below 1", spent.Delta, n)
 	}
 	return nil
 }

@@ -369,7 +369,7 @@ func (k *bootKeys) encode(e *encoder) {
 	e.evk(k.s2d)
 }
 
-func decodeBootKeys(d *decoder, b *bootSpec) *bootKeys {
+func decodeBootKeys(d *decoder, b *bootSpec, strict bool) *bootKeys {
 	p2 := b.params.BootstrappingParameters
 	nGal := d.u32()
 	if d.err != nil {
@@ -379,8 +379,20 @@ func decodeBootKeys(d *decoder, b *bootSpec) *bootKeys {
 		d.fail(ErrTooLarge, "%d bootstrapping Galois keys, limit %d", nGal, MaxGaloisKeys)
 		return nil
 	}
+	// strict: exactly the Galois elements genBootKeys generates.
+	var want map[uint64]bool
+	if strict {
+		want = map[uint64]bool{}
+		for _, g := range append(b.params.GaloisElements(p2), p2.GaloisElementForComplexConjugation()) {
+			want[g] = true
+		}
+		if int(nGal) != len(want) {
+			d.fail(ErrMismatch, "%d bootstrapping Galois keys, the parameters need %d", nGal, len(want))
+			return nil
+		}
+	}
 	comp := rlwe.EvaluationKeyParameters{Compressed: true}
-	keyBytes := int64(8*p2.N()) * int64(len(p2.Q())+len(p2.P())) * int64(len(rlwe.NewGaloisKey(p2, comp).Value))
+	keyBytes := int64(8*p2.N()) * int64(len(p2.Q())+len(p2.P())) * int64(p2.BaseRNSDecompositionVectorSize(p2.MaxLevelQ(), p2.MaxLevelP()))
 	if keyBytes*int64(nGal+2) > MaxBootstrapKeyBytes {
 		d.fail(ErrTooLarge, "%d bootstrapping keys of %d bytes exceed %d bytes", nGal+2, keyBytes, int64(MaxBootstrapKeyBytes))
 		return nil
@@ -405,6 +417,10 @@ func decodeBootKeys(d *decoder, b *bootSpec) *bootKeys {
 		}
 		if _, dup := k.gks[g]; dup {
 			d.fail(ErrMalformed, "bootstrapping Galois key %d: duplicate element %d", i, g)
+			return nil
+		}
+		if want != nil && !want[g] {
+			d.fail(ErrMismatch, "bootstrapping Galois key %d: element %d is not one of the bootstrapping circuit", i, g)
 			return nil
 		}
 		gk := rlwe.NewGaloisKey(p2, comp)

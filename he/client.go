@@ -155,6 +155,12 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 				return nil, fmt.Errorf("he: sample %d feature %d is %v: %w", si, i, v, ErrInput)
 			}
 		}
+		for i, v := range x {
+			if plan.inLo != nil && (v < plan.inLo[i] || v > plan.inHi[i]) {
+				return nil, fmt.Errorf("he: sample %d feature %d = %g is outside [%g, %g], the range the plan was compiled for: %w",
+					si, i, v, plan.inLo[i], plan.inHi[i], ErrRange)
+			}
+		}
 	}
 	slots := params.Slots()
 	level := params.Depth()
@@ -188,11 +194,15 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 				continue
 			}
 			E := plan.layers[0].expand
+			// With an expanded input, block j of the layer's diagonal
+			// period P holds rot(x, j mod E) over P slots; P exceeds the
+			// input period when the layer has more outputs than inputs.
+			P := plan.layers[0].period()
 			for b := range ceilDiv(dim, B) {
 				for s := range buf {
 					i := b*B + s%B
-					if E > 0 { // block j holds rot(x, j mod E)
-						i = (s%B + (s/B)%E) % B
+					if E > 0 {
+						i = (s%P + (s/P)%E) % P
 					}
 					buf[s] = 0
 					if i < dim {
@@ -232,22 +242,43 @@ func encryptSamples(params Parameters, ecd *ckks.Encoder, enc *rlwe.Encryptor, p
 // the approximation error of CKKS. Use it only for results that stay with
 // the key owner; see [Client.DecryptPublic] for results that are released.
 func (c *Client) Decrypt(ct *Ciphertext) ([][]float64, error) {
-	return c.decrypt(ct, -1)
+	return c.decrypt(ct)
 }
 
-// DecryptPublic decrypts like [Client.Decrypt] but decodes with lattigo's
-// public decoding, which adds noise flooding and rounds to logPrecision
-// bits, so that releasing the values does not expose the secret key to the
-// Li-Micciancio key-recovery attack (IND-CPA-D). logPrecision must be in
-// [1, 52]; 20 suits most models.
-func (c *Client) DecryptPublic(ct *Ciphertext, logPrecision float64) ([][]float64, error) {
-	if !(logPrecision >= 1 && logPrecision <= 52) {
-		return nil, fmt.Errorf("he: logPrecision %v out of [1, 52]: %w", logPrecision, ErrInput)
+// DecryptPublic decrypts a result that will leave the key owner: it adds
+// noise flooding in the coefficient domain before decoding (see
+// [PublicDecryption] and the package documentation, "Threat model"), so
+// that releasing the values does not expose the secret key to the
+// Li-Micciancio key-recovery attack (IND-CPA-D). plan is the plan the
+// ciphertext was evaluated (or encrypted) for: the flooding is sized from
+// its noise estimate. Two calls on the same ciphertext return different
+// values. Decryption is refused with [ErrPrecision] when the flooding
+// would leave fewer than [PublicDecryption.MinPrecision] bits; the
+// result reports the bits left and the error bounds.
+func (c *Client) DecryptPublic(plan *Plan, ct *Ciphertext, opts PublicDecryption) (*Decrypted, error) {
+	if err := c.checkPlan(plan); err != nil {
+		return nil, err
 	}
-	return c.decrypt(ct, logPrecision)
+	fs, err := opts.resolve(plan, ct, 1)
+	if err != nil {
+		return nil, err
+	}
+	slots := c.params.Slots()
+	vals := make([][]float64, len(ct.cts))
+	for i, e := range ct.cts {
+		pt := c.dec.DecryptNew(e)
+		if err := addFlooding(c.params.p.RingQ(), pt, fs.sigma, fs.rand); err != nil {
+			return nil, err
+		}
+		vals[i] = make([]float64, slots)
+		if err := c.ecd.Decode(pt, vals[i]); err != nil {
+			return nil, fmt.Errorf("he: cannot decode ciphertext %d: %w", i, err)
+		}
+	}
+	return fs.result(ct.unpack(vals)), nil
 }
 
-func (c *Client) decrypt(ct *Ciphertext, logPrec float64) ([][]float64, error) {
+func (c *Client) decrypt(ct *Ciphertext) ([][]float64, error) {
 	if c.sk == nil {
 		return nil, fmt.Errorf("he: client is closed: %w", ErrInput)
 	}
@@ -259,13 +290,7 @@ func (c *Client) decrypt(ct *Ciphertext, logPrec float64) ([][]float64, error) {
 	for i, e := range ct.cts {
 		pt := c.dec.DecryptNew(e)
 		v := make([]float64, slots)
-		var err error
-		if logPrec > 0 {
-			err = c.ecd.DecodePublic(pt, v, logPrec)
-		} else {
-			err = c.ecd.Decode(pt, v)
-		}
-		if err != nil {
+		if err := c.ecd.Decode(pt, v); err != nil {
 			return nil, fmt.Errorf("he: cannot decode ciphertext %d: %w", i, err)
 		}
 		vals[i] = v

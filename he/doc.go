@@ -6,7 +6,8 @@
 // # Roles
 //
 // A [Client] owns the secret key. It encrypts samples ([Client.Encrypt]),
-// decrypts results ([Client.Decrypt], [Client.DecryptPublic]) and
+// decrypts results ([Client.Decrypt] for itself, [Client.DecryptPublic]
+// with noise flooding for results it releases) and
 // generates exactly the evaluation keys a compiled model needs
 // ([Client.GenEvaluationKeys]). A [Server] holds the compiled model and
 // [EvaluationKeys] only: nothing in its type can decrypt. Lattigo types stay
@@ -39,9 +40,49 @@
 // the prime the next rescale removes), so evaluation never meets a scale
 // mismatch. With calibration samples ([CompileOptions.Calibration]) the
 // planner also sets the approximation intervals of sigmoid and tanh and
-// checks that outputs fit the modulus headroom. [Verify] runs the whole
+// checks that outputs fit the modulus headroom. NaN or infinite
+// calibration values are refused with [ErrInput]. [Verify] runs the whole
 // protocol and reports argmax agreement and the maximum error against
 // plaintext inference.
+//
+// Input range. A plan compiled with calibration samples keeps the range
+// of every feature (that of the samples, widened by a quarter of its
+// width on each side), or the range of [CompileOptions.InputRange];
+// [Client.Encrypt] refuses a sample outside it with [ErrRange], naming the
+// sample, the feature and the interval, since the polynomial activations
+// diverge outside the intervals they were fitted for (a logistic
+// regression would otherwise return −1647.9 for an input of 1e30).
+// Without calibration or a range nothing is checked. The range is part of
+// the plan's encoding (format version 3).
+//
+// Explain. [Explain] and [Plan.Explain] report per layer the levels used,
+// the position in the modulus chain, the interval, a bound on the
+// activation input (from the input range by interval arithmetic), the
+// estimated noise and approximation error and the expected error, the
+// precision [Client.DecryptPublic] would leave, and hints: an interval the
+// inputs can exceed, a model too deep (with the depth of cheaper
+// activations: a ReLU with alpha 4 costs 8 levels instead of 12, a square
+// 1), an expected error above 1e-2. The noise model is described in
+// noise.go: the average-case analysis of Costache et al. for fresh
+// encryptions, rescales and key switches, the triangle inequality through
+// linear layers, 2|x|·e through squares and max|p'|·e through
+// polynomials, with a worst-slot factor for the terms that multiply the
+// secret; TestNoiseEstimateHolds checks it against encrypted runs (it
+// overestimates the measured noise by 2 to 32 times).
+//
+// # ONNX import
+//
+// [ReadONNX] reads a model exported to ONNX (by torch.onnx.export, for
+// example) whose graph is a chain of Gemm, MatMul, Conv, AveragePool,
+// GlobalAveragePool, BatchNormalization, arithmetic with constants,
+// Flatten and Reshape, with Relu, Sigmoid, Tanh or the square (Mul x x,
+// Pow x 2) as activations. Consecutive linear operators are multiplied
+// into one dense layer, so batch normalization is folded and pooling next
+// to a linear layer costs no extra level; a first-layer convolution keeps
+// its shape for the planner. Other operators, including ai.onnx.ml ones
+// such as skl2onnx's LinearClassifier, are refused with the node's name
+// and operator. The ONNX schema's Go code is generated from the official
+// onnx.proto and lives, with the graph lowering, in an internal package.
 //
 // # Packing and layouts
 //
@@ -95,7 +136,16 @@
 // [Parameters.Slots] samples. Dense layers are multiply-accumulates by
 // plaintext scalars with no rotation and no Galois key, computed with one
 // Montgomery reduction per output coefficient, and x² is relinearized
-// lazily after the next layer, which has fewer outputs.
+// lazily after the next layer, which has fewer outputs. The slots no
+// sample uses would hold the model's output on an all-zero input: the
+// server subtracts that output (computed in the clear) there and adds
+// fresh uniform values on ±2^(LogOutputBound−2) from crypto/rand, so the
+// client reads only its samples' outputs (TestBatchUnusedSlotsMasked). In
+// latency mode the other slots of an output hold replicas of the outputs
+// (with the period of the last layer) or zeros, up to the noise
+// (TestLatencyOtherSlots, for models whose last layer has no activation;
+// after a final activation the padding holds the activation's value at
+// zero), so they are not masked.
 //
 // Sigmoid and tanh are Chebyshev interpolants of the chosen degree over
 // [-Interval, Interval], evaluated with lattigo's Paterson-Stockmeyer
@@ -201,7 +251,16 @@
 // and counts are capped ([MaxCiphertextParts], [MaxGaloisKeys],
 // [MaxEvaluationKeyBytes], [MaxModelWeights]); malformed input returns an
 // error wrapping [ErrMalformed] or [ErrTooLarge], never a panic, and the
-// decoders are fuzzed. Evaluation keys travel compressed: each key carries a
+// decoders are fuzzed (from 16 KB logN-10 seeds and header prefixes, so
+// that the fuzzer makes progress). A server that receives a client's keys
+// for a known plan decodes them with [ReadEvaluationKeysFor], which
+// compares the parameters with the plan's as bytes (no ring is built from
+// the stream) and accepts, before allocating each key, only the keys
+// [Client.GenEvaluationKeys] makes for that plan, at their levels: a client
+// cannot make the server allocate more than the plan's keys (a crafted
+// stream claiming top-level keys for a depth-15 PN15 plan makes
+// [ReadEvaluationKeys] allocate 49 MB before it fails, and
+// ReadEvaluationKeysFor 2 KB). Evaluation keys travel compressed: each key carries a
 // 32-byte seed instead of its uniform half, which the server regenerates.
 // Decoders refuse parameters below 128-bit security unless called with
 // [AllowInsecureForTesting]. Bootstrappable parameters are rebuilt from
@@ -231,7 +290,8 @@
 //     (split into up to GOMAXPROCS parts balanced by cost and added), and
 //     the output blocks of a matrix larger than the slot count.
 //
-// Batch results are bit-identical whatever GOMAXPROCS; in latency mode
+// Batch results are bit-identical whatever GOMAXPROCS (but for the
+// fresh masks of the unused slots); in latency mode
 // each giant-step part is divided by P separately, which changes results
 // by a rounding far below the CKKS noise. Concurrent Evaluate calls each
 // start their own goroutines, so a server already saturated by concurrent
@@ -243,9 +303,17 @@
 // ([NewParties]): [CollectiveKeyGen] builds the public key (an
 // [Encryptor]) and the evaluation keys of a plan from one share per party,
 // and [ThresholdDecrypt] decrypts only when every party contributes a
-// noise-flooded decryption share (lattigo's multiparty package, after
-// Mouchet, Troncoso-Pastoriza, Bossuat and Hubaux, PETS 2021). Both run
-// the parties in one process; the shares are what a deployment would send.
+// noise-flooded decryption share c1·s_i + z_i (after Mouchet,
+// Troncoso-Pastoriza, Bossuat and Hubaux, PETS 2021; key generation uses
+// lattigo's multiparty package). Each party's z_i has the standard
+// deviation σ = √(12τ)·2^(s/2)·B of [Client.DecryptPublic] (B estimated for
+// the collective key, the sum of the parties' shares), so one honest
+// party's share hides the ciphertext noise from all others; the result
+// carries √n times that flooding, and is refused below
+// [PublicDecryption.MinPrecision] bits. TestThresholdFloodingStatistics
+// measures the flooding's standard deviation against the configured one
+// (within 2%). Both calls run the parties in one process; the shares are
+// what a deployment would send.
 //
 // # Threat model
 //
@@ -257,14 +325,40 @@
 // information about the model to a client that queries it many times.
 // A malicious server can return wrong results; nothing here detects that.
 //
+// What the client learns about the model: the outputs of the samples it
+// sends (in batch mode the other slots are masked) and, today, the plan,
+// which holds the weights in the clear ([Client.Encrypt] and
+// [Client.DecryptPublic] take it). Circuit privacy is not provided: a
+// deployment that hides the model from the client must not give it the
+// plan, and even then the output ciphertexts are not sanitized (their
+// noise depends on the computation and the model), so the model is
+// protected only as far as its outputs and their noise protect it.
+//
 // CKKS decryption is approximate: a decrypted value carries noise that
 // depends on the secret key. Li and Micciancio (Eurocrypt 2021) showed that
 // releasing such decryptions to a party that chose the computation
 // (IND-CPA-D) can reveal the key. Results that stay with the key owner may
 // be read with [Client.Decrypt]; results that leave the key owner must be
-// decoded with [Client.DecryptPublic], which rounds and floods the noise
-// with lattigo's public decoding, or be rounded to the precision the
-// application needs before release.
+// decrypted with [Client.DecryptPublic], which adds noise flooding in the
+// coefficient domain before decoding, with the standard deviation
+// σ = √(12τ)·2^(s/2)·B of Li, Micciancio, Schultz and Sorrell (Crypto
+// 2022) as OpenFHE's NOISE_FLOODING_DECRYPT applies it: s the statistical
+// security (30 by default), τ the number of released decryptions of the
+// same or related ciphertexts (1 by default), B a bound on the ciphertext
+// noise from the plan's estimate (twice the estimated coefficient standard
+// deviation times the Gaussian tail of a 2^-s union bound over the N
+// coefficients). Flooding costs about s/2 + log2(√(12τ)) + log2(√(N/2)) +
+// 4 bits over the noise, so it needs a large scale: with the default
+// options (estimates from [Plan.Explain] for 8-6-3 models), at a 2^50
+// scale and logN 10 a 6-4(square)-3 batch model keeps 13 bits
+// (TestDecryptPublicFlooding, where the flooding measures 2^21 times the
+// key-dependent noise); at PN15 (2^45) linear and sigmoid models keep 5
+// to 7 bits, a latency model with a square 3 and a batch model with a
+// square under 1 (its lazy relinearization rescales degree-2 ciphertexts,
+// whose rounding multiplies s²); PN13 and PN14 keep none (at most 0.8
+// bits): [Client.DecryptPublic] then refuses with [ErrPrecision] unless
+// [PublicDecryption.MinPrecision] is lowered. The estimate assumes inputs
+// in the plan's input range; a model with a square activation needs one.
 //
 // Randomness for keys and encryption comes from crypto/rand (lattigo's
 // default PRNG reads it directly). Tests make keys and ciphertexts
@@ -313,6 +407,13 @@
 //   - M. Albrecht et al. Homomorphic Encryption Security Standard, 2018.
 //   - B. Li, D. Micciancio. On the Security of Homomorphic Encryption on
 //     Approximate Numbers. Eurocrypt 2021.
+//   - B. Li, D. Micciancio, M. Schultz, J. Sorrell. Securing Approximate
+//     Homomorphic Encryption Using Differential Privacy. Crypto 2022
+//     (noise flooding σ = √(12τ)·2^(s/2)·B, as in OpenFHE's
+//     CKKS_NOISE_FLOODING.md).
+//   - A. Costache, B. R. Curtis, E. Hales, S. Murphy, T. Ogilvie,
+//     R. Player. On the Precision Loss in Approximate Homomorphic
+//     Encryption. SAC 2023, eprint 2022/162 (average-case noise model).
 //   - E. Lee, J.-W. Lee, J.-S. No, Y.-S. Kim. Minimax Approximation of Sign
 //     Function by Composite Polynomial for Homomorphic Comparison. IEEE TDSC
 //     2021 (composite minimax sign, used for ReLU).

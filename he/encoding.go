@@ -27,8 +27,11 @@ const (
 	kindPlan       = 'M'
 	// planVersion is the version of plans whose model declares a
 	// convolution (version 2 adds the layer shapes and the packing);
-	// other plans are written as version 1, which readers before it read.
-	planVersion = 2
+	// plans with an input range are written as version 3
+	// (planVersionRange), version 2 followed by the range; other plans
+	// as version 1, which readers before these versions read.
+	planVersion      = 2
+	planVersionRange = 3
 )
 
 // Decoder limits.
@@ -429,11 +432,51 @@ func (k *EvaluationKeys) WriteTo(w io.Writer) (int64, error) {
 
 // ReadEvaluationKeys decodes a key set written by
 // [EvaluationKeys.WriteTo]: at most [MaxGaloisKeys] keys and
-// [MaxEvaluationKeyBytes] bytes, every coefficient reduced.
+// [MaxEvaluationKeyBytes] bytes, every coefficient reduced. A server that
+// receives keys for a known plan should use [ReadEvaluationKeysFor],
+// which allocates only the keys the plan needs.
 func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, error) {
 	d := &decoder{r: r, what: "evaluation keys"}
 	d.header(kindKeys)
 	params := decodeParameters(d, policy)
+	return decodeEvaluationKeys(d, params, nil)
+}
+
+// ReadEvaluationKeysFor decodes a key set written by
+// [EvaluationKeys.WriteTo] for plan, checking while it decodes, before
+// allocating any key, that the parameters are the plan's and that the
+// stream holds exactly the keys [Client.GenEvaluationKeys] makes for the
+// plan: the relinearization key if and only if the plan relinearizes, at
+// its level, the plan's Galois elements at their levels, and the
+// bootstrapping keys if and only if the plan bootstraps. A client can
+// therefore not make a server allocate more than the plan's keys.
+// Insecure parameters are accepted only if the plan has them, and the parameters are compared with the plan's as
+// bytes, so that no ring is built from the stream.
+func ReadEvaluationKeysFor(r io.Reader, plan *Plan) (*EvaluationKeys, error) {
+	if plan == nil {
+		return nil, fmt.Errorf("he: ReadEvaluationKeysFor: nil plan: %w", ErrInput)
+	}
+	d := &decoder{r: r, what: "evaluation keys"}
+	d.header(kindKeys)
+	// The parameters must be encoded exactly as the plan's: compared as
+	// bytes, so that no ring is built from the stream.
+	var want bytes.Buffer
+	plan.params.encode(&encoder{w: &want})
+	got := make([]byte, want.Len())
+	d.read(got)
+	if d.err != nil {
+		return nil, d.err
+	}
+	if !bytes.Equal(got, want.Bytes()) {
+		d.fail(ErrMismatch, "keys for other parameters than the plan's %s", plan.params.Name())
+		return nil, d.err
+	}
+	return decodeEvaluationKeys(d, plan.params, plan)
+}
+
+// decodeEvaluationKeys decodes the key set after the parameters; with a
+// plan, only the keys the plan needs are accepted.
+func decodeEvaluationKeys(d *decoder, params Parameters, plan *Plan) (*EvaluationKeys, error) {
 	flags := d.u8()
 	nGal := d.u32()
 	if d.err != nil {
@@ -451,9 +494,22 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 		d.fail(ErrTooLarge, "%d Galois keys, limit %d", nGal, MaxGaloisKeys)
 		return nil, d.err
 	}
+	if plan != nil {
+		switch {
+		case (flags&1 != 0) != plan.relin:
+			d.fail(ErrMismatch, "relinearization key present %v, the plan needs one %v", flags&1 != 0, plan.relin)
+		case (flags&2 != 0) != (plan.boots > 0):
+			d.fail(ErrMismatch, "bootstrapping keys present %v, the plan bootstraps %v", flags&2 != 0, plan.boots > 0)
+		case int(nGal) != len(plan.galEls):
+			d.fail(ErrMismatch, "%d Galois keys, the plan needs %d", nGal, len(plan.galEls))
+		}
+		if d.err != nil {
+			return nil, d.err
+		}
+	}
 	rp := params.p.GetRLWEParameters()
-	compressed := rlwe.EvaluationKeyParameters{Compressed: true}
-	keyBytes := int64(8*params.p.N()) * int64(len(params.p.Q())+len(params.p.P())) * int64(len(rlwe.NewGaloisKey(rp, compressed).Value))
+	maxLevelP := params.p.MaxLevelP()
+	keyBytes := int64(8*params.p.N()) * int64(len(params.p.Q())+len(params.p.P())) * int64(rp.BaseRNSDecompositionVectorSize(params.p.MaxLevelQ(), maxLevelP))
 	if keyBytes*int64(nGal+1) > MaxEvaluationKeyBytes {
 		d.fail(ErrTooLarge, "%d keys of %d bytes exceed %d bytes", nGal+1, keyBytes, int64(MaxEvaluationKeyBytes))
 		return nil, d.err
@@ -466,6 +522,10 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 		}
 		if level > params.Depth() {
 			d.fail(ErrMalformed, "relinearization key level %d above the parameters' %d", level, params.Depth())
+			return nil, d.err
+		}
+		if plan != nil && level != plan.relinLevel {
+			d.fail(ErrMismatch, "relinearization key at level %d, the plan relinearizes at %d", level, plan.relinLevel)
 			return nil, d.err
 		}
 		rlk := rlwe.NewRelinearizationKey(rp, rlwe.EvaluationKeyParameters{LevelQ: &level, Compressed: true})
@@ -494,6 +554,12 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 			d.fail(ErrMalformed, "Galois key %d: level %d above the parameters' %d", i, level, params.Depth())
 			return nil, d.err
 		}
+		if plan != nil {
+			if want, ok := plan.galLevel[g]; !ok || level != want {
+				d.fail(ErrMismatch, "Galois key %d: element %d at level %d is not a key of the plan", i, g, level)
+				return nil, d.err
+			}
+		}
 		gk := rlwe.NewGaloisKey(rp, rlwe.EvaluationKeyParameters{LevelQ: &level, Compressed: true})
 		gk.GaloisElement, gk.NthRoot = g, nthRoot
 		d.evk(&gk.EvaluationKey, params, fmt.Sprintf("Galois key %d", i))
@@ -504,7 +570,7 @@ func ReadEvaluationKeys(r io.Reader, policy SecurityPolicy) (*EvaluationKeys, er
 	}
 	keys := &EvaluationKeys{params: params, set: set}
 	if flags&2 != 0 {
-		if keys.boot = decodeBootKeys(d, params.boot); d.err != nil {
+		if keys.boot = decodeBootKeys(d, params.boot, plan != nil); d.err != nil {
 			return nil, d.err
 		}
 	}
@@ -611,16 +677,22 @@ func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
 // with the resolved activation settings. Format version 2, written when a
 // layer declares a convolution, adds after the output scale a byte for the
 // convolution packing (1 for direct) and after each layer's interval a
-// byte flagging a shape, then its seven fields as uint32.
+// byte flagging a shape, then its seven fields as uint32. Format version
+// 3, written when the plan has an input range, is version 2 followed by
+// the range of every feature (lo then hi, float64).
 func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 	e := &encoder{w: w}
 	v2 := false
 	for li := range p.model.Layers {
 		v2 = v2 || p.model.Layers[li].Conv != nil
 	}
-	if v2 {
+	switch {
+	case p.inLo != nil:
+		e.headerVersion(kindPlan, planVersionRange)
+		v2 = true
+	case v2:
 		e.headerVersion(kindPlan, planVersion)
-	} else {
+	default:
 		e.header(kindPlan)
 	}
 	p.params.encode(e)
@@ -664,6 +736,10 @@ func (p *Plan) WriteTo(w io.Writer) (int64, error) {
 			}
 		}
 	}
+	for i := range p.inLo {
+		e.f64(p.inLo[i])
+		e.f64(p.inHi[i])
+	}
 	return e.n, e.err
 }
 
@@ -683,7 +759,7 @@ var activationByCode = []Activation{ActNone, ActSquare, ActSigmoid, ActTanh, Act
 // again as [Compile] placed them.
 func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 	d := &decoder{r: r, what: "compiled model"}
-	version := d.headerVersion(kindPlan, planVersion)
+	version := d.headerVersion(kindPlan, planVersionRange)
 	params := decodeParameters(d, policy)
 	mode := Mode(d.u8())
 	outScale := d.f64()
@@ -788,7 +864,21 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		m.Layers = append(m.Layers, l)
 		in = out
 	}
-	if version >= 2 && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
+	var inLo, inHi []float64
+	if version == planVersionRange {
+		inLo, inHi = make([]float64, m.InputDim), make([]float64, m.InputDim)
+		for i := range inLo {
+			inLo[i], inHi[i] = d.f64(), d.f64()
+			if d.err != nil {
+				return nil, d.err
+			}
+			if !(inLo[i] < inHi[i]) || math.IsInf(inLo[i], 0) || math.IsInf(inHi[i], 0) {
+				d.fail(ErrMalformed, "input range of feature %d is not a finite interval", i)
+				return nil, d.err
+			}
+		}
+	}
+	if version == planVersion && !slices.ContainsFunc(m.Layers, func(l Dense) bool { return l.Conv != nil }) {
 		// WriteTo uses version 2 exactly when a layer is a convolution.
 		d.fail(ErrMalformed, "format version 2 without a convolution layer")
 		return nil, d.err
@@ -816,6 +906,7 @@ func ReadPlan(r io.Reader, policy SecurityPolicy) (*Plan, error) {
 		}
 		pl.setOutScale(outScale)
 	}
+	pl.inLo, pl.inHi = inLo, inHi
 	return pl, nil
 }
 

@@ -7,6 +7,9 @@ import (
 	"strings"
 	"sync"
 	"testing"
+
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
 )
 
 // fixture is a small insecure setup shared by the encoding tests.
@@ -263,7 +266,16 @@ func FuzzReadPlan(f *testing.F) {
 	if err != nil {
 		f.Fatal(err)
 	}
-	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)), marshal(cp))
+	// A plan in format version 3: with an input range.
+	lr, err := NewLogisticRegression([]float64{1, -1}, 0, 3, 4)
+	if err != nil {
+		f.Fatal(err)
+	}
+	rp, err := Compile(lr, CompileOptions{Parameters: testParams(f, 10, 3), InputRange: [2]float64{-2, 2}})
+	if err != nil {
+		f.Fatal(err)
+	}
+	fuzzSeeds(f, marshal(fx.plan), marshal(fb.plan), marshal(bootPlan(f)), marshal(cp), marshal(rp))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		r := bytes.NewReader(data)
 		p, err := ReadPlan(r, AllowInsecureForTesting)
@@ -276,11 +288,55 @@ func FuzzReadPlan(f *testing.F) {
 	})
 }
 
+// maxFuzzInput bounds the inputs the decoder fuzz targets try: the small
+// seeds below are about 16 KB, and larger inputs only slow the fuzzer.
+const maxFuzzInput = 1 << 16
+
+// smallCiphertext returns an encoded level-0 ciphertext of one part for
+// logN-10 parameters (16 KB), with its parameters.
+func smallCiphertext(f *testing.F) (Parameters, []byte) {
+	params, err := InsecureTestParameters(10, 1)
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := NewClient(params)
+	if err != nil {
+		f.Fatal(err)
+	}
+	pt := ckks.NewPlaintext(params.p, 0)
+	if err := c.ecd.Encode([]float64{0.5, -0.25}, pt); err != nil {
+		f.Fatal(err)
+	}
+	e, err := c.enc.EncryptNew(pt)
+	if err != nil {
+		f.Fatal(err)
+	}
+	ct := &Ciphertext{mode: Latency, samples: 1, dim: 2, block: 2, cts: []*rlwe.Ciphertext{e}}
+	return params, marshal(ct)
+}
+
+// headerSeeds adds prefixes of an encoding (the header and the first
+// fields) and a copy with its layout fields flipped, all small.
+func headerSeeds(f *testing.F, full []byte, cuts ...int) {
+	f.Add(full)
+	for _, n := range cuts {
+		if n < len(full) {
+			f.Add(full[:n])
+			b := append([]byte(nil), full[:n]...)
+			b[n-1] ^= 0x5a
+			f.Add(b)
+		}
+	}
+}
+
 func FuzzReadCiphertext(f *testing.F) {
-	fx := newFixture(f, Latency)
-	params := fx.plan.Parameters()
-	fuzzSeeds(f, marshal(fx.cts[0]))
+	params, full := smallCiphertext(f)
+	// Header (6), layout (21), part count (4), part level and scale (9).
+	headerSeeds(f, full, 6, 27, 31, 40, 40+64)
 	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > maxFuzzInput {
+			return
+		}
 		r := bytes.NewReader(data)
 		c, err := ReadCiphertext(r, params)
 		if err != nil {
@@ -292,17 +348,54 @@ func FuzzReadCiphertext(f *testing.F) {
 	})
 }
 
+// smallKeys returns a batch plan with one square layer on logN-10,
+// depth-2 parameters and the encoding of its keys: a relinearization key
+// at level 0 (16 KB), no Galois key.
+func smallKeys(f *testing.F) (*Plan, []byte) {
+	m, err := NewMLP(Dense{Weights: [][]float64{{1, 2}}, Activation: ActSquare})
+	if err != nil {
+		f.Fatal(err)
+	}
+	plan, err := Compile(m, CompileOptions{Mode: Batch, Parameters: testParams(f, 10, 2)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	c, err := NewClient(plan.Parameters())
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys, err := c.GenEvaluationKeys(plan)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return plan, marshal(keys)
+}
+
 func FuzzReadEvaluationKeys(f *testing.F) {
-	fx := newFixture(f, Latency)
-	fuzzSeeds(f, marshal(fx.keys))
+	plan, full := smallKeys(f)
+	var pb bytes.Buffer
+	plan.params.encode(&encoder{w: &pb})
+	head := 6 + pb.Len() // header and parameters
+	headerSeeds(f, full, head, head+5, head+6, head+6+32+64)
+	// A Galois key header after the relinearization key.
+	f.Add(append(append([]byte(nil), full[:head]...), 1, 1, 0, 0, 0, 0, 5, 0, 0, 0, 0, 0, 0, 0, 0))
 	f.Fuzz(func(t *testing.T, data []byte) {
-		r := bytes.NewReader(data)
-		k, err := ReadEvaluationKeys(r, AllowInsecureForTesting)
-		if err != nil {
+		if len(data) > maxFuzzInput {
 			return
 		}
-		if !bytes.Equal(marshal(k), data[:len(data)-r.Len()]) {
+		r := bytes.NewReader(data)
+		k, err := ReadEvaluationKeys(r, AllowInsecureForTesting)
+		if err == nil && !bytes.Equal(marshal(k), data[:len(data)-r.Len()]) {
 			t.Fatalf("decode then encode is not the identity")
+		}
+		r = bytes.NewReader(data)
+		kp, errp := ReadEvaluationKeysFor(r, plan)
+		if errp != nil {
+			return
+		}
+		// The plan-bound decoder accepts a subset of what the other does.
+		if err != nil || !bytes.Equal(marshal(kp), marshal(k)) {
+			t.Fatalf("plan-bound decoder accepted what the other refused (%v)", err)
 		}
 	})
 }

@@ -29,4 +29,10 @@ var (
 	// ErrMissingKey reports an evaluation key the compiled model needs but
 	// the key set does not hold.
 	ErrMissingKey = errors.New("he: missing evaluation key")
+	// ErrPrecision reports a noise-flooded decryption that would leave
+	// fewer bits of precision than required, or overflow the modulus.
+	ErrPrecision = errors.New("he: flooding leaves too little precision")
+	// ErrRange reports an input outside the interval the plan was
+	// calibrated for.
+	ErrRange = errors.New("he: input outside the calibrated range")
 )

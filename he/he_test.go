@@ -298,14 +298,14 @@ func TestModelJSON(t *testing.T) {
 	}
 }
 
-// TestDecryptPublicAndMisuse: public decoding stays within its rounding of
-// the exact result; keys, plans and ciphertexts that do not belong
+// TestDecryptPublicAndMisuse: public decryption refuses to destroy the
+// outputs; keys, plans and ciphertexts that do not belong
 // together are refused with the matching sentinel errors.
 func TestDecryptPublicAndMisuse(t *testing.T) {
 	r := rand.New(rand.NewPCG(17, 18))
 	m := randModel(t, r, []int{6, 3}, []Activation{ActSquare})
 	xs := randSamples(r, 1, 6)
-	plan, err := Compile(m, CompileOptions{Parameters: testParams(t, 10, 2)})
+	plan, err := Compile(m, CompileOptions{Parameters: testParams(t, 10, 2), Calibration: xs})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -320,18 +320,13 @@ func TestDecryptPublicAndMisuse(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	exact, _ := c.Decrypt(res)
-	pub, err := c.DecryptPublic(res, 12)
-	if err != nil {
-		t.Fatal(err)
+	// At a 2^29 scale, flooding for 30 bits of statistical security
+	// leaves nothing of the outputs: refused.
+	if _, err := c.DecryptPublic(plan, res, PublicDecryption{}); !errors.Is(err, ErrPrecision) {
+		t.Fatalf("DecryptPublic at a 2^29 scale: %v", err)
 	}
-	for j := range exact[0] {
-		if d := math.Abs(exact[0][j] - pub[0][j]); d > 1e-2 {
-			t.Fatalf("output %d: public decoding %v vs %v", j, pub[0][j], exact[0][j])
-		}
-	}
-	if _, err := c.DecryptPublic(res, 0); !errors.Is(err, ErrInput) {
-		t.Fatalf("logPrecision 0: %v", err)
+	if _, err := c.DecryptPublic(plan, res, PublicDecryption{StatisticalSecurity: 200}); !errors.Is(err, ErrInput) {
+		t.Fatalf("statistical security 200: %v", err)
 	}
 
 	// A plan for other parameters.

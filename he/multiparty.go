@@ -3,7 +3,7 @@ package he
 import (
 	"crypto/rand"
 	"fmt"
-	"math"
+	"io"
 
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/multiparty"
@@ -173,56 +173,62 @@ func CollectiveKeyGen(plan *Plan, parties []*Party) (*Encryptor, *EvaluationKeys
 	return enc, &EvaluationKeys{params: params, set: set}, nil
 }
 
-// ThresholdLogFlooding is log2 of the standard deviation of the noise each
-// party adds to its decryption share. It hides the party's key share in
-// the share (to about 2^-ThresholdLogFlooding·√N relative to the scale of
-// PN13, so results keep about 15 bits of precision after the flooding);
-// applications that release results widely should also round them.
-const ThresholdLogFlooding = 12
-
-// ThresholdDecrypt decrypts ct with the shares of all parties: each party
-// key-switches the ciphertext to the zero key with noise flooding, the
-// shares are aggregated, and the result is decoded. No party learns more
-// than the output.
-func ThresholdDecrypt(ct *Ciphertext, parties []*Party) ([][]float64, error) {
-	if len(parties) == 0 || parties[0] == nil {
-		return nil, fmt.Errorf("he: ThresholdDecrypt: no parties: %w", ErrInput)
+// ThresholdDecrypt decrypts ct, an input or output of plan, with the
+// shares of all parties. Each party computes a decryption share
+// c1·s_i + z_i with its own flooding noise z_i, a rounded Gaussian of
+// the standard deviation σ = √(12τ)·2^(s/2)·B that [Client.DecryptPublic]
+// uses (see [PublicDecryption]; B from the plan's noise estimate for the
+// collective key), so that the share hides the party's key share and the
+// ciphertext noise even from all other parties together. The shares are
+// summed with c0 and decoded. The precision cost is that of
+// [Client.DecryptPublic] with √n times the flooding for n parties, and
+// decryption is refused with [ErrPrecision] below
+// [PublicDecryption.MinPrecision] bits.
+func ThresholdDecrypt(plan *Plan, ct *Ciphertext, parties []*Party, opts PublicDecryption) (*Decrypted, error) {
+	if plan == nil {
+		return nil, fmt.Errorf("he: ThresholdDecrypt: nil plan: %w", ErrInput)
 	}
-	params := parties[0].params
+	params := plan.params
 	if err := checkParties(params, parties); err != nil {
 		return nil, err
 	}
-	if err := ct.check(params); err != nil {
-		return nil, err
-	}
-	p := params.p
-	sigma := math.Exp2(ThresholdLogFlooding)
-	cks, err := multiparty.NewKeySwitchProtocol(p, ring.DiscreteGaussian{Sigma: sigma, Bound: 6 * sigma})
+	fs, err := opts.resolve(plan, ct, len(parties))
 	if err != nil {
 		return nil, err
 	}
-	zero := rlwe.NewSecretKey(p)
-	dec := rlwe.NewDecryptor(p, zero)
+	p := params.p
+	ringQ := p.RingQ()
 	ecd := ckks.NewEncoder(p)
 	slots := params.Slots()
 	vals := make([][]float64, len(ct.cts))
 	for i, c := range ct.cts {
-		agg := cks.AllocateShare(c.Level())
-		for j, pt := range parties {
-			sh := cks.AllocateShare(c.Level())
-			cks.GenShare(pt.sk, zero, c, &sh)
-			if j == 0 {
-				agg = sh
-			} else if err := cks.AggregateShares(agg, sh, &agg); err != nil {
-				return nil, err
+		r := ringQ.AtLevel(c.Level())
+		pt := ckks.NewPlaintext(p, c.Level())
+		pt.Scale = c.Scale
+		r.Add(pt.Value, c.Value[0], pt.Value) // c0, NTT domain
+		for j, party := range parties {
+			sh, err := party.decryptionShare(c, fs.sigma, fs.rand)
+			if err != nil {
+				return nil, fmt.Errorf("he: party %d: %w", j, err)
 			}
+			r.Add(pt.Value, sh, pt.Value)
 		}
-		out := ckks.NewCiphertext(p, 1, c.Level())
-		cks.KeySwitch(c, agg, out)
 		vals[i] = make([]float64, slots)
-		if err := ecd.Decode(dec.DecryptNew(out), vals[i]); err != nil {
+		if err := ecd.Decode(pt, vals[i]); err != nil {
 			return nil, fmt.Errorf("he: cannot decode part %d: %w", i, err)
 		}
 	}
-	return ct.unpack(vals), nil
+	return fs.result(ct.unpack(vals)), nil
+}
+
+// decryptionShare returns c1·s_i + z (NTT domain) with z flooding noise
+// of standard deviation sigma.
+func (pt *Party) decryptionShare(c *rlwe.Ciphertext, sigma float64, rnd io.Reader) (ring.Poly, error) {
+	ringQ := pt.params.p.RingQ()
+	sh, err := floodPoly(ringQ, c.Level(), sigma, rnd)
+	if err != nil {
+		return sh, err
+	}
+	ringQ.AtLevel(c.Level()).MulCoeffsMontgomeryThenAdd(c.Value[1], pt.sk.Value.Q, sh)
+	return sh, nil
 }

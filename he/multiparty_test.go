@@ -13,7 +13,7 @@ func TestMultiparty(t *testing.T) {
 	m := randModel(t, r, []int{12, 6, 3}, []Activation{ActSquare, ActNone})
 	xs := randSamples(r, 2, 12)
 	for _, mode := range []Mode{Latency, Batch} {
-		plan, err := Compile(m, CompileOptions{Mode: mode, Parameters: testParams(t, 11, 3)})
+		plan, err := Compile(m, CompileOptions{Mode: mode, Parameters: floodParams(t, 3), Calibration: xs})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -40,15 +40,17 @@ func TestMultiparty(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out, err := ThresholdDecrypt(res, parties)
+			dec, err := ThresholdDecrypt(plan, res, parties, PublicDecryption{})
 			if err != nil {
 				t.Fatal(err)
 			}
+			out := dec.Values
 			got = append(got, out...)
-			bad, err := ThresholdDecrypt(res, parties[:2])
+			badDec, err := ThresholdDecrypt(plan, res, parties[:2], PublicDecryption{MinPrecision: -1})
 			if err != nil {
 				t.Fatal(err)
 			}
+			bad := badDec.Values
 			for i := range bad {
 				for j := range bad[i] {
 					partial = max(partial, abs(bad[i][j]-out[i][j]))

@@ -66,6 +66,14 @@ type CompileOptions struct {
 	// is evaluated in latency mode; zero means [ConvAuto]. Batch mode
 	// ignores it.
 	Conv ConvPacking
+	// InputRange, when not {0, 0}, is the interval [lo, hi] every input
+	// feature must lie in; otherwise, with Calibration, each feature's
+	// range is that of the calibration samples widened by a quarter of
+	// its width on each side (by a quarter of max(|x|, 1) for a constant
+	// feature). [Client.Encrypt] refuses samples outside the range with
+	// [ErrRange], and the noise estimate ([Plan.Explain]) assumes it;
+	// without either, it assumes |x| ≤ 1 and nothing is checked.
+	InputRange [2]float64
 }
 
 // ConvPacking selects the evaluation of a convolution layer in latency
@@ -127,6 +135,8 @@ type Plan struct {
 	boots    int // layers preceded by a bootstrap
 	// convDirect: the first layer is a packed direct convolution.
 	convDirect bool
+	// inLo, inHi: the range of every input feature (nil: unchecked)
+	inLo, inHi []float64
 }
 
 type layerPlan struct {
@@ -172,6 +182,10 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 	if mode != Latency && mode != Batch {
 		return nil, fmt.Errorf("he: unknown mode %d: %w", int(mode), ErrInput)
 	}
+	inLo, inHi, err := inputRange(m, opts)
+	if err != nil {
+		return nil, err
+	}
 	var peaks []float64
 	var maxOut float64
 	for si, x := range opts.Calibration {
@@ -189,6 +203,9 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 			maxOut = math.Max(maxOut, math.Abs(v))
 		}
 	}
+	if math.IsInf(maxOut, 0) || math.IsNaN(maxOut) {
+		return nil, fmt.Errorf("he: calibration output is not finite: %w", ErrModel)
+	}
 	depth := 0
 	for li := range m.Layers {
 		l := &m.Layers[li]
@@ -203,6 +220,9 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 				l.Interval = DefaultInterval
 				if peaks != nil {
 					l.Interval = math.Max(1, math.Ceil(1.25*peaks[li]))
+					if !(l.Interval <= 1e6) {
+						return nil, fmt.Errorf("he: calibration drives the input of layer %d to %g, beyond the largest interval 1e6: %w", li, peaks[li], ErrModel)
+					}
 				}
 			}
 		}
@@ -251,7 +271,7 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 			params = p
 		}
 	}
-	params, err := params.truncate(depth)
+	params, err = params.truncate(depth)
 	if err != nil {
 		return nil, err
 	}
@@ -291,7 +311,86 @@ func Compile(m *Model, opts CompileOptions) (*Plan, error) {
 		}
 		pl.setOutScale(math.Exp2(math.Ceil(math.Log2(maxOut / (bound / 4)))))
 	}
+	pl.inLo, pl.inHi = inLo, inHi
 	return pl, nil
+}
+
+// inputRange checks the calibration samples and the input range of the
+// options and returns the range of every feature (nil for none).
+func inputRange(m *Model, opts CompileOptions) (lo, hi []float64, err error) {
+	for si, x := range opts.Calibration {
+		if len(x) != m.InputDim {
+			return nil, nil, fmt.Errorf("he: calibration sample %d has %d features, model wants %d: %w", si, len(x), m.InputDim, ErrInput)
+		}
+		for i, v := range x {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, nil, fmt.Errorf("he: calibration sample %d feature %d is %v: %w", si, i, v, ErrInput)
+			}
+		}
+	}
+	r := opts.InputRange
+	if r != [2]float64{} {
+		if !(r[0] < r[1]) || math.IsInf(r[0], 0) || math.IsInf(r[1], 0) {
+			return nil, nil, fmt.Errorf("he: input range [%v, %v] is not a finite interval: %w", r[0], r[1], ErrInput)
+		}
+		lo, hi = make([]float64, m.InputDim), make([]float64, m.InputDim)
+		for i := range lo {
+			lo[i], hi[i] = r[0], r[1]
+		}
+		return lo, hi, nil
+	}
+	if len(opts.Calibration) == 0 {
+		return nil, nil, nil
+	}
+	lo, hi = slices.Clone(opts.Calibration[0]), slices.Clone(opts.Calibration[0])
+	for _, x := range opts.Calibration {
+		for i, v := range x {
+			lo[i], hi[i] = math.Min(lo[i], v), math.Max(hi[i], v)
+		}
+	}
+	for i := range lo {
+		w := hi[i] - lo[i]
+		if w == 0 {
+			w = math.Max(math.Abs(lo[i]), 1)
+		}
+		lo[i] -= w / 4
+		hi[i] += w / 4
+	}
+	return lo, hi, nil
+}
+
+// InputRange returns the range [lo[i], hi[i]] of every input feature that
+// [Client.Encrypt] enforces, or nil slices when the plan has none (see
+// [CompileOptions.InputRange]).
+func (p *Plan) InputRange() (lo, hi []float64) {
+	return slices.Clone(p.inLo), slices.Clone(p.inHi)
+}
+
+// ClampInput moves every feature of x that lies outside the plan's input
+// range (see [Plan.InputRange]) to the nearest end of it, in place, and
+// returns how many it moved; NaN features are left for [Client.Encrypt]
+// to refuse. It is the explicit choice for serving inputs beyond the
+// calibrated range, which Encrypt otherwise refuses: the polynomial
+// activations are then evaluated where they were fitted, on an input that
+// is no longer the caller's. A plan without a range moves nothing. It
+// panics if len(x) is not the model's input dimension.
+func (p *Plan) ClampInput(x []float64) int {
+	if p.inLo == nil {
+		return 0
+	}
+	if len(x) != len(p.inLo) {
+		panic(fmt.Sprintf("he: ClampInput of %d features, the plan has %d", len(x), len(p.inLo)))
+	}
+	moved := 0
+	for i, v := range x {
+		switch {
+		case v < p.inLo[i]:
+			x[i], moved = p.inLo[i], moved+1
+		case v > p.inHi[i]:
+			x[i], moved = p.inHi[i], moved+1
+		}
+	}
+	return moved
 }
 
 // setOutScale divides the last layer by s (a power of two); decryption

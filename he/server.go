@@ -1,6 +1,8 @@
 package he
 
 import (
+	crand "crypto/rand"
+	"encoding/binary"
 	"fmt"
 	"io"
 	"math"
@@ -58,6 +60,13 @@ type Server struct {
 	// precomputed matrices are large, so one is shared under btpMu.
 	btp   *bootstrapping.Evaluator
 	btpMu sync.Mutex
+	// zeroOut is the plan's output on an all-zero input (polynomial
+	// activations), in the units of the output ciphertexts: batch outputs
+	// subtract it in the slots no sample uses before masking them.
+	zeroOut []float64
+	// maskRand, when set (by tests only), replaces crypto/rand for the
+	// masks.
+	maskRand io.Reader
 }
 
 // getWorker takes an idle worker, or a new one.
@@ -289,8 +298,18 @@ func NewServer(plan *Plan, keys *EvaluationKeys) (*Server, error) {
 			eval:  eval,
 			lt:    lintrans.NewEvaluator(eval),
 			poly:  polynomial.NewEvaluator(params, eval),
-			plain: ecd,
+			plain: ckks.NewEncoder(params),
 		}
+	}
+	if plan.mode == Batch {
+		z, err := plan.predictApprox(make([]float64, m.InputDim))
+		if err != nil {
+			return nil, fmt.Errorf("he: NewServer: %w", err)
+		}
+		for i := range z {
+			z[i] /= plan.outScale
+		}
+		s.zeroOut = z
 	}
 	return s, nil
 }
@@ -340,7 +359,50 @@ func (s *Server) Evaluate(in *Ciphertext) (*Ciphertext, error) {
 			return nil, fmt.Errorf("he: layer %d activation: %w", li, err)
 		}
 	}
+	if pl.mode == Batch && in.samples < pl.params.Slots() {
+		if err := s.maskUnused(w, cur, in.samples); err != nil {
+			return nil, fmt.Errorf("he: masking unused slots: %w", err)
+		}
+	}
 	return &Ciphertext{mode: in.mode, samples: in.samples, dim: pl.model.OutputDim(), block: pl.outBlock(), scale: pl.outScale, cts: cur}, nil
+}
+
+// maskUnused replaces, in batch outputs holding samples samples, the
+// slots no sample uses (which hold the model's output on an all-zero
+// input) by fresh uniform values: it subtracts the plaintext output on
+// zero, which leaves only encryption and approximation noise there, and
+// adds values uniform on ±2^(LogOutputBound−2) drawn from crypto/rand.
+// What is left of the model's output in those slots is hidden up to a
+// statistical distance of about noise/2^(LogOutputBound−1) per slot.
+func (s *Server) maskUnused(w *worker, cts []*rlwe.Ciphertext, samples int) error {
+	params := s.plan.params
+	slots := params.Slots()
+	r := math.Exp2(params.LogOutputBound() - 2)
+	buf := make([]byte, 8*(slots-samples))
+	v := make([]float64, slots)
+	for o, ct := range cts {
+		rnd := s.maskRand
+		if rnd == nil {
+			rnd = crand.Reader
+		}
+		if _, err := io.ReadFull(rnd, buf); err != nil {
+			return err
+		}
+		for k := samples; k < slots; k++ {
+			u := float64(binary.LittleEndian.Uint64(buf[8*(k-samples):])>>11) * 0x1p-53
+			v[k] = r*(2*u-1) - s.zeroOut[o]
+		}
+		pt := ckks.NewPlaintext(params.p, ct.Level())
+		pt.Scale = ct.Scale
+		if err := w.plain.Encode(v, pt); err != nil {
+			return err
+		}
+		if err := w.eval.Add(ct, pt, ct); err != nil {
+			return err
+		}
+	}
+	clear(buf)
+	return nil
 }
 
 func (s *Server) denseLatency(w *worker, li int, in []*rlwe.Ciphertext) ([]*rlwe.Ciphertext, error) {

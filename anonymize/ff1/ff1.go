@@ -27,10 +27,12 @@ package ff1
 
 import (
 	"crypto/aes"
-	"crypto/cipher"
 	"errors"
 	"fmt"
+	"io"
+	"log/slog"
 	"math/big"
+	"strconv"
 	"strings"
 )
 
@@ -61,13 +63,17 @@ const MaxTweak = 1 << 16
 const MinDomain = 1_000_000
 
 // Cipher is an FF1-AES cipher over one alphabet. It is safe for concurrent
-// use.
+// use. Its key schedule never prints: every fmt verb and log/slog show a
+// fixed text with the radix only.
 type Cipher struct {
-	block  cipher.Block
-	alpha  []rune
-	index  map[rune]uint32
-	radix  uint32
-	minLen int
+	// encrypt is the AES block encryption, held as a function value so
+	// that no reflective print of a Cipher (or of a struct holding one)
+	// can reach the key schedule: fmt shows a function as an address.
+	encrypt func(dst, src []byte)
+	alpha   []rune
+	index   map[rune]uint32
+	radix   uint32
+	minLen  int
 }
 
 // New returns an FF1 cipher with an AES key of 16, 24 or 32 bytes over
@@ -93,7 +99,7 @@ func New(key []byte, alphabet string) (*Cipher, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Cipher{block: b, alpha: alpha, index: idx, radix: uint32(len(alpha))}
+	c := &Cipher{encrypt: b.Encrypt, alpha: alpha, index: idx, radix: uint32(len(alpha))}
 	dom := 1.0
 	for dom < MinDomain {
 		dom *= float64(c.radix)
@@ -101,6 +107,21 @@ func New(key []byte, alphabet string) (*Cipher, error) {
 	}
 	return c, nil
 }
+
+// String returns a description without key material.
+func (c Cipher) String() string {
+	return "ff1.Cipher{radix: " + strconv.Itoa(int(c.radix)) + ", key: [REDACTED]}"
+}
+
+// GoString returns the same text as String (for %#v).
+func (c Cipher) GoString() string { return c.String() }
+
+// Format writes the text of String for every verb (%v, %x, %d, ...), so
+// no verb can print the key schedule.
+func (c Cipher) Format(f fmt.State, _ rune) { io.WriteString(f, c.String()) }
+
+// LogValue makes log/slog print the text of String.
+func (c Cipher) LogValue() slog.Value { return slog.StringValue(c.String()) }
 
 // Radix returns the size of the alphabet.
 func (c *Cipher) Radix() int { return int(c.radix) }
@@ -199,12 +220,12 @@ func (c *Cipher) numerals(x []uint32, tweak []byte, enc bool) ([]uint32, error) 
 		copy(Q[len(Q)-len(nb):], nb)
 		// R = PRF(P || Q): CBC-MAC with a zero IV.
 		R = [16]byte{}
-		c.block.Encrypt(R[:], P[:])
+		c.encrypt(R[:], P[:])
 		for off := 0; off < len(Q); off += 16 {
 			for j := 0; j < 16; j++ {
 				R[j] ^= Q[off+j]
 			}
-			c.block.Encrypt(R[:], R[:])
+			c.encrypt(R[:], R[:])
 		}
 		copy(S, R[:])
 		for j := 1; j*16 < d; j++ {
@@ -213,7 +234,7 @@ func (c *Cipher) numerals(x []uint32, tweak []byte, enc bool) ([]uint32, error) 
 			blk[14] ^= byte(j >> 8)
 			blk[13] ^= byte(j >> 16)
 			blk[12] ^= byte(j >> 24)
-			c.block.Encrypt(S[16*j:], blk[:])
+			c.encrypt(S[16*j:], blk[:])
 		}
 		y.SetBytes(S[:d])
 		m, rm := u, ru

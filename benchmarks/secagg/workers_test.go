@@ -184,7 +184,10 @@ func runTwin(c clientCase, threat secagg.Threat, iter uint64) (workersRun, error
 	for i := range clients {
 		opts := &secagg.ClientOptions{}
 		if priv != nil {
+			seed := cfg.SessionSeed
 			opts.Identity = priv[i]
+			opts.Sequences = &secagg.MemorySequenceStore{}
+			opts.Policy = secagg.ClientPolicy{Roster: secagg.RosterDigest(cfg.Identities), SessionSeed: &seed}
 		}
 		if clients[i], err = secagg.NewClient(p, i, opts); err != nil {
 			return out, err

@@ -112,6 +112,12 @@ func (f *dpFlags) parse(args []string, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: --conversion = %q, want cks20 or classic\n", f.fs.Name(), f.conversion)
 		return 2
 	}
+	// The library reads a zero interval as "the default"; a user who types
+	// --interval 0 means something else, so it is refused here.
+	if !(f.interval > 0) || math.IsInf(f.interval, 0) {
+		fmt.Fprintf(stderr, "%s: --interval = %g, want a finite grid interval > 0\n", f.fs.Name(), f.interval)
+		return 2
+	}
 	return 0
 }
 
@@ -131,10 +137,13 @@ func (f *dpFlags) rdpConfig() (accounting.RDPConfig, error) {
 		c.Conversion = accounting.ConversionClassic
 	}
 	if f.orders != "" {
-		for _, part := range strings.Split(f.orders, ",") {
+		for i, part := range strings.Split(f.orders, ",") {
 			v, err := strconv.ParseFloat(strings.TrimSpace(part), 64)
 			if err != nil {
-				return c, fmt.Errorf("%w: --orders entry %q is not a number", accounting.ErrInvalidParameter, part)
+				return c, flagError(fmt.Sprintf("--orders entry %d, %q, is not a number", i+1, part))
+			}
+			if !(v > 1) {
+				return c, flagError(fmt.Sprintf("--orders entry %d is the order %s, want an order > 1", i+1, strings.TrimSpace(part)))
 			}
 			c.Orders = append(c.Orders, v)
 		}
@@ -157,14 +166,20 @@ type dpReport struct {
 	Interval        *float64 `json:"interval,omitempty"`
 }
 
+// report prints r (--json) or text. An infinite epsilon is no result: it
+// is an error, with exit status 1, in both modes.
 func (f *dpFlags) report(r dpReport, text string, stdout, stderr io.Writer) int {
+	if math.IsInf(r.Epsilon, 1) || math.IsNaN(r.Epsilon) {
+		why := "no RDP order of the grid gives a finite bound (try other --orders or --accountant pld)"
+		if r.Accountant == "pld" {
+			why = "the probability of an infinite privacy loss exceeds delta (the PLD accountant puts the tails it truncates there, so more noise may not help: try a larger --delta or --accountant rdp)"
+		}
+		fmt.Fprintf(stderr, "%s: epsilon is infinite at delta = %g: %s\n", f.fs.Name(), r.Delta, why)
+		return 1
+	}
 	if !f.json {
 		fmt.Fprintln(stdout, text)
 		return 0
-	}
-	if math.IsInf(r.Epsilon, 1) {
-		fmt.Fprintln(stderr, "privml dp: epsilon is infinite (the mass at infinite privacy loss exceeds delta)")
-		return 1
 	}
 	enc := json.NewEncoder(stdout)
 	if err := enc.Encode(r); err != nil {
@@ -174,7 +189,21 @@ func (f *dpFlags) report(r dpReport, text string, stdout, stderr io.Writer) int 
 	return 0
 }
 
+// flagError is a bad flag value found by the command itself (exit 2).
+type flagError string
+
+func (e flagError) Error() string { return string(e) }
+
 func dpFail(stderr io.Writer, cmd string, err error) int {
+	if fe, ok := errors.AsType[flagError](err); ok {
+		fmt.Fprintf(stderr, "privml dp %s: %s\n", cmd, fe)
+		return 2
+	}
+	if g, ok := errors.AsType[*accounting.GridSizeError](err); ok {
+		fmt.Fprintf(stderr, "privml dp %s: the privacy loss distribution needs %.3g grid points at --interval %g (limit %d); use a larger --interval or --accountant rdp\n",
+			cmd, g.Points, g.Interval, g.Limit)
+		return 1
+	}
 	fmt.Fprintf(stderr, "privml dp %s: %v\n", cmd, err)
 	if errors.Is(err, accounting.ErrInvalidParameter) {
 		return 2

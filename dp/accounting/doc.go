@@ -24,15 +24,24 @@
 // [RDPConfig]) and reports ε with the optimal order.
 //
 // Exact, up to float64 rounding: the RDP of the Gaussian, the Laplace
-// (Mironov 2017, Prop. 6) and k-ary randomized response; the
-// Poisson-subsampled Gaussian at integer orders (binomial expansion) and at
-// fractional orders, where the two-sided series of Mironov, Talwar and Zhang
-// 2019, Sec. 3.3 is summed with the signs of the generalised binomial
-// coefficients (implementations that sum absolute values get an upper
-// bound), and the band around the split point, where the series converge
-// slowly, is integrated by Gauss-Legendre quadrature. (Fractional orders
-// above 2000 are bounded by the next integer order, and orders above 1e6 are
-// left out, as +Inf, for the subsampled Gaussian.)
+// (Mironov 2017, Prop. 6) and k-ary randomized response (where those of an
+// ε-DP mechanism fall below 1e-6, their closed forms cancel, and the bound
+// αε²/2 of ε²/2-zCDP, Bun and Steinke 2016, is used instead). The
+// Poisson-subsampled Gaussian is an upper bound by construction, tight to
+// float64 rounding where its value is not tiny: at integer orders the
+// binomial expansion (a sum of positive terms, padded by a relative
+// 2^-40); at fractional orders the least of three upper bounds: the
+// two-sided series of Mironov, Talwar and Zhang 2019, Sec. 3.3, summed with
+// the signs of the generalised binomial coefficients (implementations that
+// sum absolute values get a looser bound) plus a margin of 2^-48 times the
+// sum of its terms' absolute values, the band around the split point, where
+// the series converge slowly, integrated by Gauss-Legendre quadrature;
+// where A_α - 1 is too small for that margin, the integral of the
+// non-negative (1+x)^α - 1 - αx by the trapezoidal rule with an error
+// term; and the interpolation of log A_α between the two neighbouring
+// integer orders, valid as log A_α is convex in α. (Fractional orders above
+// 2000 are bounded by the next integer order, and orders above 1e6 are left
+// out, as +Inf, for the subsampled Gaussian.)
 //
 // Upper bounds: sampling without replacement (Wang, Balle and
 // Kasiviswanathan 2019, Thm. 27, interpolated between integer orders by
@@ -58,7 +67,9 @@
 // sized by a Chernoff bound) and reads off δ(ε) or ε(δ). The answer is an
 // upper bound whose slack is the discretisation error, which shrinks with
 // [PLDConfig.Interval]; tails below [PLDConfig.TailMass] are moved to
-// infinite loss or up, never dropped. It supports the Gaussian, the Laplace,
+// infinite loss or up, never dropped. ε(δ) is read off with the sums
+// Σ m·e^{-loss} carried scaled to the current loss, so ε far above 709
+// (where e^{-ε} underflows) is computed as accurately as small ε. It supports the Gaussian, the Laplace,
 // pure DP, and the Poisson-subsampled Gaussian and Laplace (Koskela, Jälkö
 // and Honkela 2020; the design of Google's dp_accounting).
 //

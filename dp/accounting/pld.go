@@ -276,11 +276,29 @@ func (a *PLDAccountant) fromCurve(p basePair, q float64) ([2]pmf, error) {
 // that memory stays near 100 MB.
 const maxPLDPoints = 1 << 22
 
-// checkSize rejects a distribution of n grid points above maxPLDPoints.
+// GridSizeError reports a privacy loss distribution that needs more grid
+// points than a [PLDAccountant] allows at its [PLDConfig.Interval]. It
+// wraps [ErrUnsupportedEvent]; its fields let a caller phrase the advice in
+// its own terms (a command-line flag, say).
+type GridSizeError struct {
+	Points   float64 // grid points needed
+	Interval float64 // the grid interval in use
+	Limit    int     // the most grid points allowed
+}
+
+func (e *GridSizeError) Error() string {
+	return fmt.Sprintf("%v: the privacy loss distribution needs %.3g grid points at PLDConfig.Interval = %g (limit %d); use a larger interval or the RDP accountant",
+		ErrUnsupportedEvent, e.Points, e.Interval, e.Limit)
+}
+
+// Unwrap returns [ErrUnsupportedEvent].
+func (e *GridSizeError) Unwrap() error { return ErrUnsupportedEvent }
+
+// checkSize rejects a distribution of n grid points above maxPLDPoints with
+// a [*GridSizeError].
 func (a *PLDAccountant) checkSize(n float64) error {
 	if !(n <= maxPLDPoints) {
-		return fmt.Errorf("%w: the privacy loss distribution needs %.3g grid points at interval %g (limit %d); use a larger PLDConfig.Interval or the RDP accountant",
-			ErrUnsupportedEvent, n, a.cfg.Interval, maxPLDPoints)
+		return &GridSizeError{Points: n, Interval: a.cfg.Interval, Limit: maxPLDPoints}
 	}
 	return nil
 }
@@ -534,12 +552,16 @@ func (a *PLDAccountant) Epsilon(delta float64) (float64, error) {
 // epsilon inverts delta exactly: between two grid losses l_k < ε <= l_{k+1},
 // δ(ε) = inf + S1 - e^ε·S2 with S1 = Σ_{j>k} m_j and S2 = Σ_{j>k} m_j e^{-l_j},
 // so the crossing point has a closed form. The suffix sums run from the top,
-// adding small terms first.
+// adding small terms first. S2 underflows for losses beyond 745 (and e^ε
+// overflows beyond 709), so it is carried scaled, as t = e^{l}·S2 at the
+// current loss l: t ← t·e^{-dx} + m at each step down, and every use is of
+// the form e^{x-l}·t with x <= l.
 func (p pmf) epsilon(delta, dx float64) float64 {
 	if p.inf > delta {
 		return math.Inf(1)
 	}
-	var s1, s2 float64
+	decay := math.Exp(-dx)
+	var s1, t float64
 	for k := len(p.mass) - 1; k >= 0; k-- {
 		l := float64(p.offset+k) * dx
 		lower := 0.0
@@ -550,10 +572,10 @@ func (p pmf) epsilon(delta, dx float64) float64 {
 			break
 		}
 		s1 += p.mass[k]
-		s2 += p.mass[k] * math.Exp(-l)
-		// On (lower, l], δ(ε) = inf + s1 - e^ε s2, decreasing in ε.
-		if p.inf+s1-math.Exp(lower)*s2 > delta {
-			e := math.Log((p.inf + s1 - delta) / s2)
+		t = t*decay + p.mass[k]
+		// On (lower, l], δ(ε) = inf + s1 - e^{ε-l}·t, decreasing in ε.
+		if p.inf+s1-math.Exp(lower-l)*t > delta {
+			e := l + math.Log((p.inf+s1-delta)/t)
 			return math.Max(e, lower)
 		}
 	}

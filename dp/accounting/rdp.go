@@ -82,7 +82,7 @@ func NewRDPAccountant(cfg RDPConfig) (*RDPAccountant, error) {
 	}
 	for i, a := range orders {
 		if math.IsNaN(a) || a <= 1 {
-			return nil, invalid(fmt.Sprintf("RDP order %d", i), a, "> 1")
+			return nil, invalid(fmt.Sprintf("RDPConfig.Orders[%d] (an RDP order)", i), a, "> 1")
 		}
 	}
 	if cfg.Relation != AddRemoveOne && cfg.Relation != ReplaceOne {

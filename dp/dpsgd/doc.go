@@ -20,12 +20,14 @@
 //
 // The default [Noise] is dp's [dp.Sampler], which draws exact discrete
 // Gaussian noise (Canonne, Kamath and Steinke 2020) on a fine power-of-two
-// grid, keyed from crypto/rand. The discrete Gaussian's privacy profile is
-// at most the continuous one's (their Thm. 7), so the continuous Gaussian
-// accounting applies; rounding to the grid adds g·√d to the sensitivity,
-// and the recorded noise multiplier is reduced accordingly (by a relative
-// 2^-36·σ·√d/C or so). A caller-supplied [Noise] is accounted as a
-// continuous Gaussian of the requested σ: it must be one.
+// grid, keyed from crypto/rand, and is accounted as the continuous Gaussian
+// (on that grid, σ ≥ 2^36 grid steps, the two privacy profiles differ by
+// the tiny amount described in package dp's documentation, which is not
+// charged). Rounding to the grid adds g·√d to the sensitivity, and the
+// recorded noise multiplier is reduced accordingly (by a relative
+// 2^-36·σ·√d/C or so) for every [*dp.Sampler], the default one or one the
+// caller supplies in [Config.Noise]. Any other caller-supplied [Noise] is
+// accounted as a continuous Gaussian of the requested σ: it must be one.
 //
 // # Privacy
 //

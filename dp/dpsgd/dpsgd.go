@@ -41,7 +41,8 @@ type Config struct {
 	// DatasetSize is the number of records N. Required: >= 1.
 	DatasetSize int
 	// Noise draws the Gaussian noise. Defaults to a [dp.Sampler] keyed from
-	// crypto/rand.
+	// crypto/rand. The grid rounding of a [*dp.Sampler] is charged (see the
+	// package documentation) whether it is the default or supplied here.
 	Noise Noise
 	// Rand is the randomness of batch sampling. Defaults to crypto/rand.
 	// A deterministic reader makes the batches predictable: tests only.
@@ -52,7 +53,7 @@ type Config struct {
 // safe for concurrent use.
 type SGD struct {
 	cfg      Config
-	secure   bool // noise is the default dp.Sampler
+	grid     bool // noise is a dp.Sampler, which rounds to a grid
 	rng      *bufio.Reader
 	ledger   Ledger
 	sum      []float64
@@ -80,8 +81,10 @@ func New(cfg Config) (*SGD, error) {
 	s := &SGD{cfg: cfg}
 	if s.cfg.Noise == nil {
 		s.cfg.Noise = dp.NewSampler()
-		s.secure = true
 	}
+	// A dp.Sampler rounds to its grid whoever built it; the rounding is
+	// charged for every one.
+	_, s.grid = s.cfg.Noise.(*dp.Sampler)
 	r := cfg.Rand
 	if r == nil {
 		r = rand.Reader
@@ -165,7 +168,7 @@ func (s *SGD) stepEvent(d int) accounting.Event {
 		return s.lastStep
 	}
 	m := s.cfg.NoiseMultiplier
-	if s.secure {
+	if s.grid {
 		// The grid rounding of dp.Sampler adds g·√d to the sensitivity C.
 		g := dp.GaussianGranularity(m * s.cfg.ClipNorm)
 		m = m * s.cfg.ClipNorm / (s.cfg.ClipNorm + g*math.Sqrt(float64(d)))

@@ -226,6 +226,16 @@ func TestReplayedUnmaskRefused(t *testing.T) {
 	}
 }
 
+// maliciousOpts returns the options of an honest malicious-model client
+// that learnt the roster and the session seed outside the server and
+// keeps its sequence in memory.
+func maliciousOpts(p *Params, priv ed25519.PrivateKey, rnd io.Reader) *ClientOptions {
+	cfg := p.Config()
+	seed := cfg.SessionSeed
+	return &ClientOptions{Identity: priv, InsecureTestRand: rnd, Sequences: &MemorySequenceStore{},
+		Policy: ClientPolicy{Roster: RosterDigest(cfg.Identities), SessionSeed: &seed, Threat: Malicious}}
+}
+
 func testIdentities(t testing.TB, n int) ([]ed25519.PublicKey, []ed25519.PrivateKey) {
 	t.Helper()
 	rnd := detRand("identities")

@@ -33,8 +33,22 @@ type ClientOptions struct {
 	// NewClient refuses an earlier session with [ErrReplay]. A client that
 	// stores the Sequence of its last session and sets MinSequence to one
 	// more cannot be made to take part twice in sessions with the same
-	// configuration digest, whatever the server proposes.
+	// configuration digest, whatever the server proposes. Sequences does
+	// this bookkeeping.
 	MinSequence uint64
+	// Sequences records the Sequence of every session the client joins
+	// and refuses, with [ErrReplay], one not above the last. Required in
+	// the malicious model (use a [FileSequenceStore] that survives
+	// restarts) unless InsecureAllowReplay is set.
+	Sequences SequenceStore
+	// InsecureAllowReplay lets a malicious-model client run without
+	// Sequences: a server could then replay a finished session's
+	// configuration to it. For tests and simulations only.
+	InsecureAllowReplay bool
+	// Policy is what the client requires of the session (see
+	// [ClientPolicy]); NewClient refuses a violating Config with
+	// [ErrPolicy].
+	Policy ClientPolicy
 	// InsecureTestRand replaces crypto/rand as the source of the client's
 	// keys, seeds and Shamir coefficients. Only for reproducible tests: a
 	// predictable source lets anyone unmask the client's input.
@@ -92,6 +106,11 @@ func NewClient(p *Params, id int, opts *ClientOptions) (*Client, error) {
 		if p.cfg.Sequence < opts.MinSequence {
 			return nil, errorf(ServerID, RoundAdvertise, ErrReplay, "session sequence %d for client %d is below its minimum %d: replayed or stale session", p.cfg.Sequence, id, opts.MinSequence)
 		}
+	} else {
+		opts = &ClientOptions{}
+	}
+	if err := opts.Policy.check(p, id); err != nil {
+		return nil, err
 	}
 	if p.cfg.Threat == Malicious {
 		if len(c.identity) != ed25519.PrivateKeySize {
@@ -100,6 +119,19 @@ func NewClient(p *Params, id int, opts *ClientOptions) (*Client, error) {
 		pub := c.identity.Public().(ed25519.PublicKey)
 		if subtle.ConstantTimeCompare(pub, p.cfg.Identities[id]) != 1 {
 			return nil, errorf(id, RoundAdvertise, ErrConfig, "identity key does not match Config.Identities[%d]", id)
+		}
+		if opts.Sequences == nil && !opts.InsecureAllowReplay {
+			return nil, errorf(id, RoundAdvertise, ErrConfig, "malicious threat model needs ClientOptions.Sequences to refuse replayed sessions")
+		}
+	}
+	// Recorded last, once nothing else refuses the session: the client
+	// then takes part in it and in no other with this Sequence.
+	if opts.Sequences != nil {
+		if err := opts.Sequences.Advance(p.cfg.Sequence); err != nil {
+			if errors.Is(err, ErrReplay) {
+				return nil, errorf(ServerID, RoundAdvertise, ErrReplay, "client %d: %v", id, err)
+			}
+			return nil, errorf(id, RoundAdvertise, ErrConfig, "client %d: %v", id, err)
 		}
 	}
 	return c, nil
@@ -334,6 +366,9 @@ func (c *Client) ShareKeys(list *AdvertList) (*ShareKeys, error) {
 		ct := aead.Seal(nil, zeroNonce[:], plain, envelopeAD(&c.session, c.id, h))
 		out.Envelopes = append(out.Envelopes, Envelope{From: uint32(c.id), To: uint32(h), Ciphertext: ct})
 	}
+	if c.p.cfg.Threat == Malicious {
+		out.Signature = ed25519.Sign(c.identity, out.sigInput())
+	}
 	c.next = RoundMaskedInput
 	c.selfSeed = seed // needed once more, to mask the input
 	return out, nil
@@ -425,6 +460,7 @@ func (c *Client) MaskInput(bundle *ShareBundle, input []int64) (*MaskedInput, er
 	out := &MaskedInput{Client: uint32(c.id), Session: c.session, Bits: uint8(c.p.bits), Length: uint32(c.p.length)}
 	out.Packed = v.appendPacked(make([]byte, 0, packedLen(c.p.bits, c.p.length)))
 	if c.p.cfg.Threat == Malicious {
+		out.Signature = ed25519.Sign(c.identity, out.sigInput())
 		c.next = RoundConsistency
 	} else {
 		c.next = RoundUnmask
@@ -499,14 +535,39 @@ func (c *Client) Consistency(req *ConsistencyRequest) (*ConsistencyReply, error)
 	if _, ok := slices.BinarySearch(req.Survivors, uint32(c.id)); !ok {
 		return nil, c.fail(errorf(ServerID, r, ErrProtocol, "client %d sent its masked input but is not among the survivors", c.id))
 	}
-	alive := 1
+	if len(req.Survivors) < c.p.cfg.MinInputs {
+		return nil, c.fail(errorf(ServerID, r, ErrTooFewClients, "survivor set for client %d has %d clients, a sum must have at least MinInputs=%d", c.id, len(req.Survivors), c.p.cfg.MinInputs))
+	}
+	// A survivor must have shared its keys: an honest server's survivors
+	// all sent a masked input, after sharing with every advertised
+	// neighbour. Padding the set with clients that shared nothing passes
+	// the MinInputs count without changing what we reveal (we hold no
+	// shares of them), so the sum would be smaller than the set.
+	for _, j := range req.Survivors {
+		if int(j) != c.id && c.p.IsNeighbour(c.id, int(j)) && c.received[int(j)] == nil {
+			return nil, c.fail(errorf(ServerID, r, ErrProtocol, "survivor set for client %d lists neighbour %d, which shared no keys with it (its shares never arrived)", c.id, j))
+		}
+	}
+	alive := 0
 	for _, j := range c.senders {
 		if _, ok := slices.BinarySearch(req.Survivors, uint32(j)); ok {
 			alive++
 		}
 	}
-	if alive < c.p.t {
-		return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share holders (itself included), threshold is %d", c.id, alive, c.p.t))
+	// On a sparse graph, t alive neighbours, not counting ourselves (the
+	// finder's 2^-20 failure bound already asks that much of random
+	// dropouts). A server that disconnects the public ring by dropping
+	// k/2 consecutive clients leaves a client next to the gap k/2 alive
+	// neighbours and the corrupt ones in the gap, while t > (k+1+cMax)/2:
+	// the client refuses, and without its own share its self mask cannot
+	// be rebuilt, so the component it borders cannot be summed apart.
+	if need := c.p.t - 1; c.p.k < c.p.n-1 {
+		need = c.p.t
+		if alive < need {
+			return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share-holding neighbours, needs %d (threshold %d)", c.id, alive, need, c.p.t))
+		}
+	} else if alive < need {
+		return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share holders (itself included), threshold is %d", c.id, alive+1, c.p.t))
 	}
 	c.survivors = slices.Clone(req.Survivors)
 	sig := ed25519.Sign(c.identity, consistencySigInput(&c.session, c.survivors))
@@ -601,6 +662,13 @@ func (c *Client) Unmask(req *UnmaskRequest) (*UnmaskResponse, error) {
 	}
 	for _, id := range req.Dropped {
 		out.KeyShares = append(out.KeyShares, RevealedShare{Owner: id, Share: cloneShare(c.received[int(id)].key)})
+	}
+	if c.p.cfg.Threat == Malicious {
+		in, err := out.sigInput()
+		if err != nil {
+			return nil, c.fail(errorf(c.id, r, ErrProtocol, "cannot encode the unmask response: %v", err))
+		}
+		out.Signature = ed25519.Sign(c.identity, in)
 	}
 	c.next = 0 // done: any further call is a replay
 	c.wipe()

@@ -113,6 +113,16 @@ type Config struct {
 	// InsecureAllowLowThreshold accepts a Threshold below the secure
 	// minimum (at least 2). For experiments only.
 	InsecureAllowLowThreshold bool
+	// MinInputs is the smallest number of inputs a result may sum: a sum
+	// of few inputs reveals much about each (of two, each input to the
+	// other's owner). The server aborts with [ErrTooFewClients] rather
+	// than release a smaller sum, and in the malicious model each client
+	// refuses to sign or unmask a survivor set smaller than this. Zero
+	// means the default [DefaultMinInputs]: ceil((1-DropoutRate)*n), at
+	// least the threshold, and at least ceil(CorruptRate*n)+2 so that
+	// every sum holds two inputs of honest clients; a smaller value is
+	// refused with [ErrInsecureParams] (it can only be raised).
+	MinInputs int
 
 	// SessionSeed is public randomness for this session, chosen fresh per
 	// session; it relabels the Harary graph, that is, it decides who is
@@ -240,6 +250,14 @@ func NewParams(cfg Config) (*Params, error) {
 		return nil, fmt.Errorf("%w: Threshold=%d is below the secure minimum %d for n=%d, k=%d, corrupt=%g, %v server",
 			ErrInsecureParams, t, minT, n, k, cfg.CorruptRate, cfg.Threat)
 	}
+	minIn := DefaultMinInputs(n, t, cfg.DropoutRate, cfg.CorruptRate)
+	if cfg.MinInputs == 0 {
+		cfg.MinInputs = minIn
+	}
+	if cfg.MinInputs < minIn || cfg.MinInputs > n {
+		return nil, fmt.Errorf("%w: MinInputs=%d, want %d (ceil((1-DropoutRate)*n), at least t and ceil(CorruptRate*n)+2) to NumClients=%d",
+			ErrInsecureParams, cfg.MinInputs, minIn, n)
+	}
 	cfg.Degree, cfg.Threshold = k, t
 	cfg.Identities = slices.Clone(cfg.Identities)
 	p := &Params{cfg: cfg, n: n, k: k, t: t, length: cfg.Dim + cfg.SideDim, bits: cfg.Bits}
@@ -247,6 +265,21 @@ func NewParams(cfg Config) (*Params, error) {
 	p.perm, p.pos = relabel(n, &cfg.SessionSeed)
 	return p, nil
 }
+
+// DefaultMinInputs returns the smallest number of inputs a sum may have
+// by default: ceil((1-dropout)*n), the survivors expected when at most
+// the configured fraction drops out (as fcp requires of the complete
+// graph); at least the threshold t; and at least ceil(corrupt*n)+2, since
+// a server colluding with the corrupt clients subtracts their inputs and
+// must still face the sum of two honest ones. It is at most n.
+func DefaultMinInputs(n, t int, dropout, corrupt float64) int {
+	m := int(math.Ceil((1-dropout)*float64(n) - 1e-9))
+	c := int(math.Ceil(corrupt*float64(n) - 1e-9))
+	return min(max(m, t, c+2), n)
+}
+
+// MinInputs returns the smallest number of inputs a result may sum.
+func (p *Params) MinInputs() int { return p.cfg.MinInputs }
 
 // Config returns the resolved configuration (defaults filled in).
 func (p *Params) Config() Config {
@@ -278,7 +311,7 @@ func (p *Params) Digest() [32]byte { return p.digest }
 // domain-separation prefix and fixed-width encodings.
 func configDigest(c *Config) [32]byte {
 	h := sha256.New()
-	h.Write([]byte("privml/secagg/v1/config\x00"))
+	h.Write([]byte("privml/secagg/v2/config\x00"))
 	var b [8]byte
 	put := func(v uint64) {
 		binary.BigEndian.PutUint64(b[:], v)
@@ -295,6 +328,7 @@ func configDigest(c *Config) [32]byte {
 	put(math.Float64bits(c.CorruptRate))
 	put(uint64(c.Degree))
 	put(uint64(c.Threshold))
+	put(uint64(c.MinInputs))
 	h.Write(c.SessionSeed[:])
 	put(c.Sequence)
 	put(uint64(len(c.Identities)))

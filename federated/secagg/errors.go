@@ -43,6 +43,9 @@ var (
 	ErrTooFewClients = errors.New("secagg: fewer clients than the threshold")
 	// ErrRandom reports a failure of the randomness source.
 	ErrRandom = errors.New("secagg: randomness source failed")
+	// ErrPolicy reports a session that violates the client's
+	// [ClientPolicy]: the client refuses it before sending anything.
+	ErrPolicy = errors.New("secagg: session violates the client's policy")
 )
 
 // ServerID is the party identifier used in errors and messages for the

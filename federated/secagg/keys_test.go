@@ -112,7 +112,7 @@ func runWithBadAdvert(t *testing.T, threat Threat, bad int, tamper func(a *KeyAd
 	for i := range n {
 		opts := &ClientOptions{InsecureTestRand: rnd}
 		if priv != nil {
-			opts.Identity = priv[i]
+			opts = maliciousOpts(p, priv[i], rnd)
 		}
 		clients[i], err = NewClient(p, i, opts)
 		must(t, err)

@@ -8,7 +8,7 @@ import (
 	"github.com/privml/privml/internal/shamir"
 )
 
-// Wire format, version 1. Every message starts with a 38-byte header
+// Wire format, version 2. Every message starts with a 38-byte header
 //
 //	offset 0   version, 1 byte (WireVersion)
 //	offset 1   message type, 1 byte (one per message kind below)
@@ -19,12 +19,18 @@ import (
 //
 // followed by a body specific to the type. Integers are big-endian; lists
 // are a uint32 count followed by their entries; masked vectors are
-// bit-packed little-endian, B bits per element. A decoder accepts exactly
-// one encoding of each message (re-encoding a decoded message gives back
-// the same bytes) and rejects trailing bytes.
+// bit-packed little-endian, B bits per element; signatures are a uint16
+// length (0, or 64 for Ed25519) followed by their bytes. A decoder accepts
+// exactly one encoding of each message (re-encoding a decoded message
+// gives back the same bytes) and rejects trailing bytes.
+//
+// Version 2 added the Ed25519 signatures of ShareKeys (after the
+// envelopes), MaskedInput (after the length, before the packed vector)
+// and UnmaskResponse (after the key shares); version 1 messages are
+// refused.
 
 // WireVersion is the version byte of every message.
-const WireVersion = 1
+const WireVersion = 2
 
 const headerLen = 38
 
@@ -76,12 +82,14 @@ type Envelope struct {
 }
 
 // ShareKeys is a client's message in the ShareKeys round: one envelope per
-// neighbour, and a commitment to its self-mask seed.
+// neighbour, and a commitment to its self-mask seed. In the malicious
+// model it is signed with the client's identity key.
 type ShareKeys struct {
 	Client     uint32
 	Session    [32]byte
 	Commitment [32]byte
 	Envelopes  []Envelope // increasing To
+	Signature  []byte     // empty, or ed25519.SignatureSize bytes
 }
 
 // ShareBundle is the server's message to one client after ShareKeys: the
@@ -92,13 +100,15 @@ type ShareBundle struct {
 	Envelopes []Envelope
 }
 
-// MaskedInput is a client's masked input vector, bit-packed.
+// MaskedInput is a client's masked input vector, bit-packed. In the
+// malicious model it is signed with the client's identity key.
 type MaskedInput struct {
-	Client  uint32
-	Session [32]byte
-	Bits    uint8
-	Length  uint32
-	Packed  []byte // packedLen(Bits, Length) bytes
+	Client    uint32
+	Session   [32]byte
+	Bits      uint8
+	Length    uint32
+	Signature []byte // empty, or ed25519.SignatureSize bytes
+	Packed    []byte // packedLen(Bits, Length) bytes
 }
 
 // ConsistencyRequest is the server's message to every survivor in the
@@ -144,12 +154,14 @@ type RevealedShare struct {
 }
 
 // UnmaskResponse is a client's answer: self-mask shares of the alive
-// neighbours (and its own) and mask-key shares of the dropped ones.
+// neighbours (and its own) and mask-key shares of the dropped ones. In the
+// malicious model it is signed with the client's identity key.
 type UnmaskResponse struct {
 	Client     uint32
 	Session    [32]byte
 	SelfShares []RevealedShare
 	KeyShares  []RevealedShare
+	Signature  []byte // empty, or ed25519.SignatureSize bytes
 }
 
 // ---- encoding helpers ----
@@ -430,9 +442,14 @@ func (m *ShareKeys) Round() Round { return RoundShareKeys }
 
 // MarshalBinary encodes m.
 func (m *ShareKeys) MarshalBinary() ([]byte, error) {
-	b := header(nil, typeShareKeys, m.Client, &m.Session)
+	return appendBytes16(m.appendUnsigned(nil), m.Signature), nil
+}
+
+// appendUnsigned appends the encoding of m up to its signature.
+func (m *ShareKeys) appendUnsigned(b []byte) []byte {
+	b = header(b, typeShareKeys, m.Client, &m.Session)
 	b = append(b, m.Commitment[:]...)
-	return appendEnvelopes(b, m.Envelopes), nil
+	return appendEnvelopes(b, m.Envelopes)
 }
 
 // UnmarshalBinary decodes a ShareKeys message.
@@ -441,6 +458,7 @@ func (m *ShareKeys) UnmarshalBinary(data []byte) error {
 	d := open(data, typeShareKeys, RoundShareKeys, false, &v.Client, &v.Session)
 	d.arr32(&v.Commitment, "commitment")
 	v.Envelopes = d.envelopes()
+	v.Signature = d.signature("share-keys signature")
 	if err := d.close(); err != nil {
 		return err
 	}
@@ -476,11 +494,17 @@ func (m *MaskedInput) Round() Round { return RoundMaskedInput }
 
 // MarshalBinary encodes m.
 func (m *MaskedInput) MarshalBinary() ([]byte, error) {
-	b := make([]byte, 0, headerLen+5+len(m.Packed))
+	b := make([]byte, 0, headerLen+7+len(m.Signature)+len(m.Packed))
+	b = m.appendPrefix(b)
+	b = appendBytes16(b, m.Signature)
+	return append(b, m.Packed...), nil
+}
+
+// appendPrefix appends the header, bits and length of m.
+func (m *MaskedInput) appendPrefix(b []byte) []byte {
 	b = header(b, typeMaskedInput, m.Client, &m.Session)
 	b = append(b, m.Bits)
-	b = binary.BigEndian.AppendUint32(b, m.Length)
-	return append(b, m.Packed...), nil
+	return binary.BigEndian.AppendUint32(b, m.Length)
 }
 
 // UnmarshalBinary decodes a MaskedInput, checking that the packed vector
@@ -496,6 +520,7 @@ func (m *MaskedInput) UnmarshalBinary(data []byte) error {
 	if d.err == "" && (v.Length < 1 || v.Length > MaxLength) {
 		d.fail("length %d out of range", v.Length)
 	}
+	v.Signature = d.signature("masked-input signature")
 	if d.err == "" {
 		v.Packed = d.take(packedLen(uint(v.Bits), int(v.Length)), "packed vector")
 	}
@@ -635,7 +660,16 @@ func (m *UnmaskResponse) Round() Round { return RoundUnmask }
 
 // MarshalBinary encodes m. It fails only if a share is invalid.
 func (m *UnmaskResponse) MarshalBinary() ([]byte, error) {
-	b := header(nil, typeUnmaskResponse, m.Client, &m.Session)
+	b, err := m.appendUnsigned(nil)
+	if err != nil {
+		return nil, err
+	}
+	return appendBytes16(b, m.Signature), nil
+}
+
+// appendUnsigned appends the encoding of m up to its signature.
+func (m *UnmaskResponse) appendUnsigned(b []byte) ([]byte, error) {
+	b = header(b, typeUnmaskResponse, m.Client, &m.Session)
 	b, err := appendShares(b, m.SelfShares)
 	if err != nil {
 		return nil, err
@@ -649,6 +683,7 @@ func (m *UnmaskResponse) UnmarshalBinary(data []byte) error {
 	d := open(data, typeUnmaskResponse, RoundUnmask, false, &v.Client, &v.Session)
 	v.SelfShares = d.shares("self-mask share")
 	v.KeyShares = d.shares("mask-key share")
+	v.Signature = d.signature("unmask-response signature")
 	if err := d.close(); err != nil {
 		return err
 	}

@@ -55,7 +55,7 @@ func transcriptHash(t testing.TB) (map[string][]byte, [32]byte) {
 	}
 	cs := make([]*Client, n)
 	for i := range cs {
-		cs[i], err = NewClient(p, i, &ClientOptions{Identity: priv[i], InsecureTestRand: rnd})
+		cs[i], err = NewClient(p, i, maliciousOpts(p, priv[i], rnd))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -116,15 +116,16 @@ func transcriptHash(t testing.TB) (map[string][]byte, [32]byte) {
 	return out, d
 }
 
-// TestWireTranscriptKAT pins wire format v1 and every derivation behind it
+// TestWireTranscriptKAT pins wire format v2 and every derivation behind it
 // (key generation from the randomness source, HKDF labels, Shamir sharing,
 // envelope sealing, AES-CTR masks, bit packing, signatures): a seeded
 // malicious-model session must produce exactly the same bytes. Change the
 // constant only together with WireVersion or a documented change of a
-// derivation.
+// derivation. (v2: message signatures, MinInputs in the configuration
+// digest.)
 func TestWireTranscriptKAT(t *testing.T) {
 	_, d := transcriptHash(t)
-	const want = "70f298339dbfc55bbaa6036d8c8337e9a28153d368eecffd274b376022d4cc93"
+	const want = "ee8b0ac20f70e4bc5ee1468761b572eb38feb7a39802906954d2f8b4d3512a34"
 	if got := hex.EncodeToString(d[:]); got != want {
 		t.Fatalf("transcript hash = %s, want %s", got, want)
 	}
@@ -184,7 +185,9 @@ func TestMessagesRoundTripAndRejectCorruption(t *testing.T) {
 				}
 			}
 			// Trailing bytes, a wrong version and a wrong type are rejected.
-			for _, bad := range [][]byte{append(bytes.Clone(b), 0), append([]byte{2}, b[1:]...), append([]byte{1, b[1] ^ 0x0f}, b[2:]...)} {
+			// Version 1 (before the message signatures) is refused too.
+			for _, bad := range [][]byte{append(bytes.Clone(b), 0), append([]byte{WireVersion + 1}, b[1:]...),
+				append([]byte{WireVersion - 1}, b[1:]...), append([]byte{WireVersion, b[1] ^ 0x0f}, b[2:]...)} {
 				if err := newByName(name).UnmarshalBinary(bad); !errors.Is(err, ErrMalformed) {
 					t.Fatalf("corrupted message accepted: err = %v", err)
 				}

@@ -36,7 +36,10 @@ type GraphParams struct {
 // fraction dropout drop out, is secure except with probability 2^-40 and
 // fails except with probability 2^-20 (Bell et al., CCS 2020, section 4;
 // the search is that of fcp's HararyGraphParameterFinder, whose published
-// table the tests reproduce). It returns an error wrapping [ErrConfig] when
+// semi-honest table the tests reproduce). Against a malicious server t is
+// the smallest with 2t > (k+1) + cMax, cMax bounding the corrupt
+// neighbours of any client (see the package documentation); fcp's
+// malicious thresholds are one share short of that. It returns an error wrapping [ErrConfig] when
 // no sparse graph qualifies (small n or high rates): use the complete
 // graph (k = n-1, classic SecAgg) with [FullGraphMinThreshold] then.
 func FindGraphParams(n int, dropout, corrupt float64, threat Threat) (GraphParams, error) {
@@ -75,9 +78,11 @@ func MinThreshold(n, k int, dropout, corrupt float64, threat Threat) (int, error
 
 // FullGraphMinThreshold returns the smallest secure threshold of classic
 // SecAgg (the complete graph), following fcp's CheckFullGraphParameters:
-// t > corrupt*n against a semi-honest server, t > (n + corrupt*n)/2 against
-// a malicious one (so that two disjoint sets of t holders cannot both
-// exist), and t >= 2.
+// t > c against a semi-honest server and 2t > n + c against a malicious
+// one, with c = ceil(corrupt*n), and t >= 2. Every secret has n = k+1
+// holders, so the malicious bound is the 2t > (k+1) + c of the sparse
+// graphs: a server showing two survivor sets collects at most n + c
+// shares of a client's two secrets, fewer than 2t.
 func FullGraphMinThreshold(n int, corrupt float64, threat Threat) int {
 	c := math.Ceil(corrupt * float64(n))
 	if threat == Malicious {
@@ -122,15 +127,46 @@ func logProbDisconnected(n, k int, dropout, corrupt float64) float64 {
 
 // securityBound returns t1: a threshold t is secure for degree k iff
 // t > t1 (given that the graph stays connected).
+//
+// Let c be the number of corrupt clients among a target's k neighbours,
+// bounded by the upper quantile cMax of its law at 2^-41/n (union bound
+// over the n possible targets). Each secret of the target has k+1
+// holders: its k neighbours and the target itself, which keeps a share of
+// its own self-mask seed and reveals it at unmasking.
+//
+//   - Semi-honest: the server learns a secret from t shares, so t > cMax
+//     (fcp's bound, whose table the tests reproduce).
+//   - Malicious: the server can split the honest holders into two groups
+//     shown different survivor sets, one revealing self-mask shares of
+//     the target (with the target's own share) and one its mask-key
+//     shares, while the corrupt holders reveal both. The two piles hold at
+//     most (k+1-c) + 2c = k+1+c shares, so the target is safe iff
+//     2t > k+1+c, that is t > floor((k+1+cMax)/2).
+//
+// fcp's malicious bound, ceil((cMax+k-1.25)/2), counts k holders per
+// secret and is one short when k+1+cMax is even.
 func securityBound(n, k int, corrupt float64, threat Threat) float64 {
+	cMax := corruptNeighbourBound(n, k, corrupt, threat)
+	if threat == Malicious {
+		return math.Floor((float64(k) + 1 + cMax) / 2)
+	}
+	return cMax
+}
+
+// corruptNeighbourBound returns cMax, the number of corrupt clients among
+// the k neighbours of one client that is exceeded with probability at
+// most 2^-(SecurityBits+1)/n. In the malicious model the law is exact:
+// the neighbours of an honest target are a uniform k-subset of the n-1
+// other clients (the relabelling is a uniform permutation). The
+// semi-honest bound keeps fcp's numerics (a k-subset of all n clients).
+func corruptNeighbourBound(n, k int, corrupt float64, threat Threat) float64 {
 	perEvent := float64(SecurityBits + 1)
 	adv := int(math.Floor((corrupt + finderSmall) * float64(n)))
 	h := hypergeometric{total: n, marked: adv, sampled: k}
-	t1 := h.quantile(math.Pow(2, -perEvent)/float64(n), true)
 	if threat == Malicious {
-		t1 = math.Ceil((t1 + float64(k) - 1.25) / 2)
+		h.total = n - 1
 	}
-	return t1
+	return h.quantile(math.Pow(2, -perEvent)/float64(n), true)
 }
 
 // checkDegree reports whether degree k is secure and correct, and the

@@ -157,6 +157,9 @@ func (s *Server) FinishAdvertise() (map[int]*AdvertList, error) {
 	if len(list) < s.p.t {
 		return nil, errorf(ServerID, r, ErrTooFewClients, "%d clients advertised keys, threshold is %d", len(list), s.p.t)
 	}
+	if err := s.checkMinInputs(r, s.u1, "advertised keys"); err != nil {
+		return nil, err
+	}
 	s.session = sessionID(&s.p.digest, list)
 	s.rank = rankOf(s.u1)
 	out := make(map[int]*AdvertList, len(list))
@@ -181,6 +184,9 @@ func (s *Server) HandleShareKeys(m *ShareKeys) error {
 	}
 	if s.u2[id] {
 		return errorf(id, r, ErrReplay, "second ShareKeys message of client %d", id)
+	}
+	if err := s.checkSignature(r, id, "ShareKeys message", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
+		return err
 	}
 	want := s.p.holders(id, func(j int) bool { return s.u1[j] })
 	if len(m.Envelopes) != len(want)-1 {
@@ -218,6 +224,9 @@ func (s *Server) FinishShareKeys() (map[int]*ShareBundle, error) {
 	}
 	if c := count(s.u2); c < s.p.t {
 		return nil, errorf(ServerID, r, ErrTooFewClients, "%d clients shared their keys, threshold is %d", c, s.p.t)
+	}
+	if err := s.checkMinInputs(r, s.u2, "shared their keys"); err != nil {
+		return nil, err
 	}
 	out := make(map[int]*ShareBundle)
 	for j, in := range s.u2 {
@@ -258,6 +267,9 @@ func (s *Server) HandleMaskedInput(m *MaskedInput) error {
 	if uint(m.Bits) != s.p.bits || int(m.Length) != s.p.length {
 		return errorf(id, r, ErrMalformed, "masked input of client %d has %d elements of %d bits, want %d of %d", id, m.Length, m.Bits, s.p.length, s.p.bits)
 	}
+	if err := s.checkSignature(r, id, "masked input", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
+		return err
+	}
 	if err := s.acc.addPackedParallel(m.Packed, &s.scratch); err != nil {
 		return errorf(id, r, ErrMalformed, "masked input of client %d: %v", id, err)
 	}
@@ -274,6 +286,9 @@ func (s *Server) FinishMaskedInput() error {
 	}
 	if c := count(s.u3); c < s.p.t {
 		return errorf(ServerID, r, ErrTooFewClients, "%d clients sent masked inputs, threshold is %d", c, s.p.t)
+	}
+	if err := s.checkMinInputs(r, s.u3, "sent masked inputs"); err != nil {
+		return err
 	}
 	s.scratch.wipe()
 	if s.p.cfg.Threat == Malicious {
@@ -422,6 +437,9 @@ func (s *Server) HandleUnmask(m *UnmaskResponse) error {
 	}
 	if s.answered[id] {
 		return errorf(id, r, ErrReplay, "second unmask response of client %d", id)
+	}
+	if err := s.checkSignature(r, id, "unmask response", m.sigInput, m.Signature); err != nil {
+		return err
 	}
 	var wantSelf, wantKey []uint32
 	s.forNeighbours(id, func(v int) {
@@ -587,6 +605,12 @@ func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, from [
 	if m < t {
 		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", m, what, u, t)
 	}
+	if ok, err := s.firstTry(cache, shares, from, u, what, verify); ok || err != nil {
+		return err
+	}
+	if s.decodeAndVerify(cache, shares, from, verify) { // see decode.go
+		return nil
+	}
 	// Shares of holders already caught go last.
 	order := make([]int, 0, m)
 	for _, caught := range []bool{false, true} {
@@ -747,6 +771,15 @@ func (c *lagrangeCache) get(shares []shamir.Share) (*shamir.Lagrange, error) {
 	}
 	c.m[key] = append(c.m[key], l)
 	return l, nil
+}
+
+// checkMinInputs aborts a round after which fewer than Config.MinInputs
+// clients remain: the sum could only have fewer inputs than allowed.
+func (s *Server) checkMinInputs(r Round, in []bool, what string) error {
+	if c := count(in); c < s.p.cfg.MinInputs {
+		return errorf(ServerID, r, ErrTooFewClients, "only %d clients %s, a result must sum at least MinInputs=%d inputs", c, what, s.p.cfg.MinInputs)
+	}
+	return nil
 }
 
 func count(b []bool) int {

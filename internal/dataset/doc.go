@@ -15,8 +15,10 @@
 // 0..16 and the digit). The result is a [Dataset]: features in one flat
 // row-major slice, labels, class and feature names.
 //
-// UCI Adult ([ReadAdult], [ReadAdultAll]): the census-income file adult.data,
-// 15 comma-separated fields (comma then space), no header, "?" for a missing
+// UCI Adult ([ReadAdult], [ReadAdultAll]; the training file is embedded
+// gzipped, [AdultEmbedded], and [AdultNumeric] one-hot encodes it for
+// classification): the census-income file adult.data, 15 comma-separated
+// fields (comma then space), no header, "?" for a missing
 // value, blank lines at the end. [ReadAdult] streams rows to a callback so
 // that large replicas are never held twice; [AdultOptions.DropMissing] skips
 // rows with a missing value (32,561 rows become 30,162).

@@ -36,6 +36,12 @@
 // canonical, and [Share.UnmarshalBinary] validates every field, so a
 // malformed share from the network is an error, never a panic.
 //
+// Shares of one split form a Reed-Solomon codeword, so wrong shares can be
+// located: [FindErrors] decodes m shares (Gao's algorithm) and names up to
+// (m-t)/2 shares that lie off the sharing polynomials. A caller that can
+// check the secret (a commitment, a public key) should check the secret
+// rebuilt without them before blaming their holders.
+//
 // The randomness source is crypto/rand unless the caller passes another one
 // (for reproducible tests only). Polynomial coefficients are cleared after
 // use; Go gives no guarantee that the runtime did not copy them.

@@ -125,6 +125,9 @@ func TestMaliciousModelHonestRun(t *testing.T) {
 		p := mustParams(t, cfg)
 		if n >= 10 {
 			// (With 3 clients the malicious threshold is 3: no dropout fits.)
+			// Three clients drop: configure for that many.
+			cfg.DropoutRate = 0.3
+			p = mustParams(t, cfg)
 			opts.Drop = map[secagg.Round][]int{secagg.RoundMaskedInput: {1}, secagg.RoundConsistency: {2}, secagg.RoundUnmask: {5}}
 		}
 		rep, err := Run(p, Vectors(randomInputs(p, 9)), opts)
@@ -139,7 +142,9 @@ func TestMaliciousModelHonestRun(t *testing.T) {
 
 func TestMisbehavingClientsDoNotCorruptTheSum(t *testing.T) {
 	const n = 10
-	p := mustParams(t, secagg.Config{NumClients: n, Dim: 33, Bits: 13, MaxAbs: 300, MaxSideAbs: 1, DropoutRate: 0.3, Degree: n - 1})
+	// Four of ten faulty clients leave the sum: configure for 40% dropout,
+	// or the sum falls below MinInputs.
+	p := mustParams(t, secagg.Config{NumClients: n, Dim: 33, Bits: 13, MaxAbs: 300, MaxSideAbs: 1, DropoutRate: 0.4, Degree: n - 1})
 	faults := []Fault{
 		{Client: 1, Round: secagg.RoundAdvertise, Kind: Garbage},
 		{Client: 2, Round: secagg.RoundShareKeys, Kind: Truncated},

@@ -12,9 +12,15 @@
 //
 // [Options.Server] selects a lying server ([AskBothShares],
 // [InconsistentDropouts], [ReplayUnmask], [ReplayOldSession],
-// [DuplicateAdvert]) aimed at [Options.Target]; [Report.Revealed] counts
-// the target's shares it managed to collect, and [Report.ClientErrors] the
-// honest clients' refusals. [Options.Faults] makes clients send garbage,
+// [DuplicateAdvert], [SplitView]) aimed at [Options.Target];
+// [Report.Revealed] counts the target's shares it managed to collect,
+// [Report.Unmasked] whether that is t of each kind, and
+// [Report.ClientErrors] the honest clients' refusals. Under [SplitView]
+// the server colludes with the clients of [Options.Corrupt]: it knows
+// their randomness, runs a copy of each, has them sign both survivor sets
+// and reveal both shares of the target, and splits the honest clients
+// along the Harary ring (recovered from the public graph) to maximise
+// what it collects. [Options.Faults] makes clients send garbage,
 // truncated, over-long, replayed or corrupted messages; the server rejects
 // them ([Report.Rejected]) and the sum of the others stays exact.
 //

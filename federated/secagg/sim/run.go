@@ -20,6 +20,9 @@ func (r *runner) run(inputs Inputs) error {
 			r.clientFailed(i, err)
 			return nil
 		}
+		if tw := r.parties[i].twin; tw != nil {
+			_, _ = tw.Advertise() // same randomness: the same advert
+		}
 		return r.up(i, r1, a)
 	}, func(m [][]byte) { serve(r, m, srv.HandleAdvert) })
 	var lists map[int]*secagg.AdvertList
@@ -56,6 +59,9 @@ func (r *runner) run(inputs Inputs) error {
 			r.clientFailed(i, err)
 			return nil
 		}
+		if tw := r.parties[i].twin; tw != nil {
+			_, _ = tw.ShareKeys(&in)
+		}
 		return r.up(i, r2, m)
 	}, func(m [][]byte) { serve(r, m, srv.HandleShareKeys) })
 	var bundles map[int]*secagg.ShareBundle
@@ -86,11 +92,17 @@ func (r *runner) run(inputs Inputs) error {
 			r.clientFailed(i, err)
 			return nil
 		}
+		if tw := r.parties[i].twin; tw != nil {
+			_, _ = tw.MaskInput(&in, x)
+		}
 		return r.up(i, r3, m)
 	}, func(m [][]byte) { serve(r, m, srv.HandleMaskedInput) })
 	r.timeServer(r3, func() { err = srv.FinishMaskedInput() })
 	if err != nil {
 		return err
+	}
+	if r.opts.Server == SplitView {
+		return r.splitView(bundles, int(target))
 	}
 
 	// Round 4 (malicious model): ConsistencyCheck.
@@ -285,11 +297,7 @@ func (r *runner) replaceWithOldBundles(bundles map[int]*secagg.ShareBundle) erro
 	}
 	cs := make([]*secagg.Client, p2.NumClients())
 	for i := range cs {
-		co := &secagg.ClientOptions{InsecureTestRand: r.opts.InsecureTestRand}
-		if r.opts.Identities != nil {
-			co.Identity = r.opts.Identities[i]
-		}
-		if cs[i], err = secagg.NewClient(p2, i, co); err != nil {
+		if cs[i], err = secagg.NewClient(p2, i, clientOptions(p2, r.opts, i)); err != nil {
 			return err
 		}
 		a, err := cs[i].Advertise()

@@ -36,6 +36,17 @@ const (
 	ReplayOldSession
 	// DuplicateAdvert lists the target's advert twice in the advert list.
 	DuplicateAdvert
+	// SplitView colludes with the clients in [Options.Corrupt] (whose
+	// secrets the server knows: it runs a copy of each, with the same
+	// randomness) against the target: after the masked-input round it
+	// shows the target alive to one group of the honest clients and
+	// dropped to the others, chosen to maximise what it collects (the
+	// nodes of either half of the graph around the target, then clients
+	// moved between groups while that helps); each group gets the
+	// consistency signatures of its own members and of the corrupt
+	// clients, which sign both survivor sets and reveal both shares of
+	// the target. [Report.Unmasked] says whether it got t of each.
+	SplitView
 )
 
 func (b ServerBehaviour) String() string {
@@ -52,6 +63,8 @@ func (b ServerBehaviour) String() string {
 		return "replay-old-session"
 	case DuplicateAdvert:
 		return "duplicate-advert"
+	case SplitView:
+		return "split-view"
 	}
 	return fmt.Sprintf("ServerBehaviour(%d)", int(b))
 }
@@ -90,6 +103,10 @@ type Options struct {
 	// Server is the server's behaviour and Target the client it attacks.
 	Server ServerBehaviour
 	Target int
+	// Corrupt are the clients that collude with the server under
+	// [SplitView]. Their randomness is derived from InsecureTestRand (or
+	// crypto/rand) so that the server can run a copy of each.
+	Corrupt []int
 	// Faults are client misbehaviours.
 	Faults []Fault
 	// Identities are the clients' long-term keys (malicious model).
@@ -97,6 +114,12 @@ type Options struct {
 	// InsecureTestRand, if set, is the randomness of every client, for
 	// reproducible runs. Never use it outside tests and benchmarks.
 	InsecureTestRand io.Reader
+	// InsecureTrustServerConfig makes the malicious-model clients take the
+	// server's word for the threshold and rates
+	// (secagg.ClientPolicy.InsecureTrustServerConfig): only for control
+	// runs of a configuration below the secure minimum, which the default
+	// policy refuses.
+	InsecureTrustServerConfig bool
 }
 
 // Phase timings and traffic of a run.
@@ -132,9 +155,14 @@ type Report struct {
 	Rejected []error
 	// Revealed counts the shares of the target's secrets that clients
 	// other than the target handed to the server: Self self-mask shares
-	// and Key mask-key shares. Both reaching the threshold means the
-	// server can unmask the target's input.
+	// and Key mask-key shares (under [SplitView], the target's own
+	// self-mask share and the corrupt clients' shares included). Both
+	// reaching the threshold means the server can unmask the target's
+	// input.
 	Revealed struct{ Self, Key int }
+	// Unmasked reports whether Revealed reached the threshold for both
+	// kinds of shares: the server can then unmask the target.
+	Unmasked bool
 	Stats
 }
 
@@ -162,9 +190,27 @@ func NewIdentities(n int, rand io.Reader) ([]ed25519.PublicKey, []ed25519.Privat
 	return pub, priv, nil
 }
 
+// clientOptions returns the options of simulated client i: in the
+// malicious model, the policy of a client that learnt the roster and the
+// session seed outside the server (the simulation knows the true ones),
+// and a fresh in-memory sequence store.
+func clientOptions(p *secagg.Params, opts Options, i int) *secagg.ClientOptions {
+	co := &secagg.ClientOptions{InsecureTestRand: opts.InsecureTestRand}
+	if opts.Identities != nil {
+		cfg := p.Config()
+		seed := cfg.SessionSeed
+		co.Identity = opts.Identities[i]
+		co.Sequences = &secagg.MemorySequenceStore{}
+		co.Policy = secagg.ClientPolicy{Roster: secagg.RosterDigest(cfg.Identities), SessionSeed: &seed,
+			InsecureTrustServerConfig: opts.InsecureTrustServerConfig}
+	}
+	return co
+}
+
 type party struct {
 	c       *secagg.Client
-	dead    bool // dropped out or aborted
+	twin    *secagg.Client // the server's copy of a corrupt client
+	dead    bool           // dropped out or aborted
 	aborted bool
 }
 
@@ -218,17 +264,20 @@ func Run(p *secagg.Params, inputs Inputs, opts Options) (*Report, error) {
 	}
 	r.parties = make([]*party, n)
 	for i := range n {
-		co := &secagg.ClientOptions{InsecureTestRand: opts.InsecureTestRand}
-		if opts.Identities != nil {
-			co.Identity = opts.Identities[i]
-		}
-		c, err := secagg.NewClient(p, i, co)
+		c, err := secagg.NewClient(p, i, clientOptions(p, opts, i))
 		if err != nil {
 			return nil, err
 		}
 		r.parties[i] = &party{c: c}
 	}
+	if opts.Server == SplitView {
+		if err := r.corruptClients(); err != nil {
+			return nil, err
+		}
+	}
 	r.rep.Err = r.run(inputs)
+	t := p.Threshold()
+	r.rep.Unmasked = r.rep.Revealed.Self >= t && r.rep.Revealed.Key >= t
 	if r.rep.Result != nil {
 		r.rep.Expected = make([]int64, p.Length())
 		x := make([]int64, p.Length())
