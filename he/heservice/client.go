@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/tls"
 	"fmt"
+	"sync"
 	"time"
 
 	"google.golang.org/grpc"
@@ -25,7 +26,9 @@ type Client struct {
 	rpc    hepb.InferenceClient
 	plan   *he.Plan
 	digest []byte
-	chunk  int
+
+	mu    sync.Mutex
+	chunk int // the server's key chunk size, once known
 }
 
 // Dial connects to addr over TLS (tlsConf, TLS 1.3 with the client's
@@ -45,14 +48,14 @@ func Dial(addr string, tlsConf *tls.Config, plan *he.Plan, opts ...grpc.DialOpti
 	if err != nil {
 		return nil, fmt.Errorf("heservice: dial %s: %w", addr, err)
 	}
-	return &Client{conn: conn, rpc: hepb.NewInferenceClient(conn), plan: plan, digest: PlanDigest(plan), chunk: DefaultChunkBytes}, nil
+	return &Client{conn: conn, rpc: hepb.NewInferenceClient(conn), plan: plan, digest: PlanDigest(plan)}, nil
 }
 
 // Close closes the connection.
 func (c *Client) Close() error { return c.conn.Close() }
 
-// CheckPlan asks the server for its plan digest and fails with a
-// FailedPrecondition status unless it is the client's plan.
+// CheckPlan asks the server for its plan digest and limits, and fails
+// with a FailedPrecondition status unless it holds the client's plan.
 func (c *Client) CheckPlan(ctx context.Context) error {
 	info, err := c.rpc.Info(ctx, &hepb.InfoRequest{})
 	if err != nil {
@@ -61,7 +64,27 @@ func (c *Client) CheckPlan(ctx context.Context) error {
 	if !bytes.Equal(info.GetPlanDigest(), c.digest) {
 		return status.Error(codes.FailedPrecondition, "heservice: the server holds another plan than the client's")
 	}
+	c.mu.Lock()
+	c.chunk = int(min(max(info.GetMaxChunkBytes(), 1<<10), DefaultChunkBytes))
+	c.mu.Unlock()
 	return nil
+}
+
+// chunkSize returns the server's chunk size, asking it ([Client.CheckPlan])
+// the first time.
+func (c *Client) chunkSize(ctx context.Context) (int, error) {
+	c.mu.Lock()
+	n := c.chunk
+	c.mu.Unlock()
+	if n > 0 {
+		return n, nil
+	}
+	if err := c.CheckPlan(ctx); err != nil {
+		return 0, err
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.chunk, nil
 }
 
 // Session is a server session holding one client's evaluation keys.
@@ -73,13 +96,18 @@ type Session struct {
 }
 
 // OpenSession uploads the evaluation keys in chunks and returns the
-// session. keys must be the plan's ([he.Client.GenEvaluationKeys]).
+// session. keys must be the plan's ([he.Client.GenEvaluationKeys]). The
+// first call checks the server's plan ([Client.CheckPlan]).
 func (c *Client) OpenSession(ctx context.Context, keys *he.EvaluationKeys) (*Session, error) {
+	chunk, err := c.chunkSize(ctx)
+	if err != nil {
+		return nil, err
+	}
 	stream, err := c.rpc.OpenSession(ctx)
 	if err != nil {
 		return nil, err
 	}
-	w := &chunkWriter{stream: stream, digest: c.digest, chunk: c.chunk}
+	w := &chunkWriter{stream: stream, digest: c.digest, chunk: chunk}
 	if _, err := keys.WriteTo(w); err != nil {
 		// A send error is io.EOF when the server ended the call; its
 		// status comes with CloseAndRecv.
