@@ -2,6 +2,7 @@ package anonymize
 
 import (
 	"fmt"
+	"math"
 	"strings"
 )
 
@@ -45,14 +46,21 @@ func (d Dependence) String() string {
 //   - every value of X occurs with exactly one value of Y;
 //   - Y takes at least two distinct values (a constant column is
 //     determined by anything and reveals nothing);
-//   - X takes at most half as many distinct values as t has rows, so each
-//     X value is seen twice on average: a dependence of a nearly unique X
-//     (a row number, a fine measurement) holds by accident of the sample
-//     and says nothing about other rows.
+//   - the rows support it: X takes at most half as many distinct values as
+//     t has rows (each X value is seen twice on average), or, for an X with
+//     more values, the rows that repeat an X value and agree on Y would
+//     all agree with probability below 2^-20 if Y were independent of X
+//     with its observed frequencies (Π over X values of Σ_y p_y^size).
+//     A dependence of a unique X (a row number) holds by accident of the
+//     sample and is not reported, nor is one of a nearly unique X with few
+//     repeats; a column joining two QIs ("34|10002") or renaming a QI of
+//     high cardinality repeats its values often enough to be reported.
 //
-// Only dependences on one QI are checked, not on combinations of QIs, and
-// only exact ones: a single row breaking the map hides it. Each pair of
-// columns costs one pass over the rows. [Mondrian], [Optimal] and [Verify]
+// Only dependences on one QI are checked, not on combinations of QIs (a
+// column determining a combination determines each QI in it and is
+// caught; one that is a lossy function of several, like a sum, is not),
+// and only exact ones: a single row breaking the map hides it. Each pair
+// of columns costs one pass over the rows. [Mondrian], [Optimal] and [Verify]
 // refuse a spec with a dependent column unless Spec.KeepDependent is set.
 func DependentColumns(t *Table, spec Spec) ([]Dependence, error) {
 	if t == nil {
@@ -93,7 +101,7 @@ func DependentColumns(t *Table, spec Spec) ([]Dependence, error) {
 // determines reports whether x → y counts as a dependence on n rows (see
 // [DependentColumns]).
 func determines(x, y *Column, n int) bool {
-	if len(y.Dict) < 2 || 2*len(x.Dict) > n {
+	if len(y.Dict) < 2 {
 		return false
 	}
 	img := make([]int32, len(x.Dict))
@@ -110,7 +118,46 @@ func determines(x, y *Column, n int) bool {
 			return false
 		}
 	}
-	return true
+	return 2*len(x.Dict) <= n || log2ChanceAgreement(x, y) <= -dependenceEvidenceBits
+}
+
+// dependenceEvidenceBits is how unlikely (in bits) a dependence of an X
+// with more than n/2 values must be by chance to be reported.
+const dependenceEvidenceBits = 20
+
+// log2ChanceAgreement returns log2 of the probability that every group of
+// rows sharing an X value is constant in Y when Y is drawn independently
+// of X with its observed frequencies p: Σ_groups log2 Σ_y p_y^size.
+func log2ChanceAgreement(x, y *Column) float64 {
+	size := make([]int, len(x.Dict))
+	for _, c := range x.Codes {
+		size[c]++
+	}
+	freq := make([]float64, len(y.Dict))
+	for _, c := range y.Codes {
+		freq[c]++
+	}
+	for i := range freq {
+		freq[i] /= float64(len(y.Codes))
+	}
+	bySize := map[int]float64{}
+	var total float64
+	for _, s := range size {
+		if s < 2 {
+			continue
+		}
+		l, ok := bySize[s]
+		if !ok {
+			var agree float64
+			for _, p := range freq {
+				agree += math.Pow(p, float64(s))
+			}
+			l = math.Log2(agree)
+			bySize[s] = l
+		}
+		total += l
+	}
+	return total
 }
 
 // checkDependent returns an error wrapping [ErrDependent] naming every

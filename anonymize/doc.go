@@ -64,9 +64,10 @@
 // A column released unchanged can give back what generalization hid: in
 // the Adult data, education names each value of the QI education-num.
 // [DependentColumns] finds the columns that determine, or are determined
-// by, a single QI on the rows of the table, and [Mondrian], [Optimal] and
-// [Verify] refuse them unless Spec.KeepDependent is set; remove them with
-// Spec.Identifiers or make them QIs.
+// by, a single QI exactly on the rows of the table (not a dependence that
+// one row breaks, nor a lossy function of several QIs), and [Mondrian],
+// [Optimal] and [Verify] refuse them unless Spec.KeepDependent is set;
+// remove them with Spec.Identifiers or make them QIs.
 //
 // # Verification
 //

@@ -145,15 +145,21 @@ func within(spent, limit float64) bool {
 // Spend admits a release named request (for the error message and logs)
 // of cost c if the total stays within the budget, and records it. Otherwise
 // it spends nothing and returns an error wrapping [ErrBudgetExhausted] that
-// names the request, its cost and the remaining budget. An invalid cost is
-// an error wrapping [ErrInvalidParameter].
+// names the request, its cost and the remaining budget; so does a request
+// past the 2^64-1st, whose count would not fit. An invalid cost is an error
+// wrapping [ErrInvalidParameter].
 func (f *Filter) Spend(request string, c Cost) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// The cost is checked under the lock: UnmarshalBinary may change the
+	// accounting concurrently.
 	if err := checkCost(f.kind, c); err != nil {
 		return fmt.Errorf("dp: cannot spend for request %q: %w", request, err)
 	}
-	f.mu.Lock()
-	defer f.mu.Unlock()
 	next := Cost{f.spent.Epsilon + c.Epsilon, f.spent.Delta + c.Delta, f.spent.Rho + c.Rho}
+	if f.n == math.MaxUint64 {
+		return fmt.Errorf("%w: request %q would overflow the request count", ErrBudgetExhausted, request)
+	}
 	if !finite(next.Epsilon) || !finite(next.Rho) {
 		return fmt.Errorf("%w: request %q costs %s and the total would overflow float64", ErrBudgetExhausted, request, f.format(c))
 	}
@@ -177,7 +183,11 @@ func (f *Filter) format(c Cost) string {
 }
 
 // Accounting returns the privacy notion tracked by f.
-func (f *Filter) Accounting() Accounting { return f.kind }
+func (f *Filter) Accounting() Accounting {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.kind
+}
 
 // Limit returns the budget.
 func (f *Filter) Limit() Cost {
@@ -246,10 +256,13 @@ func (f *Filter) MarshalBinary() ([]byte, error) {
 // MarshalBinaryMAC is [Filter.MarshalBinary] followed by an HMAC-SHA256 tag
 // under key (at least [MinFilterMACKeyLen] bytes, kept apart from the saved
 // state), so that [Filter.UnmarshalBinaryMAC] detects any change to the
-// state. The MAC cannot detect rollback: an older state saved under the
-// same key verifies too. A caller that must exclude it keeps the request
-// count ([Filter.Spent]) or a version number where the attacker cannot
-// write, or changes the key with every save.
+// state. The MAC cannot detect rollback or substitution: an older state
+// saved under the same key verifies too, and so does the state of another
+// filter saved under the same key (a larger budget, say). A caller that
+// must exclude substitution uses one key per filter (derived, for instance,
+// as HMAC(master key, filter name)); one that must exclude rollback keeps
+// the request count ([Filter.Spent]) or a version number where the
+// attacker cannot write, or changes the key with every save.
 func (f *Filter) MarshalBinaryMAC(key []byte) ([]byte, error) {
 	if err := checkMACKey(key); err != nil {
 		return nil, err

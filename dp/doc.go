@@ -20,8 +20,8 @@
 // [Filter] refuses releases that would overspend a budget; its saved state
 // is decoded only into states its constructors and Spend can reach, and
 // [Filter.MarshalBinaryMAC] adds an HMAC-SHA256 tag under a caller's key so
-// that a modified state is refused (an older state saved under the same key
-// is not detected: see the method).
+// that a modified state is refused (an older state, or another filter's,
+// saved under the same key is not detected: see the method).
 //
 // # Exact noise on a lattice
 //

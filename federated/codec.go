@@ -74,23 +74,29 @@ func (c *Codec) Decode(dst []float64, sum []int64) {
 }
 
 // l2ClipFactor returns the factor min(1, bound/||x||) and whether it is
-// below 1; it fails on a non-finite value.
+// below 1; it fails on a non-finite value. The norm is computed on x
+// divided by its largest magnitude, so that finite coordinates near the
+// float64 limit are clipped rather than overflowing the sum of squares.
 func l2ClipFactor(x []float64, bound float64) (float64, bool, error) {
-	n2 := 0.0
+	top := 0.0
 	for i, v := range x {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return 0, false, fmt.Errorf("%w: coordinate %d is %v", ErrClient, i, v)
 		}
-		n2 += v * v
+		top = max(top, math.Abs(v))
 	}
-	n := math.Sqrt(n2)
-	if math.IsInf(n2, 0) {
-		return 0, false, fmt.Errorf("%w: update norm overflows", ErrClient)
-	}
-	if n <= bound {
+	if top == 0 {
 		return 1, false, nil
 	}
-	return bound / n, true, nil
+	n2 := 0.0
+	for _, v := range x {
+		v /= top
+		n2 += v * v
+	}
+	if top*math.Sqrt(n2) <= bound { // the product may be +Inf
+		return 1, false, nil
+	}
+	return bound / top / math.Sqrt(n2), true, nil
 }
 
 // stochasticRound rounds v to floor(v) or floor(v)+1 with probabilities

@@ -18,7 +18,10 @@
 // Config.Deadline is a dropout, and with over-selection only the first K
 // reports are used. A round with fewer than Config.MinReports updates
 // leaves the model unchanged ([RoundReport].Skipped). Updates are checked
-// (length, NaN, infinities, weight) and rejected with [ErrClient].
+// (length, NaN, infinities, weight) and rejected with [ErrClient]; with
+// DP, where a round's failure would reveal something about one client's
+// data that no noise covers, a non-finite update counts as a zero update
+// and the weight is ignored.
 //
 // Without secure aggregation the server sees every update and combines
 // them with an [Aggregator] (default: the weighted mean). Robust
@@ -39,7 +42,8 @@
 // the weight is capped at SecureConfig.MaxWeight, the update is sent as
 // (w/MaxWeight)·clip(Δ) and the weight as a side coordinate, and the
 // server divides by the weight sum. The fraction of clipped updates is
-// reported every round. A semi-honest server does not unmask a sum of
+// reported every round; with DP it is a count no noise covers, so it is
+// reported only as adaptive clipping's noised estimate ([RoundReport]). A semi-honest server does not unmask a sum of
 // fewer than MinReports inputs; in the malicious model each client also
 // refuses to unmask when the survivor set it is shown is smaller.
 //
@@ -55,12 +59,35 @@
 // converted to (ε, δ) with CKS20 ([Epsilon], the function behind
 // `privml dp epsilon`); every round, skipped or not, counts as a step.
 //
+// Neighbouring runs differ in one client's data, the client staying in
+// the population: in one of them its contribution to every sum is zero
+// (zero-out neighbours, Kairouz et al. 2021): a zero update and, with
+// adaptive clipping, zero in place of its indicator term b - 1/2, whose
+// sensitivity is then 1/2 as Andrew et al. assume. Sampling, dropouts,
+// lateness, the cut to the first K reports and the skipping of rounds
+// below MinReports depend on nothing but the run's randomness, so they
+// are the same in both runs and the sums differ by the client's own
+// clipped (and rounded) contribution alone (a test checks this end to
+// end). Add/remove neighbours, where the client leaves the
+// population, are not covered: its presence can push another client out
+// of the first K reports (a change of up to 2C), can lift a round over
+// MinReports, and with distributed DP adds its own noise to the sum.
+//
+// [RoundReport].Epsilon, amplified by sampling, holds against anyone who
+// sees the models but not which clients took part in which round. The
+// server, which runs the rounds, knows that. With central DP it sees the
+// updates anyway and must be trusted; with distributed DP the guarantee
+// against it is the Gaussian mechanism of multiplier z composed over the
+// sums a client's input was in, reported for the most exposed client as
+// [RoundReport].ServerEpsilon.
+//
 //   - [DPCentral]: the server adds Gaussian noise of standard deviation
 //     z·Δ after aggregation (Δ = C, plus the rounding term sqrt(d)/Scale
 //     with secure aggregation), drawn with dp's exact discrete sampler on
-//     a grid of spacing σ·2^-36 or finer (which adds at most that times
-//     sqrt(d) to Δ, see package dp; not in the accountant's Δ). It sees
-//     the noiseless sum: it must be trusted.
+//     a grid of spacing g ≤ σ·2^-36 (rounding to it adds g·sqrt(d) to Δ,
+//     see package dp; σ is raised by the factor 1/(1 - z·2^-36·sqrt(d))
+//     to cover it, the indicator's noise likewise). It sees the noiseless
+//     sum: it must be trusted.
 //     [AdaptiveClipping] (Andrew et al. 2021) moves C toward a quantile of
 //     the update norms using each client's clip indicator, summed as a
 //     side coordinate (securely, with secure aggregation) and noised; the
@@ -76,9 +103,18 @@
 //     round accepts: each client adds variance σ²/m with σ = z·Δ (Δ the
 //     sensitivity after rounding) and m = Config.MinReports, and the sum
 //     is unmasked only if at least m clients contributed, so it carries at
-//     least σ² (more survivors, more noise, never less). A coordinate
+//     least σ² (more survivors, more noise, never less). A client whose
+//     masked input reached the server counts, and its input and noise are
+//     in the sum, even if it drops out before unmasking. The noise counted
+//     is that of honest clients: each client the server controls or
+//     colludes with knows its own share, so with c of them among the m the
+//     noise the server does not know falls to (m-c)·σ²/m (c corrupted
+//     clients lower the effective multiplier to z·sqrt((m-c)/m)); in the
+//     semi-honest model the server is trusted to enforce m. A coordinate
 //     leaves the per-client range with probability at most [TailBound] per
-//     round, which adds T·(1+e^ε)·TailBound to δ over T rounds.
+//     round, which adds T·(1+e^ε)·TailBound to δ over T rounds (twice
+//     that with adaptive clipping), reported as [RoundReport].TailDelta:
+//     the run's guarantee is (Epsilon, Delta + TailDelta).
 //     SecureConfig.Bits defaults to 20; too few bits for the noise is a
 //     configuration error. Adaptive clipping works here too: the clients
 //     noise their indicators the same way, as a side coordinate.
@@ -134,6 +170,9 @@
 //     Private Learning with Adaptive Clipping. NeurIPS 2021.
 //   - P. Kairouz, Z. Liu, T. Steinke. The Distributed Discrete Gaussian
 //     Mechanism for Federated Learning with Secure Aggregation. ICML 2021.
+//   - P. Kairouz, B. McMahan, S. Song, O. Thakkar, A. Thakurta, Z. Xu.
+//     Practical and Private (Deep) Learning without Sampling or
+//     Shuffling. ICML 2021 (zero-out neighbours).
 //   - T.-M. H. Hsu, H. Qi, M. Brown. Measuring the Effects of
 //     Non-Identical Data Distribution for Federated Visual
 //     Classification. 2019 (Dirichlet splits).

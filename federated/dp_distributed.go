@@ -40,7 +40,10 @@ import (
 // DP with ε² = Δ²/(kσ_i²) + 2τd', where a Gaussian of multiplier z gives
 // 1/z². The accountant uses the Gaussian's curve; the encoding refuses
 // parameters with 2z²τd' > 1e-6, so that the neglected term changes the
-// per-round Rényi divergence by less than one part in a million.
+// per-round Rényi divergence by less than one part in a million. That
+// bound is for a round before sampling; the accountant then applies the
+// amplification by sampling of the continuous Gaussian to it, which is
+// not proved here for the discrete sum.
 //
 // Modular clipping. Secure aggregation here sums in Z_{2^B} and refuses
 // (by its headroom check) any configuration in which the sum of n inputs
@@ -50,9 +53,11 @@ import (
 // is sub-Gaussian with variance proxy (sc)²/d' + σ_i², Hoeffding's bound
 // for the random signs), k = sqrt(2·ln(2·n·d'/TailBound)): in a round, any
 // client's coordinate is reduced modulo 2M+1 with probability at most
-// TailBound. Outside that event the server's view is exactly the sum of
-// the noised vectors, so the guarantee of a run of T rounds is
-// (ε, δ + T·(1+e^ε)·TailBound).
+// TailBound (the indicator of adaptive clipping, sized the same way, has
+// its own TailBound). Outside that event the server's view is exactly the
+// sum of the noised vectors, so the guarantee of a run of T rounds is
+// (ε, δ + T·(1+e^ε)·TailBound), twice that term with adaptive clipping:
+// RoundReport.TailDelta.
 type ddgEncoder struct {
 	d, dpad int
 	scale   float64 // s

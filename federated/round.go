@@ -23,6 +23,13 @@ type RoundReport struct {
 	// Reports is the number of updates in the aggregate.
 	Reports int
 	// Clipped is the fraction of the reports whose norm exceeded Clip.
+	// With DP it is a count the accountant does not cover, so it is
+	// released only as the noised estimate adaptive clipping computes
+	// anyway, 1 - b̄ clamped to [0, 1] (post-processing, no further cost),
+	// and is NaN without adaptive clipping or in a skipped round. With
+	// secure aggregation and no DP each client adds its clip indicator as
+	// a side coordinate and the fraction is read from the secure sum (NaN
+	// in a skipped round).
 	Clipped float64
 	// Clip is the clipping bound used in the round (0: none).
 	Clip float64
@@ -37,6 +44,20 @@ type RoundReport struct {
 	// accountant named in Accountant (DP runs only).
 	Epsilon, Delta float64
 	Accountant     string
+	// TailDelta is, with distributed DP, the δ that modular clipping adds
+	// so far (see [TailBound]): the run's guarantee is
+	// (Epsilon, Delta + TailDelta). Zero otherwise.
+	TailDelta float64
+	// ServerEpsilon is, with distributed DP, the epsilon at Delta (plus
+	// ServerTailDelta) against the server itself, for the client whose
+	// input was in the most unmasked sums so far (MostInSums of them).
+	// Epsilon relies on amplification by sampling, which holds only
+	// against an observer who does not learn which clients took part; the
+	// server does, so against it a client's guarantee is the Gaussian
+	// mechanism of multiplier z composed over the sums its input was in:
+	// Epsilon(1, z, MostInSums, Delta). Zero otherwise.
+	ServerEpsilon, ServerTailDelta float64
+	MostInSums                     int
 	// Wall is the round's wall-clock time. TrainTime is the time spent in
 	// the clients' Train, summed over clients; ClientTime the time of the
 	// clients' share of aggregation (encoding, noise, the secure
@@ -60,13 +81,16 @@ func (s *Server) Round() (*RoundReport, error) {
 	start := time.Now()
 	s.round++
 	rep := &RoundReport{Round: s.round, Clip: s.clip}
-	parts := s.sample(rep)
+	s.noisedClipped = math.NaN()
+	parts, err := s.sample(rep)
+	if err != nil {
+		return nil, err
+	}
 	reporters := s.reporters(parts)
 	if err := s.train(reporters, rep); err != nil {
 		return nil, err
 	}
 	delta := make([]float64, len(s.model))
-	var err error
 	t := s.cfg.Clock()
 	if s.cfg.Secure != nil {
 		err = s.aggregateSecure(parts, delta, rep)
@@ -86,6 +110,9 @@ func (s *Server) Round() (*RoundReport, error) {
 		}
 		rep.ServerTime += s.cfg.Clock() - t
 	}
+	if s.cfg.DP.Mode != DPNone {
+		rep.Clipped = s.noisedClipped
+	}
 	if err := s.account(rep); err != nil {
 		return nil, err
 	}
@@ -95,7 +122,7 @@ func (s *Server) Round() (*RoundReport, error) {
 
 // sample draws the round's clients (Poisson sampling at rate q) and their
 // simulated fates.
-func (s *Server) sample(rep *RoundReport) []*participant {
+func (s *Server) sample(rep *RoundReport) ([]*participant, error) {
 	r := s.stream("sample", s.round, 0)
 	var parts []*participant
 	for id := range s.clients {
@@ -108,6 +135,9 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 		if s.cfg.Availability != nil {
 			a := s.cfg.Availability(s.round, p.id, s.stream("availability", s.round, p.id))
 			p.fate, p.latency = a.Drop, a.Latency
+			if a.Drop > DropBeforeUnmask {
+				return nil, fmt.Errorf("%w: Availability gave client %d in round %d the unknown drop step %d", ErrConfig, p.id, s.round, a.Drop)
+			}
 		}
 		if s.cfg.Deadline > 0 && p.latency > s.cfg.Deadline && p.fate.reported() {
 			p.fate = DropBeforeInput
@@ -136,7 +166,7 @@ func (s *Server) sample(rep *RoundReport) []*participant {
 		}
 	}
 	rep.Dropouts -= rep.Unused
-	return parts
+	return parts, nil
 }
 
 // reporters returns the participants whose update reaches the aggregate.
@@ -183,6 +213,18 @@ func (s *Server) trainOne(p *participant) error {
 	if len(u.Delta) != len(s.model) {
 		return fmt.Errorf("%w: client %d, round %d: update has %d coordinates, model %d", ErrClient, p.id, s.round, len(u.Delta), len(s.model))
 	}
+	if s.cfg.DP.Mode != DPNone {
+		// With DP a round must not fail, or be reported, because of one
+		// client's data (no noise covers that event): a non-finite update
+		// counts as a zero one, and weights are ignored.
+		u.Weight = 1
+		for _, v := range u.Delta {
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				u.Delta = make([]float64, len(u.Delta))
+				break
+			}
+		}
+	}
 	for j, v := range u.Delta {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
 			return fmt.Errorf("%w: client %d, round %d: coordinate %d is %v", ErrClient, p.id, s.round, j, v)
@@ -190,9 +232,6 @@ func (s *Server) trainOne(p *participant) error {
 	}
 	if !(u.Weight >= 0) || math.IsInf(u.Weight, 0) {
 		return fmt.Errorf("%w: client %d, round %d: weight %v", ErrClient, p.id, s.round, u.Weight)
-	}
-	if s.cfg.DP.Mode != DPNone {
-		u.Weight = 1
 	}
 	p.update = u
 	return nil
@@ -271,7 +310,11 @@ func clippedFraction(ps []*participant) float64 {
 // moves the bound using the noised indicator sum (in units of 1/2).
 func (s *Server) centralNoise(sum []float64, indicator2 float64, sens float64) error {
 	smp := s.noiseSampler(s.round, -1)
-	if err := smp.AddGaussian(sum, s.zDelta*sens); err != nil {
+	sigma, err := gridSigma(s.zDelta, sens, len(sum))
+	if err != nil {
+		return err
+	}
+	if err := smp.AddGaussian(sum, sigma); err != nil {
 		return fmt.Errorf("federated: central noise: %w", err)
 	}
 	k := float64(s.k)
@@ -281,12 +324,29 @@ func (s *Server) centralNoise(sum []float64, indicator2 float64, sens float64) e
 	if a := s.cfg.DP.Adaptive; a != nil {
 		// Σ(b_i - 1/2) = indicator2/2, noised with N(0, σ_b²).
 		v := []float64{indicator2 / 2}
-		if err := smp.AddGaussian(v, a.IndicatorNoise); err != nil {
+		sigmaB, err := gridSigma(2*a.IndicatorNoise, 0.5, 1)
+		if err != nil {
+			return err
+		}
+		if err := smp.AddGaussian(v, sigmaB); err != nil {
 			return fmt.Errorf("federated: indicator noise: %w", err)
 		}
 		s.adaptClip(v[0])
 	}
 	return nil
+}
+
+// gridSigma returns the standard deviation that gives noise multiplier z
+// for L2 sensitivity sens in d coordinates once dp's AddGaussian has
+// rounded its input to the grid g ≤ σ·2^-36 (which raises the
+// sensitivity to sens + g·sqrt(d), see package dp):
+// σ = z·sens/(1 - z·2^-36·sqrt(d)), so that σ ≥ z·(sens + g·sqrt(d)).
+func gridSigma(z, sens float64, d int) (float64, error) {
+	f := 1 - z*0x1p-36*math.Sqrt(float64(d))
+	if !(f > 0.5) {
+		return 0, fmt.Errorf("%w: noise multiplier %v too large for the noise grid in %d coordinates", ErrConfig, z, d)
+	}
+	return z * sens / f, nil
 }
 
 // adaptClip moves the clipping bound from the noised Σ(b_i - 1/2)
@@ -295,4 +355,5 @@ func (s *Server) adaptClip(noisedHalfSum float64) {
 	a := s.cfg.DP.Adaptive
 	frac := noisedHalfSum/float64(s.k) + 0.5
 	s.clip *= math.Exp(-a.LearningRate * (frac - a.TargetQuantile))
+	s.noisedClipped = min(1, max(0, 1-frac))
 }

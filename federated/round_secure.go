@@ -46,7 +46,7 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 		}
 		cfg.SessionSeed = secagg.BeaconSessionSeed(beacon[:], roster, cfg.Sequence)
 		ss.policy = secagg.ClientPolicy{Roster: roster, SessionSeed: &cfg.SessionSeed,
-			Threat: secagg.Malicious, MinInputs: s.cfg.MinReports}
+			Threat: secagg.Malicious, MinInputs: s.cfg.MinReports, CorruptRate: s.sec.CorruptRate}
 	} else {
 		r := s.stream("session", s.round, 0)
 		for i := range cfg.SessionSeed {
@@ -75,15 +75,23 @@ func (s *Server) aggregateSecure(parts []*participant, delta []float64, rep *Rou
 			rep.Reports++
 		}
 	}
-	rep.Clipped = clippedFraction(s.reporters(parts))
+	// The server knows the clipped fraction only from the secure sum.
+	s.summedClipped = math.NaN()
+	rep.Clipped = math.NaN()
 	if err != nil {
 		return fmt.Errorf("round %d: %w", s.round, err)
 	}
 	rep.Reports = len(res.Survivors)
 	rep.Secure = true
+	for _, i := range res.Survivors {
+		id := parts[i].id
+		s.inSums[id]++
+		s.mostInSums = max(s.mostInSums, s.inSums[id])
+	}
 	t := s.cfg.Clock()
 	err = finish(res)
 	rep.ServerTime += s.cfg.Clock() - t
+	rep.Clipped = s.summedClipped
 	return err
 }
 
@@ -102,6 +110,9 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 	if side {
 		cfg.SideDim = 1
 	}
+	if mode == DPNone {
+		cfg.SideDim = 2 // the weight, and the clip indicator counted in the sum
+	}
 	wScale := float64(codec.MaxAbs-1) / s.sec.MaxWeight
 	ss.input = func(i int) ([]int64, error) {
 		p := parts[i]
@@ -117,6 +128,9 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 			w := min(p.update.Weight, s.sec.MaxWeight)
 			u = scaledCopy(u, w/s.sec.MaxWeight)
 			x[d] = stochasticRound(w*wScale, r)
+			if p.clipped {
+				x[d+1] = 1
+			}
 		}
 		if _, err := codec.Encode(x[:d], u, r); err != nil {
 			return nil, fmt.Errorf("client %d: %w", p.id, err)
@@ -137,6 +151,7 @@ func (s *Server) fixedPointInputs(ss *secureSession, cfg *secagg.Config, parts [
 			for j := range delta {
 				delta[j] *= s.sec.MaxWeight / w
 			}
+			s.summedClipped = float64(res.Side()[1]) / float64(len(res.Survivors))
 			return nil
 		default:
 			ind := 0.0
@@ -231,5 +246,33 @@ func (s *Server) account(rep *RoundReport) error {
 		return fmt.Errorf("federated: accounting round %d: %w", s.round, err)
 	}
 	rep.Epsilon, rep.Delta, rep.Accountant = eps, s.cfg.DP.Delta, AccountantName
+	if s.cfg.DP.Mode == DPDistributed {
+		rep.TailDelta = tailDelta(eps, s.round, s.cfg.DP.Adaptive != nil)
+		if s.mostInSums > 0 {
+			// Against the server, which knows each sum's contributors, no
+			// amplification by sampling: the Gaussian mechanism composed
+			// over the sums a client's input was in.
+			se, err := Epsilon(1, s.cfg.DP.NoiseMultiplier, s.mostInSums, s.cfg.DP.Delta)
+			if err != nil {
+				return fmt.Errorf("federated: accounting round %d against the server: %w", s.round, err)
+			}
+			rep.ServerEpsilon, rep.ServerTailDelta = se, tailDelta(se, s.round, s.cfg.DP.Adaptive != nil)
+		}
+		rep.MostInSums = s.mostInSums
+	}
 	return nil
+}
+
+// tailDelta is the δ that modular clipping adds to a distributed-DP run
+// of rounds rounds at ε: the run equals the one without modular clipping
+// except on an event of probability at most p = rounds·TailBound (twice
+// that with adaptive clipping, whose indicator has its own tail bound), in
+// either neighbouring run, so that an (ε, δ) guarantee of the latter gives
+// (ε, δ + (1+e^ε)·p) for the former.
+func tailDelta(eps float64, rounds int, adaptive bool) float64 {
+	p := float64(rounds) * TailBound
+	if adaptive {
+		p *= 2
+	}
+	return (1 + math.Exp(eps)) * p
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	"github.com/privml/privml/federated/secagg"
@@ -54,6 +55,27 @@ func (s *SecureConfig) withDefaults(mode DPMode, overSelect float64) SecureConfi
 		c.MaxWeight = 1
 	}
 	return c
+}
+
+// check reports a setting no round could use: bits outside 8 to 62, a
+// maximum weight that is not a finite positive number (an infinite one
+// would turn w/MaxWeight into NaN), an unknown threat model or a rate
+// outside [0, 1). It runs on the defaulted copy, at NewServer, so that
+// a bad setting fails there and not in the first round.
+func (c *SecureConfig) check() error {
+	switch {
+	case c.Bits < 8 || c.Bits > 62:
+		return fmt.Errorf("%w: Secure.Bits = %d, want 8 to 62", ErrConfig, c.Bits)
+	case !(c.MaxWeight > 0) || math.IsInf(c.MaxWeight, 0):
+		return fmt.Errorf("%w: Secure.MaxWeight = %v, want a finite value > 0", ErrConfig, c.MaxWeight)
+	case c.Threat != secagg.SemiHonest && c.Threat != secagg.Malicious:
+		return fmt.Errorf("%w: Secure.Threat = %d, want secagg.SemiHonest or secagg.Malicious", ErrConfig, c.Threat)
+	case !(c.DropoutRate >= 0 && c.DropoutRate < 1):
+		return fmt.Errorf("%w: Secure.DropoutRate = %v, want [0, 1)", ErrConfig, c.DropoutRate)
+	case !(c.CorruptRate >= 0 && c.CorruptRate < 1):
+		return fmt.Errorf("%w: Secure.CorruptRate = %v, want [0, 1)", ErrConfig, c.CorruptRate)
+	}
+	return nil
 }
 
 // secureSession is one round's secure aggregation over the n clients of

@@ -33,7 +33,7 @@ type Config struct {
 	OverSelect float64
 	// MinReports is the least number of updates a round needs; with fewer,
 	// the round changes nothing (with secure aggregation the sum is never
-	// unmasked). Defaults to max(2, K/2).
+	// unmasked). Defaults to max(2, K/2), at most K.
 	MinReports int
 	// Deadline is the time a round waits for updates; a client whose
 	// Availability.Latency exceeds it is a dropout. Zero: no deadline.
@@ -107,7 +107,18 @@ type Server struct {
 	ids     []ed25519.PrivateKey // malicious model: long-term identities
 	pubs    []ed25519.PublicKey
 	seqs    []*secagg.MemorySequenceStore // malicious model: each client's replay state
-	hooks   hooks
+	// inSums counts, per client, the unmasked sums its input was in;
+	// mostInSums is the largest count (distributed DP's guarantee against
+	// the server, which knows who took part).
+	inSums     []int
+	mostInSums int
+	// noisedClipped is the round's clipped fraction as adaptive clipping
+	// estimates it from the noised indicator sum (NaN: none).
+	noisedClipped float64
+	// summedClipped is, with secure aggregation and no DP, the clipped
+	// fraction read from the secure sum (NaN: none).
+	summedClipped float64
+	hooks         hooks
 }
 
 // hooks let the package's tests look at what the parties see.
@@ -126,7 +137,7 @@ func NewServer(cfg Config, clients []Client, initial []float64) (*Server, error)
 	if len(initial) != cfg.Shape.Size() {
 		return nil, fmt.Errorf("%w: initial model has %d parameters, shape %v has %d", ErrConfig, len(initial), cfg.Shape, cfg.Shape.Size())
 	}
-	s := &Server{cfg: cfg, clients: clients, model: append([]float64(nil), initial...), clip: cfg.Clip}
+	s := &Server{cfg: cfg, clients: clients, model: append([]float64(nil), initial...), clip: cfg.Clip, inSums: make([]int, len(clients))}
 	if err := s.checkSampling(); err != nil {
 		return nil, err
 	}
@@ -182,7 +193,7 @@ func (s *Server) checkSampling() error {
 	}
 	s.rate = min(1, float64(s.k)*(1+c.OverSelect)/float64(n))
 	if c.MinReports == 0 {
-		c.MinReports = max(2, s.k/2)
+		c.MinReports = min(s.k, max(2, s.k/2))
 	}
 	if c.MinReports < 1 || c.MinReports > s.k {
 		return fmt.Errorf("%w: MinReports = %d, want 1 to %d (clients per round)", ErrConfig, c.MinReports, s.k)
@@ -203,6 +214,9 @@ func (s *Server) checkPrivacy() error {
 	}
 	if c.Secure != nil {
 		s.sec = c.Secure.withDefaults(c.DP.Mode, c.OverSelect)
+		if err := s.sec.check(); err != nil {
+			return err
+		}
 		if c.Aggregator != nil {
 			return fmt.Errorf("%w: aggregator %s needs the individual updates, which secure aggregation hides", ErrConfig, c.Aggregator.Name())
 		}
@@ -278,6 +292,16 @@ func (s *Server) makeIdentities() error {
 	return nil
 }
 
+// String describes the server without its secrets (the clients' signing
+// keys in the malicious model, the seed of a simulation), so that %v and
+// %+v print nothing that a log must not hold.
+func (s *Server) String() string {
+	return fmt.Sprintf("federated.Server{round %d, %d clients, %d per round, DP %s}", s.round, len(s.clients), s.k, s.cfg.DP.Mode)
+}
+
+// GoString is String, for %#v.
+func (s *Server) GoString() string { return s.String() }
+
 // Model returns a copy of the current global model.
 func (s *Server) Model() []float64 { return append([]float64(nil), s.model...) }
 
@@ -345,24 +369,36 @@ func (plainStep) Step(global, delta []float64) error {
 
 func (plainStep) Name() string { return "fedavg" }
 
-// plainMean is the plaintext weighted mean of the updates.
+// plainMean is the plaintext weighted mean of the updates. The weights
+// are divided by the largest one first, so that weights near the float64
+// limit neither overflow their sum nor the products; an aggregate that is
+// still not finite (updates near the limit) is an error, never a NaN
+// model.
 type plainMean struct{}
 
 func (plainMean) Aggregate(dst []float64, updates [][]float64, weights []float64) error {
 	clear(dst)
+	top := 0.0
+	for _, w := range weights {
+		top = max(top, w)
+	}
+	if !(top > 0) {
+		return fmt.Errorf("%w: total weight %v", ErrClient, top)
+	}
 	total := 0.0
 	for i, u := range updates {
-		w := weights[i]
+		w := weights[i] / top
 		total += w
 		for j, v := range u {
 			dst[j] += w * v
 		}
 	}
-	if total <= 0 {
-		return fmt.Errorf("%w: total weight %v", ErrClient, total)
-	}
 	for j := range dst {
 		dst[j] /= total
+		if math.IsNaN(dst[j]) || math.IsInf(dst[j], 0) {
+			clear(dst)
+			return fmt.Errorf("%w: the weighted mean overflows at coordinate %d", ErrClient, j)
+		}
 	}
 	return nil
 }

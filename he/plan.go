@@ -366,6 +366,33 @@ func (p *Plan) InputRange() (lo, hi []float64) {
 	return slices.Clone(p.inLo), slices.Clone(p.inHi)
 }
 
+// ClampInput moves every feature of x that lies outside the plan's input
+// range (see [Plan.InputRange]) to the nearest end of it, in place, and
+// returns how many it moved; NaN features are left for [Client.Encrypt]
+// to refuse. It is the explicit choice for serving inputs beyond the
+// calibrated range, which Encrypt otherwise refuses: the polynomial
+// activations are then evaluated where they were fitted, on an input that
+// is no longer the caller's. A plan without a range moves nothing. It
+// panics if len(x) is not the model's input dimension.
+func (p *Plan) ClampInput(x []float64) int {
+	if p.inLo == nil {
+		return 0
+	}
+	if len(x) != len(p.inLo) {
+		panic(fmt.Sprintf("he: ClampInput of %d features, the plan has %d", len(x), len(p.inLo)))
+	}
+	moved := 0
+	for i, v := range x {
+		switch {
+		case v < p.inLo[i]:
+			x[i], moved = p.inLo[i], moved+1
+		case v > p.inHi[i]:
+			x[i], moved = p.inHi[i], moved+1
+		}
+	}
+	return moved
+}
+
 // setOutScale divides the last layer by s (a power of two); decryption
 // multiplies by s.
 func (p *Plan) setOutScale(s float64) {

@@ -251,8 +251,11 @@ func (cmd *anonymizeCmd) parse(args []string) (code int, done bool) {
 
 Anonymizes a CSV table, verifies the output independently (k, l, t,
 suppression, no row altered or invented) and writes it only if it passes.
-A column left unchanged that determines, or is determined by, a QI is
-refused: remove it with --drop, make it a QI, or pass --keep-dependent.
+A column left unchanged that determines, or is determined by, a single QI
+exactly on the rows of the table is refused: remove it with --drop, make
+it a QI, or pass --keep-dependent. Approximate dependences (one row off)
+and lossy functions of several QIs are not detected: review the columns
+you release.
 
 flags:
 `)

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 )
 
 // namedPath is a file the command reads or writes, with the flag that
@@ -18,24 +19,47 @@ type namedPath struct {
 }
 
 // fileID is where a path leads: the absolute path with every symbolic
-// link resolved (for a file that does not exist yet, its folder
-// resolved), and the file's info when it exists.
+// link resolved (for a file that does not exist yet, its folder resolved,
+// and a symbolic link to it followed), and the file's info when it exists.
 type fileID struct {
 	resolved string
 	info     fs.FileInfo
+	loop     bool // symbolic links that never reach a file
 }
+
+// maxLinkHops bounds the symbolic links followed to a missing file.
+const maxLinkHops = 40
 
 func identify(path string) fileID {
 	abs, err := filepath.Abs(path)
 	if err != nil {
 		abs = filepath.Clean(path)
 	}
-	if r, err := filepath.EvalSymlinks(abs); err == nil {
-		id := fileID{resolved: r}
-		if fi, err := os.Stat(r); err == nil {
-			id.info = fi
+	for hop := 0; ; hop++ {
+		if hop == maxLinkHops {
+			return fileID{resolved: abs, loop: true}
 		}
-		return id
+		if r, err := filepath.EvalSymlinks(abs); err == nil {
+			id := fileID{resolved: r}
+			if fi, err := os.Stat(r); err == nil {
+				id.info = fi
+			}
+			return id
+		}
+		// A link whose target does not exist yet: writing through it
+		// creates the target, so the target is where the path leads.
+		fi, err := os.Lstat(abs)
+		if err != nil || fi.Mode()&fs.ModeSymlink == 0 {
+			break
+		}
+		dst, err := os.Readlink(abs)
+		if err != nil {
+			break
+		}
+		if !filepath.IsAbs(dst) {
+			dst = filepath.Join(filepath.Dir(abs), dst)
+		}
+		abs = dst
 	}
 	if d, err := filepath.EvalSymlinks(filepath.Dir(abs)); err == nil {
 		return fileID{resolved: filepath.Join(d, filepath.Base(abs))}
@@ -75,15 +99,28 @@ func (cmd *anonymizeCmd) files() []namedPath {
 
 // checkDistinct refuses two flags that name the same file, after
 // resolving symbolic links and comparing inodes, so that no output can
-// overwrite an input or another output.
+// overwrite an input or another output. Two outputs that do not exist yet
+// and whose paths differ only in case are refused too: on a
+// case-insensitive file system they are one file. An output path ending
+// in a slash names a folder and is refused.
 func checkDistinct(ps []namedPath) ([]fileID, error) {
 	ids := make([]fileID, len(ps))
 	for i, p := range ps {
+		if p.write && strings.HasSuffix(p.path, string(filepath.Separator)) {
+			return nil, usageErr("%s %s: ends in %q, which names a folder; give a file name", p.flag, p.path, filepath.Separator)
+		}
 		ids[i] = identify(p.path)
+		if ids[i].loop {
+			return nil, usageErr("%s %s: too many levels of symbolic links", p.flag, p.path)
+		}
 		for j := range i {
 			if sameFile(ids[i], ids[j]) {
 				return nil, usageErr("%s %s and %s %s name the same file (%s); give each its own file",
 					ps[j].flag, ps[j].path, ps[i].flag, ps[i].path, ids[i].resolved)
+			}
+			if p.write && ps[j].write && ids[i].info == nil && ids[j].info == nil && strings.EqualFold(ids[i].resolved, ids[j].resolved) {
+				return nil, usageErr("%s %s and %s %s differ only in case, so they are one file on a case-insensitive file system; give each its own name",
+					ps[j].flag, ps[j].path, ps[i].flag, ps[i].path)
 			}
 		}
 	}
@@ -109,6 +146,16 @@ func newPending(p namedPath, id fileID) (*pendingFile, error) {
 			what = "a folder"
 		}
 		return nil, fmt.Errorf("%s %s: is %s", p.flag, p.path, what)
+	}
+	if id.info != nil {
+		// The rename would replace a file the user may not write (a
+		// read-only copy): respect its permissions. Opening without
+		// O_TRUNC changes nothing.
+		w, err := os.OpenFile(id.resolved, os.O_WRONLY, 0)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: cannot replace it: %w", p.flag, p.path, pathErr(err))
+		}
+		w.Close()
 	}
 	dir := filepath.Dir(id.resolved)
 	if fi, err := os.Stat(dir); err != nil {
@@ -173,7 +220,9 @@ func (cmd *anonymizeCmd) openOutputs() (*outputs, error) {
 	return o, nil
 }
 
-// commit renames the written temporary files onto their targets.
+// commit renames the written temporary files onto their targets, the
+// output first. Each rename is atomic, the pair is not: if the second
+// fails (rare within one folder), the output is new and the report old.
 func (o *outputs) commit() error {
 	for _, f := range []*pendingFile{o.out, o.report} {
 		if f == nil {

@@ -172,7 +172,7 @@ func (f *dpFlags) report(r dpReport, text string, stdout, stderr io.Writer) int 
 	if math.IsInf(r.Epsilon, 1) || math.IsNaN(r.Epsilon) {
 		why := "no RDP order of the grid gives a finite bound (try other --orders or --accountant pld)"
 		if r.Accountant == "pld" {
-			why = "the probability of an infinite privacy loss exceeds delta (try a larger --delta or more noise)"
+			why = "the probability of an infinite privacy loss exceeds delta (the PLD accountant puts the tails it truncates there, so more noise may not help: try a larger --delta or --accountant rdp)"
 		}
 		fmt.Fprintf(stderr, "%s: epsilon is infinite at delta = %g: %s\n", f.fs.Name(), r.Delta, why)
 		return 1

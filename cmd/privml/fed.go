@@ -22,6 +22,7 @@ func init() {
 func runFed(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
 		fmt.Fprintln(stderr, "usage: privml fed simulate --clients N --dim D --dropout P [--threat semi-honest|malicious] [--bits B] [--json]")
+		printFedCommands(stderr)
 		if len(args) == 0 {
 			return 2
 		}
@@ -31,7 +32,10 @@ func runFed(args []string, stdout, stderr io.Writer) int {
 	case "simulate":
 		return fedSimulate(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "privml fed: unknown subcommand %q (want simulate)\n", args[0])
+	if sub, ok := fedCommands[args[0]]; ok {
+		return sub.run(args[1:], stdout, stderr)
+	}
+	fmt.Fprintf(stderr, "privml fed: unknown subcommand %q (want simulate%s)\n", args[0], fedCommandList())
 	return 2
 }
 

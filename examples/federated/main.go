@@ -167,6 +167,9 @@ type summary struct {
 	SecureAggregation bool         `json:"secure_aggregation"`
 	Epsilon           *float64     `json:"epsilon"`
 	Delta             float64      `json:"delta"`
+	DeltaTail         float64      `json:"delta_tail,omitempty"`
+	ServerEpsilon     *float64     `json:"server_epsilon,omitempty"`
+	MostInSums        int          `json:"most_in_sums,omitempty"`
 	Accountant        string       `json:"accountant,omitempty"`
 	NoiseMultiplier   float64      `json:"noise_multiplier,omitempty"`
 	SamplingRate      float64      `json:"sampling_rate"`
@@ -187,7 +190,7 @@ type roundPoint struct {
 	Dropouts int      `json:"dropouts"`
 	Accuracy float64  `json:"accuracy"`
 	Epsilon  *float64 `json:"epsilon"`
-	Clipped  float64  `json:"clipped"`
+	Clipped  *float64 `json:"clipped"` // null with DP unless -adaptive (see federated.RoundReport)
 }
 
 func run(args []string, stdout io.Writer) error {
@@ -241,8 +244,16 @@ func run(args []string, stdout io.Writer) error {
 	fmt.Fprintf(stdout, "federated accuracy %.4f; the same model trained centrally without privacy: %.4f; difference %+.2f points\n",
 		sum.FinalAccuracy, sum.BaselineAccuracy, 100*(sum.FinalAccuracy-sum.BaselineAccuracy))
 	if sum.Epsilon != nil {
-		fmt.Fprintf(stdout, "client-level epsilon %.4g at delta %g (%s); every round through secure aggregation: %v; %d dropouts; %.1fs\n",
-			*sum.Epsilon, sum.Delta, sum.Accountant, sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
+		tail := ""
+		if sum.DeltaTail > 0 {
+			tail = fmt.Sprintf(" (+%.2g for modular clipping)", sum.DeltaTail)
+		}
+		fmt.Fprintf(stdout, "client-level epsilon %.4g at delta %g%s (%s); every round through secure aggregation: %v; %d dropouts; %.1fs\n",
+			*sum.Epsilon, sum.Delta, tail, sum.Accountant, sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
+		if sum.ServerEpsilon != nil {
+			fmt.Fprintf(stdout, "against the server, which knows who took part (no amplification by sampling): epsilon %.4g for the client in the most sums (%d)\n",
+				*sum.ServerEpsilon, sum.MostInSums)
+		}
 	} else {
 		fmt.Fprintf(stdout, "no DP; every round through secure aggregation: %v; %d dropouts; %.1fs\n", sum.SecureAggregation, sum.DropoutsTotal, float64(sum.WallMS)/1000)
 	}
@@ -335,10 +346,21 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			return err
 		}
 		acc := fedmodels.Accuracy(model, srv.Model(), d.test)
-		pt := roundPoint{Round: rep.Round, Sampled: rep.Sampled, Dropouts: rep.Dropouts, Accuracy: acc, Clipped: rep.Clipped}
+		pt := roundPoint{Round: rep.Round, Sampled: rep.Sampled, Dropouts: rep.Dropouts, Accuracy: acc}
+		clipped := "clipped n/a"
+		if !math.IsNaN(rep.Clipped) {
+			c := rep.Clipped
+			pt.Clipped = &c
+			clipped = fmt.Sprintf("%3.0f%% clipped", 100*c)
+		}
 		if rep.Accountant != "" {
 			e := rep.Epsilon
 			pt.Epsilon, sum.Epsilon, sum.Accountant = &e, &e, rep.Accountant
+			sum.DeltaTail = rep.TailDelta
+			if rep.MostInSums > 0 {
+				se := rep.ServerEpsilon
+				sum.ServerEpsilon, sum.MostInSums = &se, rep.MostInSums
+			}
 		}
 		sum.History = append(sum.History, pt)
 		sum.DropoutsTotal += rep.Dropouts
@@ -348,8 +370,8 @@ func train(o *options, srv *federated.Server, sum *summary, d *data, model fedmo
 			sum.SecureAggregation = false
 		}
 		sum.FinalAccuracy = acc
-		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %3.0f%% clipped, test accuracy %.4f",
-			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, 100*rep.Clipped, acc)
+		line := fmt.Sprintf("round %3d: %3d sampled, %2d dropouts (%d late), %3d in the secure sum, %s, test accuracy %.4f",
+			rep.Round, rep.Sampled, rep.Dropouts, rep.Late, rep.Reports, clipped, acc)
 		if o.adaptive {
 			line += fmt.Sprintf(", clip %.3g", rep.Clip)
 		}

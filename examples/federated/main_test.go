@@ -3,12 +3,14 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/privml/privml/dp/accounting"
+	"github.com/privml/privml/federated"
 )
 
 func runJSON(t *testing.T, args ...string) summary {
@@ -40,6 +42,15 @@ func TestSmallDistributedRun(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, want, *s.Epsilon)
 	assert.LessOrEqual(t, *s.Epsilon, 8.0)
+	// Modular clipping's share of delta, on top of the accountant's.
+	assert.Equal(t, 1e-5, s.Delta)
+	assert.InDelta(t, 6*(1+math.Exp(*s.Epsilon))*federated.TailBound, s.DeltaTail, 1e-20)
+	// Against the server: the Gaussian mechanism over the most sums.
+	require.NotNil(t, s.ServerEpsilon)
+	require.Positive(t, s.MostInSums)
+	se, err := federated.Epsilon(1, s.NoiseMultiplier, s.MostInSums, 1e-5)
+	require.NoError(t, err)
+	assert.Equal(t, se, *s.ServerEpsilon)
 	assert.Greater(t, s.FinalAccuracy, 0.77)
 	assert.Greater(t, s.BaselineAccuracy, 0.83)
 	assert.Len(t, s.History, 6)

@@ -91,6 +91,9 @@ func run(args []string, out io.Writer) error {
 	}
 	defer s.Close()
 	res.SigmoidInterval = s.Plan.Model().Layers[0].Interval
+	// Test records beyond the training data's range (widened by a
+	// quarter) are clamped into it, and counted, rather than refused.
+	s.Clamp(samples, &res.Result)
 	rep, nct, err := s.RunAll(samples, &res.Result)
 	if err != nil {
 		return err
@@ -112,6 +115,7 @@ func run(args []string, out io.Writer) error {
 	fmt.Fprintf(out, "evaluate     %8.1f ms  (%.3f ms per sample; result %.2f MB)\n", res.EvalMS, res.EvalMSPerSample, float64(res.OutputBytes)/1e6)
 	fmt.Fprintf(out, "decrypt      %8.1f ms\n", res.DecryptMS)
 	fmt.Fprintf(out, "accuracy     plaintext %.4f, encrypted %.4f\n", res.PlainAccuracy, res.EncryptedAccuracy)
+	fmt.Fprintf(out, "clamped      %d features outside the calibrated range\n", res.ClampedFeatures)
 	fmt.Fprintf(out, "agreement    %d/%d decisions, max probability error %.2e (interpolation alone %.2e)\n",
 		rep.Agreed, rep.Samples, res.MaxAbsError, res.MaxApproxError)
 	return nil

@@ -184,7 +184,15 @@ func runHE(w io.Writer, n int) error {
 	for i := range calib {
 		calib[i] = train.Row(i)
 	}
-	rep, err := he.Verify(model, xs, he.CompileOptions{Mode: he.Batch, Calibration: calib})
+	opts := he.CompileOptions{Mode: he.Batch, Calibration: calib}
+	plan, err := he.Compile(model, opts)
+	if err != nil {
+		return err
+	}
+	for _, x := range xs { // test rows beyond the calibrated range are clamped into it
+		plan.ClampInput(x)
+	}
+	rep, err := he.Verify(model, xs, opts)
 	if err != nil {
 		return err
 	}

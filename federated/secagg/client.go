@@ -538,14 +538,36 @@ func (c *Client) Consistency(req *ConsistencyRequest) (*ConsistencyReply, error)
 	if len(req.Survivors) < c.p.cfg.MinInputs {
 		return nil, c.fail(errorf(ServerID, r, ErrTooFewClients, "survivor set for client %d has %d clients, a sum must have at least MinInputs=%d", c.id, len(req.Survivors), c.p.cfg.MinInputs))
 	}
-	alive := 1
+	// A survivor must have shared its keys: an honest server's survivors
+	// all sent a masked input, after sharing with every advertised
+	// neighbour. Padding the set with clients that shared nothing passes
+	// the MinInputs count without changing what we reveal (we hold no
+	// shares of them), so the sum would be smaller than the set.
+	for _, j := range req.Survivors {
+		if int(j) != c.id && c.p.IsNeighbour(c.id, int(j)) && c.received[int(j)] == nil {
+			return nil, c.fail(errorf(ServerID, r, ErrProtocol, "survivor set for client %d lists neighbour %d, which shared no keys with it (its shares never arrived)", c.id, j))
+		}
+	}
+	alive := 0
 	for _, j := range c.senders {
 		if _, ok := slices.BinarySearch(req.Survivors, uint32(j)); ok {
 			alive++
 		}
 	}
-	if alive < c.p.t {
-		return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share holders (itself included), threshold is %d", c.id, alive, c.p.t))
+	// On a sparse graph, t alive neighbours, not counting ourselves (the
+	// finder's 2^-20 failure bound already asks that much of random
+	// dropouts). A server that disconnects the public ring by dropping
+	// k/2 consecutive clients leaves a client next to the gap k/2 alive
+	// neighbours and the corrupt ones in the gap, while t > (k+1+cMax)/2:
+	// the client refuses, and without its own share its self mask cannot
+	// be rebuilt, so the component it borders cannot be summed apart.
+	if need := c.p.t - 1; c.p.k < c.p.n-1 {
+		need = c.p.t
+		if alive < need {
+			return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share-holding neighbours, needs %d (threshold %d)", c.id, alive, need, c.p.t))
+		}
+	} else if alive < need {
+		return nil, c.fail(errorf(c.id, r, ErrTooFewClients, "client %d has %d surviving share holders (itself included), threshold is %d", c.id, alive+1, c.p.t))
 	}
 	c.survivors = slices.Clone(req.Survivors)
 	sig := ed25519.Sign(c.identity, consistencySigInput(&c.session, c.survivors))

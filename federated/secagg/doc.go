@@ -86,14 +86,17 @@
 // The finder bounds c for every client at once: with a uniformly
 // relabelled graph, the number of corrupt neighbours of an honest client
 // is hypergeometric (k drawn from the n-1 others, floor(CorruptRate*n) of
-// them corrupt), and cMax is its quantile at 2^-41/n; the graph of the
-// honest survivors stays connected except with probability 2^-41. So for
+// them corrupt), and cMax is its quantile at 2^-41/n; with random
+// dropouts the graph of the honest survivors stays connected except with
+// probability 2^-41 (a malicious server chooses who drops: see Minimum
+// aggregate size). So for
 // a corrupt set fixed before the session seed is drawn, and a seed the
 // server cannot choose, the inequality holds for every client except with
 // probability 2^-40. On the complete graph (k = n-1) c is at most
 // ceil(CorruptRate*n) for certain and [FullGraphMinThreshold] uses it. A
-// client that sees fewer than t holders, shares, alive neighbours or
-// valid signatures aborts: with at most DropoutRate*n dropouts, that
+// client that sees fewer than t holders, shares, alive neighbours (on a
+// sparse graph in the malicious model, not counting itself) or valid
+// signatures aborts: with at most DropoutRate*n dropouts, that
 // happens with probability at most 2^-20 (per-row figures are in the
 // tests' graphTable).
 //
@@ -128,7 +131,10 @@
 //     makes every other "client" a sybil and learns the honest client's
 //     input from the sum. The client checks it against
 //     ClientPolicy.Roster, a [RosterDigest] the application distributes
-//     (required in the malicious model).
+//     (required in the malicious model). A client given a Roster refuses
+//     a semi-honest session: the same session handed out as semi-honest,
+//     identities included, would switch off the signatures, the
+//     consistency round and the threshold check.
 //   - Config.SessionSeed lays out the neighbour graph, so it decides whose
 //     shares each client holds. It must not be chosen by the server, nor
 //     be biasable by it: a server free to pick it can try seeds until a
@@ -137,7 +143,11 @@
 //     with [BeaconSessionSeed], or draw it by a commit-and-reveal among
 //     the clients ([SeedCommitment], [CommitRevealSessionSeed]); the
 //     client checks it against ClientPolicy.SessionSeed (required in the
-//     malicious model).
+//     malicious model). The beacon round and the Sequence must not be the
+//     server's free choice either: against a beacon value it already
+//     knows, a server that picks the Sequence grinds one seed per value.
+//     Aborting a commit-and-reveal after the reveals buys a fresh seed
+//     per abort.
 //   - Config.Sequence must strictly increase across the sessions run with
 //     the same identities, so that every session has its own configuration
 //     digest; otherwise signed messages of an earlier session (whose
@@ -149,7 +159,13 @@
 //     joined; ClientOptions.InsecureAllowReplay is the named opt-out.
 //
 // ClientPolicy also sets the weakest threat model, the smallest threshold
-// and the smallest Config.MinInputs the client accepts. The semi-honest
+// and the smallest Config.MinInputs the client accepts, and
+// ClientPolicy.CorruptRate the corrupt fraction the client assumes:
+// Degree, Threshold, CorruptRate and MinInputs are the server's word too,
+// so in the malicious model the client recomputes the secure minimum
+// threshold and the MinInputs floor for the larger of its rate and the
+// session's, and refuses a session below them (a threshold lowered with
+// InsecureAllowLowThreshold included). The semi-honest
 // model trusts the server to follow the protocol, so there the policy is
 // optional and sequences are not required.
 //
@@ -161,7 +177,32 @@
 // least t and at least ceil(CorruptRate*n)+2, can only be raised: the server aborts with
 // [ErrTooFewClients] after any round that leaves fewer clients, and in the
 // malicious model each client refuses to sign or unmask a smaller survivor
-// set. Nothing stops a server from running many sessions over the same
+// set, or one that lists a neighbour whose shares it never received (a
+// set padded with clients that shared no keys counts toward MinInputs
+// without entering the sum). A client can check only its own
+// neighbourhood: on the complete graph this makes the survivor set the
+// set summed. On a sparse graph the ring is public and a malicious
+// server chooses who drops: ignoring k/2 consecutive clients on each side
+// of an arc (k dropouts in all, within n-MinInputs when
+// k <= DropoutRate*n) disconnects the graph, and it would learn the sum
+// of each component besides the session's. So on a sparse graph a
+// malicious-model client also needs t alive neighbours, not counting
+// itself (the finder's 2^-20 failure bound already assumes that many):
+// a client next to a gap has k/2 of them plus the corrupt clients in the
+// gap, while t >= k/2 + 1 + floor((1+cMax)/2), so it refuses, its self
+// mask cannot be rebuilt without its own share, and since no survivor's
+// mask key is revealed, no part of the component can be summed apart.
+// The attack then needs more than cMax/2 corrupt clients among k/2
+// consecutive ring positions at each end of a component, an event the
+// finder's analysis does not bound, and there is no proof that no mix of
+// chosen dropouts and split views separates a component otherwise. A sum
+// always holds at least two honest inputs (an honest client in it has
+// t-1 valid consistency signatures of neighbours, at most cMax of them
+// corrupt, and the masks it shares with the honest signers leave only by
+// summing them too), but on a sparse graph MinInputs is not guaranteed
+// against a malicious server. Use the complete graph (Degree = n-1) when
+// the size of every sum matters.
+// Nothing stops a server from running many sessions over the same
 // inputs and differencing sums over different survivor sets: an
 // application must not submit the same input to two sessions.
 //
@@ -198,7 +239,8 @@
 //     session or configuration, a list with a repeated id, its own advert
 //     altered or missing, a reused public key (in any encoding), a
 //     neighbour's key that is not canonical or of small order, a survivor
-//     set other than the one it signed, a Sequence below
+//     set other than the one it signed, a survivor set listing a
+//     neighbour that shared no keys with it, a Sequence below
 //     [ClientOptions].MinSequence or not above the last one its
 //     [SequenceStore] recorded, a survivor set below MinInputs;
 //   - its keys are fresh for every session and dropped when no longer

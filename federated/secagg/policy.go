@@ -37,16 +37,31 @@ type ClientPolicy struct {
 	// unchecked.
 	SessionSeed *[32]byte
 	// Threat is the weakest threat model accepted: Malicious refuses a
-	// semi-honest session.
+	// semi-honest session. A policy with a Roster requires Malicious
+	// whatever Threat says.
 	Threat Threat
 	// MinThreshold is the smallest Shamir threshold accepted.
 	MinThreshold int
 	// MinInputs is the smallest Config.MinInputs accepted: the client
 	// never takes part in a sum of fewer inputs.
 	MinInputs int
+	// CorruptRate is the largest fraction of the clients that the client
+	// assumes may collude with the server. Config.CorruptRate, Degree,
+	// Threshold and MinInputs are the server's word: a server that
+	// configures a CorruptRate below the true one (or a Threshold below
+	// the secure minimum, with InsecureAllowLowThreshold) gets a threshold
+	// its colluders can reach. In the malicious model the client
+	// recomputes the secure minimum threshold ([MinThreshold]) and the
+	// default MinInputs floor ([DefaultMinInputs]) of the session's n and
+	// degree for the larger of CorruptRate and Config.CorruptRate, and
+	// refuses a session below either, or a degree that no threshold makes
+	// secure. Zero takes Config.CorruptRate as given, but still refuses a
+	// threshold below its secure minimum.
+	CorruptRate float64
 	// InsecureTrustServerConfig accepts a malicious-model session without
-	// Roster or SessionSeed, taking the server's word for both. For tests
-	// and simulations only.
+	// Roster or SessionSeed, taking the server's word for both, and for a
+	// threshold below the secure minimum. Roster and SessionSeed are still
+	// checked when set. For tests and simulations only.
 	InsecureTrustServerConfig bool
 }
 
@@ -75,6 +90,14 @@ func RosterDigest(ids []ed25519.PublicKey) [32]byte {
 // one beacon value serves one session of one population. Every client
 // computes it itself and sets it as ClientPolicy.SessionSeed; the server
 // cannot then choose the neighbour graph.
+//
+// Neither the beacon round nor the Sequence may be the server's free
+// choice once the beacon value is public: a server that may name a past
+// round, or pick any Sequence above the clients' last one against a value
+// it already knows, draws one seed per choice offline and keeps the graph
+// it likes. The application fixes the round from its own schedule (for
+// example a function of the Sequence, for a round published after the
+// session is announced) and the client derives both without the server.
 func BeaconSessionSeed(beacon []byte, roster [32]byte, sequence uint64) [32]byte {
 	h := sha256.New()
 	h.Write([]byte("privml/secagg/v2/beacon-session-seed\x00"))
@@ -100,6 +123,13 @@ func (pol *ClientPolicy) check(p *Params, id int) error {
 	if pol.Threat == Malicious && cfg.Threat != Malicious {
 		return refuse("the session is %v, the client requires %v", cfg.Threat, pol.Threat)
 	}
+	// A roster only means something in the malicious model: a client
+	// given one runs that model, whatever Policy.Threat says, so that a
+	// server cannot switch off the signatures and the consistency round
+	// by handing out the same session as semi-honest.
+	if pol.Roster != ([32]byte{}) && cfg.Threat != Malicious {
+		return refuse("the session is %v, but a client given a Roster requires %v", cfg.Threat, Malicious)
+	}
 	if cfg.Threat == Malicious && !pol.InsecureTrustServerConfig {
 		if pol.Roster == ([32]byte{}) {
 			return refuse("a malicious-model session needs ClientPolicy.Roster, the expected identities' digest from outside the server")
@@ -117,11 +147,42 @@ func (pol *ClientPolicy) check(p *Params, id int) error {
 	if pol.SessionSeed != nil && subtle.ConstantTimeCompare(pol.SessionSeed[:], cfg.SessionSeed[:]) != 1 {
 		return refuse("Config.SessionSeed is not the expected one: the server may not choose the neighbour graph")
 	}
+	if err := pol.checkThreshold(p, refuse); err != nil {
+		return err
+	}
 	if p.t < pol.MinThreshold {
 		return refuse("threshold %d is below the policy's minimum %d", p.t, pol.MinThreshold)
 	}
 	if cfg.MinInputs < pol.MinInputs {
 		return refuse("MinInputs=%d is below the policy's minimum %d", cfg.MinInputs, pol.MinInputs)
+	}
+	return nil
+}
+
+// checkThreshold refuses, in the malicious model (or whenever
+// pol.CorruptRate is set), a session whose degree, threshold or MinInputs
+// is not secure for the larger of the policy's and the session's corrupt
+// rate: the server chooses Config, the client does not take its word for
+// the rate.
+func (pol *ClientPolicy) checkThreshold(p *Params, refuse func(string, ...any) error) error {
+	cfg := &p.cfg
+	if !(pol.CorruptRate > 0) && (cfg.Threat != Malicious || pol.InsecureTrustServerConfig) {
+		return nil
+	}
+	if !(pol.CorruptRate >= 0 && pol.CorruptRate < 1) {
+		return refuse("ClientPolicy.CorruptRate=%v, want [0, 1)", pol.CorruptRate)
+	}
+	rate := max(cfg.CorruptRate, pol.CorruptRate)
+	minT, err := MinThreshold(p.n, p.k, cfg.DropoutRate, rate, cfg.Threat)
+	if err != nil {
+		return refuse("degree %d on %d clients is not secure at corrupt rate %g: %v", p.k, p.n, rate, err)
+	}
+	if p.t < minT {
+		return refuse("threshold %d is below the secure minimum %d for n=%d, k=%d, corrupt rate %g, %v server",
+			p.t, minT, p.n, p.k, rate, cfg.Threat)
+	}
+	if floor := DefaultMinInputs(p.n, minT, cfg.DropoutRate, rate); cfg.MinInputs < floor {
+		return refuse("MinInputs=%d is below the floor %d for corrupt rate %g", cfg.MinInputs, floor, rate)
 	}
 	return nil
 }
@@ -162,10 +223,16 @@ func (m *MemorySequenceStore) Advance(seq uint64) error {
 // yet; a file in any other form is an error (never read as zero). Advance
 // writes a temporary file in the same directory, syncs it and renames it
 // over Path, so that a crash leaves the old or the new value, never a
-// mix. It is not safe for concurrent use by several processes.
+// mix. Advance calls of one process are serialised (two clients that
+// share the file cannot both pass the check with one Sequence); it is not
+// safe for concurrent use by several processes.
 type FileSequenceStore struct {
 	Path string
 }
+
+// fileSequenceMu serialises FileSequenceStore.Advance within the process:
+// the read, check and rename must not interleave.
+var fileSequenceMu sync.Mutex
 
 const seqFilePrefix = "privml-secagg-sequence "
 
@@ -189,6 +256,8 @@ func (f FileSequenceStore) Last() (uint64, bool, error) {
 
 // Advance implements [SequenceStore].
 func (f FileSequenceStore) Advance(seq uint64) error {
+	fileSequenceMu.Lock()
+	defer fileSequenceMu.Unlock()
 	last, ok, err := f.Last()
 	if err != nil {
 		return err
@@ -232,9 +301,14 @@ func (f FileSequenceStore) Advance(seq uint64) error {
 // shown different commitments or reveals compute different seeds, hence
 // different configuration digests, and the session fails for them rather
 // than running with a graph the server chose. A server (or the last
-// revealer) can still abort after seeing the reveals and start over with
-// a new Sequence: each abort buys one fresh uniform seed, so reaching an
-// event of probability 2^-40 takes about 2^40 aborted sessions.
+// revealer) can still abort after seeing the reveals and start over (the
+// clients' SequenceStore advances only when a client joins a session, so
+// the same Sequence serves again): each abort buys one fresh uniform
+// seed, so the 2^-40 bound becomes about A*2^-40 after A aborted draws,
+// and an application should bound the aborts it tolerates. The
+// commitments need no signature as long as each client puts its own
+// commitment and contribution in its slot, not the relayed ones: clients
+// shown different commitments derive different seeds.
 
 // SeedCommitment is client's commitment to its contribution to the seed
 // of the session with the given roster and Sequence.

@@ -47,7 +47,12 @@ func runAttackSession(t *testing.T, cfg Config, label string) *attackSession {
 	require.NoError(t, err)
 	n := p.NumClients()
 	for i := range n {
-		c, err := NewClient(p, i, maliciousOpts(p, priv[i], rnd))
+		o := maliciousOpts(p, priv[i], rnd)
+		// The control runs of an insecure threshold need clients that take
+		// the server's word for it; the default policy refuses it
+		// (TestPolicyRefusesServerThreshold).
+		o.Policy.InsecureTrustServerConfig = cfg.InsecureAllowLowThreshold
+		c, err := NewClient(p, i, o)
 		require.NoError(t, err)
 		s.clients = append(s.clients, c)
 		a, err := c.Advertise()

@@ -35,6 +35,10 @@ type Result struct {
 	GaloisKeys        int     `json:"galois_keys"`
 	InputBytes        int     `json:"input_ciphertext_bytes"`
 	OutputBytes       int     `json:"output_ciphertext_bytes"`
+	// ClampedFeatures counts the features of the samples that lay outside
+	// the range the plan was calibrated for and were moved to its ends
+	// (see [Session.Clamp]).
+	ClampedFeatures int `json:"clamped_features"`
 }
 
 // Session is a compiled model with its two roles: the client that holds
@@ -80,6 +84,20 @@ func Setup(model *he.Model, opts he.CompileOptions, r *Result) (*Session, error)
 	}
 	r.ServerSetupMS = MS(time.Since(t0))
 	return &Session{Plan: plan, Client: client, Server: server}, nil
+}
+
+// Clamp replaces every sample that has features outside the plan's input
+// range by a copy clamped into it (he.Plan.ClampInput), so that Encrypt
+// accepts it and the plaintext comparison sees the same input, and counts
+// the clamped features in r.
+func (s *Session) Clamp(samples [][]float64, r *Result) {
+	for i, x := range samples {
+		c := append([]float64(nil), x...)
+		if n := s.Plan.ClampInput(c); n > 0 {
+			samples[i] = c
+			r.ClampedFeatures += n
+		}
+	}
 }
 
 // RunAll encrypts all samples at once (one ciphertext per sample in latency

@@ -74,6 +74,9 @@ type splitState struct {
 func (s *splitState) passes(j int, b bool, sideB []bool) bool {
 	t := s.r.p.Threshold()
 	alive, valid := 1, 1
+	if s.malicious && s.r.p.Degree() < s.r.p.NumClients()-1 {
+		alive = 0 // a sparse-graph client needs t alive neighbours besides itself
+	}
 	for _, v := range s.nb[j] {
 		if !s.inU2[v] || !s.inU3[v] || (v == s.target && b) {
 			continue

@@ -52,6 +52,7 @@ func splitRun(t *testing.T, row colludeRow, degree, threshold int) (*Report, *se
 	const target = 0
 	c := int(row.corrupt*float64(row.n) + 1e-9)
 	opts.Server, opts.Target, opts.Corrupt = SplitView, target, closestNeighbours(p, target, c)
+	opts.InsecureTrustServerConfig = cfg.InsecureAllowLowThreshold // control runs only
 	rep, err := Run(p, Vectors(randomInputs(p, 23)), opts)
 	require.NoError(t, err)
 	return rep, p, c

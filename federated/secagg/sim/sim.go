@@ -114,6 +114,12 @@ type Options struct {
 	// InsecureTestRand, if set, is the randomness of every client, for
 	// reproducible runs. Never use it outside tests and benchmarks.
 	InsecureTestRand io.Reader
+	// InsecureTrustServerConfig makes the malicious-model clients take the
+	// server's word for the threshold and rates
+	// (secagg.ClientPolicy.InsecureTrustServerConfig): only for control
+	// runs of a configuration below the secure minimum, which the default
+	// policy refuses.
+	InsecureTrustServerConfig bool
 }
 
 // Phase timings and traffic of a run.
@@ -195,7 +201,8 @@ func clientOptions(p *secagg.Params, opts Options, i int) *secagg.ClientOptions 
 		seed := cfg.SessionSeed
 		co.Identity = opts.Identities[i]
 		co.Sequences = &secagg.MemorySequenceStore{}
-		co.Policy = secagg.ClientPolicy{Roster: secagg.RosterDigest(cfg.Identities), SessionSeed: &seed}
+		co.Policy = secagg.ClientPolicy{Roster: secagg.RosterDigest(cfg.Identities), SessionSeed: &seed,
+			InsecureTrustServerConfig: opts.InsecureTrustServerConfig}
 	}
 	return co
 }

@@ -1,0 +1,360 @@
+package transport
+
+import (
+	"context"
+	"crypto/ed25519"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/keepalive"
+	"google.golang.org/grpc/status"
+	"google.golang.org/protobuf/proto"
+
+	"github.com/privml/privml/federated/secagg"
+	pb "github.com/privml/privml/federated/transport/transportpb"
+)
+
+// Stage is a step of a round, as named on the wire.
+type Stage = pb.Stage
+
+// The stages of a round, in order; StageConsistency runs only in the
+// malicious threat model.
+const (
+	StageConfig      = pb.Stage_STAGE_CONFIG
+	StageAdvertise   = pb.Stage_STAGE_ADVERTISE
+	StageShareKeys   = pb.Stage_STAGE_SHARE_KEYS
+	StageMaskedInput = pb.Stage_STAGE_MASKED_INPUT
+	StageConsistency = pb.Stage_STAGE_CONSISTENCY
+	StageUnmask      = pb.Stage_STAGE_UNMASK
+)
+
+// ClientConfig configures a [Client].
+type ClientConfig struct {
+	// Addr is the server's address, host:port. Required.
+	Addr string
+	// TLS is the client's mutual-TLS configuration (internal/mtls's
+	// ClientConfig). Required.
+	TLS *tls.Config
+	// ID is the client's id; it must be the id in its certificate.
+	ID int
+	// Identity is the client's Ed25519 identity key, required with the
+	// malicious threat model (with internal/mtls, its TLS key).
+	Identity ed25519.PrivateKey
+	// Roster is the list of the clients' identity keys as the client knows
+	// it from outside the server. Required with the malicious threat
+	// model: a configuration listing other identities is refused.
+	Roster []ed25519.PublicKey
+	// RequireMalicious refuses a round configured for the semi-honest
+	// threat model.
+	RequireMalicious bool
+	// Input returns the client's input vector for a round (length
+	// coordinates, within the configuration's bounds), given the
+	// application payload of the round's configuration. Required.
+	Input func(ctx context.Context, round uint64, model []byte, length int) ([]int64, error)
+	// OnResult is called with each round's result the client took part
+	// in: the survivors and the application payload. Optional.
+	OnResult func(round uint64, survivors []int, payload []byte)
+	// BeforeStage is called before the client sends its message of a
+	// stage; an error makes it abandon the round (it then counts as
+	// dropped). Optional; for progress reports and fault injection.
+	BeforeStage func(round uint64, stage Stage) error
+	// ChunkSize is the size of upload chunks. Defaults to MaxChunkSize
+	// (1 MiB).
+	ChunkSize int
+	// Logger defaults to slog.Default(). Logs never contain vectors,
+	// masks, shares or keys.
+	Logger *slog.Logger
+	// RetryFor bounds how long calls are retried while the server is
+	// unreachable or overloaded; then Run returns the last error. Zero
+	// retries until the context ends.
+	RetryFor time.Duration
+	// DialOptions are appended to the client's (TLS, keepalive, message
+	// size) options.
+	DialOptions []grpc.DialOption
+}
+
+// Client takes part in a federation's rounds. It dials the server (the
+// server never dials it), retries calls that failed for transient reasons
+// (the same message, so retries are idempotent), and abandons a round it
+// cannot finish, counting as dropped in it.
+type Client struct {
+	cfg     ClientConfig
+	log     *slog.Logger
+	conn    *grpc.ClientConn
+	rpc     pb.AggregationClient
+	lastSeq uint64 // the Sequence of the last round taken part in
+	rounds  int
+}
+
+// NewClient checks cfg and prepares the connection (dialled lazily).
+func NewClient(cfg ClientConfig) (*Client, error) {
+	if cfg.Addr == "" || cfg.TLS == nil || cfg.Input == nil {
+		return nil, errorf(ErrConfig, "Addr, TLS and Input are required")
+	}
+	if cfg.ChunkSize <= 0 || cfg.ChunkSize > MaxChunkSize {
+		cfg.ChunkSize = MaxChunkSize
+	}
+	c := &Client{cfg: cfg, log: cfg.Logger}
+	if c.log == nil {
+		c.log = slog.Default()
+	}
+	c.log = c.log.With("client", cfg.ID)
+	opts := []grpc.DialOption{
+		grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS)),
+		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPingInterval, Timeout: pingTimeout, PermitWithoutStream: true}),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)),
+	}
+	conn, err := grpc.NewClient(cfg.Addr, append(opts, cfg.DialOptions...)...)
+	if err != nil {
+		return nil, fmt.Errorf("transport: cannot set up the connection to %s: %w", cfg.Addr, err)
+	}
+	c.conn, c.rpc = conn, pb.NewAggregationClient(conn)
+	return c, nil
+}
+
+// Close closes the connection.
+func (c *Client) Close() error { return c.conn.Close() }
+
+// Rounds returns the number of rounds the client completed.
+func (c *Client) Rounds() int { return c.rounds }
+
+// Run takes part in rounds until the federation ends (nil) or ctx ends.
+func (c *Client) Run(ctx context.Context) error {
+	for {
+		h, err := c.hello(ctx)
+		if err != nil {
+			return err
+		}
+		if h.Done {
+			return nil
+		}
+		round := h.Round
+		// A round past its first stage cannot be joined: wait for the next.
+		if h.Stage != pb.Stage_STAGE_CONFIG && h.Stage != pb.Stage_STAGE_ADVERTISE {
+			round++
+		}
+		err = c.runRound(ctx, h.Session, round)
+		switch {
+		case err == nil:
+			c.rounds++
+		case ctx.Err() != nil:
+			return ctx.Err()
+		case errors.Is(err, ErrFinished) || status.Code(err) == codes.OutOfRange:
+			return nil
+		case errors.Is(err, ErrConfig):
+			// The client's own settings do not allow the session (for
+			// example no roster for the malicious model): retrying the
+			// next round would fail the same way.
+			return err
+		default:
+			c.log.Warn("round abandoned", "round", round, "err", err)
+			// Do not spin against a server that refuses us.
+			if err := sleep(ctx, 200*time.Millisecond); err != nil {
+				return err
+			}
+		}
+	}
+}
+
+func (c *Client) hello(ctx context.Context) (*pb.HelloResponse, error) {
+	var h *pb.HelloResponse
+	err := c.retry(ctx, func(ctx context.Context) error {
+		var err error
+		h, err = c.rpc.Hello(ctx, &pb.HelloRequest{})
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if int(h.Client) != c.cfg.ID {
+		return nil, errorf(ErrIdentity, "the server sees this client as %d, its id is %d", h.Client, c.cfg.ID)
+	}
+	return h, nil
+}
+
+// runRound takes part in one round, from its configuration to its result.
+func (c *Client) runRound(ctx context.Context, session []byte, round uint64) error {
+	frame := func(st pb.Stage) *pb.Frame { return &pb.Frame{Session: session, Round: round, Stage: st} }
+	raw, err := c.await(ctx, frame(pb.Stage_STAGE_CONFIG), 0)
+	if err != nil {
+		return err
+	}
+	var m pb.SessionConfig
+	if err := proto.Unmarshal(raw, &m); err != nil {
+		return errorf(secagg.ErrMalformed, "session configuration: %v", err)
+	}
+	cfg, err := configFromPB(&m)
+	if err != nil {
+		return err
+	}
+	threat := secagg.SemiHonest
+	if c.cfg.RequireMalicious {
+		threat = secagg.Malicious
+	}
+	cr, err := newClientRound(cfg, c.cfg.ID, &clientPolicy{
+		roster: c.cfg.Roster, identity: c.cfg.Identity, minSequence: c.lastSeq + 1,
+		threat: threat, requireSame: c.cfg.RequireMalicious,
+	})
+	if err != nil {
+		return err
+	}
+	c.lastSeq = cfg.Sequence
+	stageTimeout := time.Duration(m.StageTimeoutMs) * time.Millisecond
+	model := m.AppPayload
+	input := func() ([]int64, error) { return c.cfg.Input(ctx, round, model, cr.length()) }
+
+	msg, err := cr.advertise()
+	if err != nil {
+		return err
+	}
+	stage := pb.Stage_STAGE_ADVERTISE
+	for {
+		if err := c.send(ctx, frame(stage), msg); err != nil {
+			return err
+		}
+		reply, err := c.await(ctx, frame(stage), stageTimeout)
+		if err != nil {
+			return err
+		}
+		if stage == pb.Stage_STAGE_UNMASK {
+			return c.result(round, reply)
+		}
+		msg, stage, err = cr.step(stage, reply, input)
+		if err != nil {
+			return err
+		}
+	}
+}
+
+func (c *Client) result(round uint64, raw []byte) error {
+	var r pb.RoundResult
+	if err := proto.Unmarshal(raw, &r); err != nil {
+		return errorf(secagg.ErrMalformed, "round result: %v", err)
+	}
+	if c.cfg.OnResult != nil {
+		surv := make([]int, len(r.Survivors))
+		for i, s := range r.Survivors {
+			surv[i] = int(s)
+		}
+		c.cfg.OnResult(round, surv, r.AppPayload)
+	}
+	c.log.Debug("round done", "round", round, "survivors", len(r.Survivors))
+	return nil
+}
+
+// send delivers the client's message of a stage, retrying on transient
+// failures; the server deduplicates retries.
+func (c *Client) send(ctx context.Context, f *pb.Frame, msg []byte) error {
+	if c.cfg.BeforeStage != nil {
+		if err := c.cfg.BeforeStage(f.Round, f.Stage); err != nil {
+			return err
+		}
+	}
+	return c.retry(ctx, func(ctx context.Context) error {
+		if f.Stage == pb.Stage_STAGE_MASKED_INPUT {
+			return c.upload(ctx, f, msg)
+		}
+		_, err := c.rpc.Submit(ctx, &pb.SubmitRequest{Frame: f, Payload: msg})
+		return err
+	})
+}
+
+func (c *Client) upload(ctx context.Context, f *pb.Frame, msg []byte) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	st, err := c.rpc.Upload(ctx)
+	if err != nil {
+		return err
+	}
+	if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{Frame: f, TotalSize: uint64(len(msg))}}}); err != nil {
+		_, err = st.Recv() // the server's status
+		return err
+	}
+	r, err := st.Recv()
+	if err != nil {
+		return err
+	}
+	if r.GetReady() == nil {
+		return errorf(ErrUpload, "the server answered the header with %T, want ready", r.GetKind())
+	}
+	for off := 0; off < len(msg); off += c.cfg.ChunkSize {
+		end := min(off+c.cfg.ChunkSize, len(msg))
+		if err := st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Data{Data: msg[off:end]}}); err != nil {
+			_, err = st.Recv()
+			return err
+		}
+	}
+	if err := st.CloseSend(); err != nil {
+		return err
+	}
+	r, err = st.Recv()
+	if err != nil {
+		return err
+	}
+	if r.GetDone() == nil {
+		return errorf(ErrUpload, "the server ended the upload with %T, want done", r.GetKind())
+	}
+	return nil
+}
+
+// await long-polls for the server's message closing a stage.
+func (c *Client) await(ctx context.Context, f *pb.Frame, stageTimeout time.Duration) ([]byte, error) {
+	var out []byte
+	err := c.retry(ctx, func(ctx context.Context) error {
+		if stageTimeout > 0 {
+			// The server closes a stage by its deadline; a call that
+			// outlives it by far means a lost reply: ask again.
+			var cancel context.CancelFunc
+			ctx, cancel = context.WithTimeout(ctx, 2*stageTimeout+5*time.Second)
+			defer cancel()
+		}
+		r, err := c.rpc.Await(ctx, &pb.AwaitRequest{Frame: f})
+		if err != nil {
+			return err
+		}
+		out = r.Payload
+		return nil
+	})
+	return out, err
+}
+
+// retry calls f until it succeeds, fails with a status that a retry
+// cannot change, or ctx ends; it backs off from 100ms to 2s.
+func (c *Client) retry(ctx context.Context, f func(context.Context) error) error {
+	backoff := 100 * time.Millisecond
+	start := time.Now()
+	for {
+		err := f(ctx)
+		if err == nil || !retryable(err) || ctx.Err() != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return err
+		}
+		if c.cfg.RetryFor > 0 && time.Since(start) > c.cfg.RetryFor {
+			return fmt.Errorf("transport: server unreachable for %v: %w", c.cfg.RetryFor, err)
+		}
+		c.log.Debug("retrying", "code", status.Code(err).String())
+		if err := sleep(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

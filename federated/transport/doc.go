@@ -1,0 +1,92 @@
+// Package transport runs secure aggregation (package federated/secagg)
+// between one server and many client processes over gRPC with mutual TLS
+// 1.3. It drives the state machines and nothing else: it validates what
+// arrives, calls the pure core, and maps errors to gRPC status codes.
+//
+// # Shape
+//
+// Clients dial the server; the server never dials a client, so clients
+// may sit behind NAT (the split of Flower's SuperLink and SuperNodes). The
+// Aggregation service (schema in package transportpb) has four calls:
+// Hello (where is the federation), Await (long-poll for the server's
+// message that closes a stage), Submit (a client's message for a stage)
+// and Upload (a masked input, streamed in chunks of at most
+// [MaxChunkSize], 1 MiB). Every message is framed by the federation
+// session (16 random bytes per server start), the training round and the
+// stage; secagg messages travel in their own binary encodings.
+//
+// A [Server] runs rounds FirstRound to LastRound. Each round has the
+// stages of secagg (AdvertiseKeys, ShareKeys, MaskedInputCollection,
+// ConsistencyCheck in the malicious model, Unmasking); a stage closes when
+// every expected client has sent its message or at its deadline
+// (ServerConfig.StageTimeout), and a client that missed it counts as
+// dropped for the rest of the round. A [Client] takes part in every round
+// it can join; [ClientConfig].Input gives its vector.
+//
+// # Identity
+//
+// The server authenticates every client by its certificate (package
+// internal/mtls): the id in the certificate's privml://client/<id> name is
+// the secagg client id, and every message must speak for it: a message
+// whose sender field differs is refused with PermissionDenied before it
+// reaches the state machine, so no client can send, replay or relabel a
+// message for another. In the malicious model the clients' secagg
+// identities are their certificates' Ed25519 keys, and a client refuses a
+// configuration whose identities differ from its own roster
+// (ClientConfig.Roster).
+//
+// # Faults
+//
+//   - Retries are idempotent, keyed by session, round, stage and client:
+//     the same message again is answered "duplicate" and changes nothing;
+//     a different one is refused with AlreadyExists. A client retries
+//     calls that fail with Unavailable, DeadlineExceeded or
+//     ResourceExhausted (a lost reply, a server restart, a full upload
+//     queue).
+//   - A client that loses its connection keeps its state and resumes with
+//     the same messages. A client process that restarts mid-round has lost
+//     its keys: it counts as dropped in that round (its messages already
+//     accepted are kept, never counted twice) and joins the next round.
+//   - A server restart draws a new session id: clients' calls for the old
+//     one fail with FailedPrecondition and they rejoin with Hello. Rounds
+//     resume from a [Checkpoint] (write-then-rename, SHA-256 checksum,
+//     versioned) that the application writes from ServerConfig.OnRound;
+//     the round's secagg Sequence is Epoch<<32 | round, so a round run
+//     again after a restart never reuses a Sequence.
+//   - Keepalive pings detect dead connections (clients every 20s, the
+//     server every 30s).
+//
+// # Bad peers and limits
+//
+// Refused with a status and logged, each leaving the round's state as it
+// was: a certificate from another CA, expired, not for client use or
+// naming a client off the roster (the handshake fails, or
+// PermissionDenied); a message for another session, round or stage
+// (FailedPrecondition); a malformed message (InvalidArgument); an upload
+// that announces more than the round's masked input can take (its packed
+// vector plus at most 1 KiB), sends a chunk above 1 MiB or past the
+// announced size (OutOfRange), announces less than the vector, or ends
+// early (InvalidArgument). The listener ([LimitListener]) bounds open
+// connections and each connection's concurrent calls ([Limits]); a peer
+// that connects and never completes its handshake is dropped after
+// Limits.HandshakeTimeout. Status codes come from one table, in the
+// manner of etcd's v3rpc togRPCError.
+//
+// # Memory
+//
+// The secagg server adds each masked input into one running sum. The
+// transport checks each chunk as it arrives but hands the state machine a
+// whole message (in the malicious model it is authenticated as a whole,
+// and a sum cannot take back half an input from a stream cut half-way), so
+// it buffers at most ServerConfig.MaxConcurrentUploads masked inputs at
+// once (reusing their buffers), and a client sends its data only after
+// the server's ready, when a slot is free: the server's live memory is
+// O(Dim), independent of the number of clients (BENCHMARKS.md has the
+// peak RSS at 20 and 100 clients).
+//
+// # Logs
+//
+// Logs go to log/slog with ids, rounds, stages, sizes, durations, status
+// codes and error texts; never vectors, masks, shares or keys (secagg's
+// errors carry none).
+package transport
