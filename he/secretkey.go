@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 
+	"github.com/privml/privml/internal/atomicfile"
 	"github.com/tuneinsight/lattigo/v6/core/rlwe"
 	"github.com/tuneinsight/lattigo/v6/ring"
 	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
@@ -58,7 +59,7 @@ func (c *Client) WriteSecretKeyFile(path string) error {
 		return err
 	}
 	defer clear(buf.Bytes())
-	return writeFileAtomic(path, buf.Bytes(), SecretKeyFileMode)
+	return atomicfile.WriteFile(path, buf.Bytes(), SecretKeyFileMode)
 }
 
 // ReadClient decodes a secret key written by [Client.WriteSecretKey] for

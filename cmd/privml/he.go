@@ -50,7 +50,7 @@ const heUsage = `usage: privml he compile --model FILE --out PLAN [--format auto
        privml he decrypt --plan PLAN --key DIR --in CT --out CSV [--public [--security S] [--queries Q]
                           [--min-precision BITS]] [--force]
        privml he serve   --plan PLAN --listen ADDR --tls DIR [--mtls=true] [--session-ttl 10m]
-                          [--max-sessions 16] [--max-concurrent N] [--log-format text|json]
+                          [--max-sessions 16] [--max-concurrent N] [--json] [--log-level info]
        privml he infer   --server ADDR --tls DIR --plan PLAN --key DIR --in CSV [--id 0]
                           [--server-name localhost] [--timeout 5m] [--public]`
 

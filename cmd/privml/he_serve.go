@@ -53,19 +53,17 @@ func heClientTLS(dir string, id int, serverName string, mutual bool) (*tls.Confi
 	return &tls.Config{MinVersion: tls.VersionTLS13, RootCAs: pool, ServerName: serverName}, nil
 }
 
-func newLogger(w io.Writer, format, level string) (*slog.Logger, error) {
+// heLogger logs to w in text or JSON (as privml fed server) at level.
+func heLogger(w io.Writer, asJSON bool, level string) (*slog.Logger, error) {
 	var lv slog.Level
 	if err := lv.UnmarshalText([]byte(level)); err != nil {
 		return nil, usageErr("--log-level %q, want debug, info, warn or error", level)
 	}
 	opts := &slog.HandlerOptions{Level: lv}
-	switch format {
-	case "text":
-		return slog.New(slog.NewTextHandler(w, opts)), nil
-	case "json":
+	if asJSON {
 		return slog.New(slog.NewJSONHandler(w, opts)), nil
 	}
-	return nil, usageErr("--log-format %q, want text or json", format)
+	return slog.New(slog.NewTextHandler(w, opts)), nil
 }
 
 func heServe(args []string, stdout, stderr io.Writer) int {
@@ -86,12 +84,12 @@ func heServeContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	maxSessions := f.fs.Int("max-sessions", 16, "sessions cached at once (least recently used evicted)")
 	maxConc := f.fs.Int("max-concurrent", 0, "evaluations at once (0: GOMAXPROCS)")
 	evalTimeout := f.fs.Duration("evaluate-timeout", time.Minute, "deadline of an evaluation whose call carries none")
-	logFormat := f.fs.String("log-format", "text", "log format on stderr: text or json")
+	asJSON := f.fs.Bool("json", false, "log JSON lines on stderr instead of text")
 	logLevel := f.fs.String("log-level", "info", "log level: debug, info, warn or error")
 	if err := f.parse(args, "plan", "listen", "tls"); err != nil {
 		return cliFail(stderr, name, err)
 	}
-	log, err := newLogger(stderr, *logFormat, *logLevel)
+	log, err := heLogger(stderr, *asJSON, *logLevel)
 	if err != nil {
 		return cliFail(stderr, name, err)
 	}
