@@ -240,7 +240,7 @@ func runClient(mode he.Mode, n, epochs int, seed uint64, stderr io.Writer) (*Res
 	if n > 0 && n < len(samples) {
 		samples, labels = samples[:n], labels[:n]
 	}
-	plan, err := he.Compile(model, he.CompileOptions{Mode: mode, Calibration: hedemo.Rows(train)})
+	plan, err := he.Compile(model, he.CompileOptions{Mode: mode, Calibration: hedemo.Rows(train), InputRange: [2]float64{0, 1}})
 	if err != nil {
 		return nil, err
 	}
