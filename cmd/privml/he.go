@@ -52,7 +52,7 @@ const heUsage = `usage: privml he compile --model FILE --out PLAN [--format auto
        privml he serve   --plan PLAN --listen ADDR --tls DIR [--mtls=true] [--session-ttl 10m]
                           [--max-sessions 16] [--max-concurrent N] [--json] [--log-level info]
        privml he infer   --server ADDR --tls DIR --plan PLAN --key DIR --in CSV [--id 0]
-                          [--server-name localhost] [--timeout 5m] [--public]`
+                          [--server-name HOST] [--mtls=true] [--timeout 5m] [--public [--security S]]`
 
 func heCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("privml he compile", flag.ContinueOnError)

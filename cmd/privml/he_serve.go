@@ -145,6 +145,8 @@ func heInfer(args []string, stdout, stderr io.Writer) int {
 	serverName := f.fs.String("server-name", "", "name the server certificate must carry (default: the host of --server)")
 	in := f.fs.String("in", "", "CSV of samples, one per row (a header line is skipped)")
 	timeout := f.fs.Duration("timeout", 5*time.Minute, "deadline of the whole run")
+	public := f.fs.Bool("public", false, "noise-flooded decryption (he.Client.DecryptPublic), for outputs that leave this machine")
+	sec := f.fs.Int("security", he.DefaultStatisticalSecurity, "--public: statistical security s in bits")
 	if err := f.parse(args, "server", "tls", "plan", "key", "in"); err != nil {
 		return cliFail(stderr, name, err)
 	}
@@ -169,7 +171,11 @@ func heInfer(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
 	defer cancel()
-	res, err := inferRemote(ctx, *server, tlsConf, plan, *f.key, rows)
+	var dec *he.PublicDecryption
+	if *public {
+		dec = &he.PublicDecryption{StatisticalSecurity: *sec}
+	}
+	res, err := inferRemote(ctx, *server, tlsConf, plan, *f.key, rows, dec)
 	if err != nil {
 		return cliFail(stderr, name, err)
 	}
@@ -200,8 +206,9 @@ type inferResult struct {
 }
 
 // inferRemote uploads the key folder's evaluation keys, encrypts rows,
-// has the server evaluate them and decrypts the outputs.
-func inferRemote(ctx context.Context, addr string, tlsConf *tls.Config, plan *he.Plan, keyDir string, rows [][]float64) (*inferResult, error) {
+// has the server evaluate them and decrypts the outputs (with noise
+// flooding when public is set).
+func inferRemote(ctx context.Context, addr string, tlsConf *tls.Config, plan *he.Plan, keyDir string, rows [][]float64, public *he.PublicDecryption) (*inferResult, error) {
 	start := time.Now()
 	c, err := readClientKey(keyDir, plan)
 	if err != nil {
@@ -241,7 +248,16 @@ func inferRemote(ctx context.Context, addr string, tlsConf *tls.Config, plan *he
 		}
 		res.sent += ct.Bytes()
 		res.received += out.Bytes()
-		vals, err := c.Decrypt(out)
+		var vals [][]float64
+		if public != nil {
+			d, derr := c.DecryptPublic(plan, out, *public)
+			if derr == nil {
+				vals = d.Values
+			}
+			err = derr
+		} else {
+			vals, err = c.Decrypt(out)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("request %d: %w", i, err)
 		}

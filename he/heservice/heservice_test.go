@@ -93,12 +93,12 @@ func (s *syncBuffer) Write(p []byte) (int, error) {
 func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // testPlan compiles a 12-6(x²)-3 network on insecure logN-10 parameters.
-func testPlan(t *testing.T, mode he.Mode, seed uint64) (*he.Model, *he.Plan) {
+func testPlan(t testing.TB, mode he.Mode, seed uint64) (*he.Model, *he.Plan) {
 	return testPlanIn(t, mode, seed, 12)
 }
 
 // testPlanIn compiles an in-6(x²)-3 network.
-func testPlanIn(t *testing.T, mode he.Mode, seed uint64, in int) (*he.Model, *he.Plan) {
+func testPlanIn(t testing.TB, mode he.Mode, seed uint64, in int) (*he.Model, *he.Plan) {
 	t.Helper()
 	r := rand.New(rand.NewPCG(seed, 1))
 	dense := func(out, in int, act he.Activation) he.Dense {
@@ -441,4 +441,60 @@ func b64(b []byte) string {
 		s.WriteByte(enc[v&63])
 	}
 	return s.String()
+}
+
+// FuzzEvaluate feeds request bytes to the Evaluate handler of a server
+// with one open session: any input gets a status, never a panic, and an
+// accepted one is a valid input of the plan.
+func FuzzEvaluate(f *testing.F) {
+	_, plan := testPlan(f, he.Latency, 1)
+	c, err := he.NewClient(plan.Parameters())
+	if err != nil {
+		f.Fatal(err)
+	}
+	keys, err := c.GenEvaluationKeys(plan)
+	if err != nil {
+		f.Fatal(err)
+	}
+	hs, err := he.NewServer(plan, keys)
+	if err != nil {
+		f.Fatal(err)
+	}
+	srv, err := NewServer(ServerConfig{Plan: plan, Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	id := bytes.Repeat([]byte{7}, 16)
+	srv.add(id, [32]byte{}, hs)
+	cts, err := c.Encrypt(plan, [][]float64{make([]float64, 12)})
+	if err != nil {
+		f.Fatal(err)
+	}
+	var b bytes.Buffer
+	if _, err := cts[0].WriteTo(&b); err != nil {
+		f.Fatal(err)
+	}
+	full := b.Bytes()
+	f.Add(full)
+	for _, n := range []int{6, 27, 31, 40, 40 + 64} {
+		f.Add(full[:n])
+		x := bytes.Clone(full[:n])
+		x[n-1] ^= 0x5a
+		f.Add(x)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		if len(data) > 2*len(full) {
+			return
+		}
+		resp, err := srv.Evaluate(context.Background(), &hepb.EvaluateRequest{Session: id, Ciphertext: data})
+		if err != nil {
+			if _, ok := status.FromError(err); !ok {
+				t.Fatalf("not a status: %v", err)
+			}
+			return
+		}
+		if _, err := he.ReadCiphertext(bytes.NewReader(resp.GetCiphertext()), plan.Parameters()); err != nil {
+			t.Fatalf("accepted input, undecodable output: %v", err)
+		}
+	})
 }
