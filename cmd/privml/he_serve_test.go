@@ -76,6 +76,14 @@ func TestHEServeInfer(t *testing.T) {
 		}
 	}
 
+	// Server-only TLS (--mtls=false on both sides): the same predictions.
+	addr2 := startHEServe(t, "--plan", plan, "--tls", pki, "--mtls=false")
+	code, out2, errs := runHECLI("he", "infer", "--server", addr2, "--tls", pki, "--mtls=false", "--plan", plan, "--key", keys, "--in", in)
+	require.Equal(t, 0, code, errs)
+	for i, l := range strings.Split(strings.TrimSpace(out2), "\n") {
+		assert.Equal(t, strings.Split(lines[i], ",")[:2], strings.Split(l, ",")[:2])
+	}
+
 	// A client whose certificates come from another CA: the server's
 	// certificate does not verify.
 	other := filepath.Join(dir, "other-pki")
