@@ -30,4 +30,15 @@
 // and the scaling with
 //
 //	go test -run '^$' -bench 'GaussianVectorParallel' -cpu 1,2 ./benchmarks/
+//
+// # Privacy/utility studies (subfolders)
+//
+// Each study is one command that prints progress and writes a Markdown
+// table and PNGs to benchmarks/results/: dpsgd-study (DP-SGD accuracy
+// against ε), fed-study (DP-FedAvg, central and distributed noise),
+// anon-study (Mondrian's information loss and downstream accuracy against
+// k), he-study (CKKS precision and cost per preset) and audit (an
+// empirical privacy audit of DP-SGD with package dp/audit). `go run
+// ./benchmarks/all` runs them all and rewrites the trade-off section of
+// BENCHMARKS.md; `-quick` runs each on tiny settings and embedded data.
 package benchmarks

@@ -73,6 +73,11 @@ func TestFedServerClientFlags(t *testing.T) {
 		{"fed", "client", "--tls", dir, "--data", "x.csv"},
 		{"fed", "client", "--tls", dir, "--id", "0", "--data", "x.csv", "--clip", "0"},
 		{"fed", "client", "--tls", dir, "--id", "0", "--data", "x.csv", "extra"},
+		// The malicious model needs a seed source the server does not
+		// control, and a roster with it.
+		{"fed", "server", "--tls", dir, "--clients", "3", "--rounds", "1", "--dim", "2", "--threat", "malicious"},
+		{"fed", "client", "--tls", dir, "--id", "0", "--data", "x.csv", "--roster", "3"},
+		{"fed", "client", "--tls", dir, "--id", "0", "--data", "x.csv", "--beacon", "b"},
 	} {
 		var out, errb bytes.Buffer
 		assert.Equal(t, 2, run(args, &out, &errb), "%q", args)

@@ -41,7 +41,10 @@ const checkpointFile = "server.ckpt"
 
 type fedServerFlags struct {
 	listen, tlsDir, stateDir, threat string
-	clients, dim                     int
+	beacon, task, optimizer          string
+	clients, dim, localEpochs, batch int
+	serverLR, updateClip, noise      float64
+	delta, localLR                   float64
 	rounds                           uint64
 	bits                             uint
 	scale, dropout                   float64
@@ -64,6 +67,16 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 	fs.Float64Var(&f.scale, "scale", 1000, "fixed-point scale of the values")
 	fs.Float64Var(&f.dropout, "dropout", 0.1, "expected fraction of clients that drop out (drives the neighbourhood size)")
 	fs.StringVar(&f.threat, "threat", "semi-honest", "threat model: semi-honest or malicious (identities from the client certificates)")
+	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, the same for the server and every client; the malicious model's session seeds derive from it (required with --threat malicious)")
+	fs.StringVar(&f.task, "task", "mean", "mean (column sums and means of the shards) or logreg (federated logistic regression on the shards' features, last column the 0/1 label)")
+	fs.StringVar(&f.optimizer, "optimizer", "fedavg", "logreg: server optimizer (fedavg, fedavgm, fedadam, fedyogi, fedadagrad)")
+	fs.Float64Var(&f.serverLR, "server-lr", 1, "logreg: server learning rate")
+	fs.Float64Var(&f.updateClip, "update-clip", 1, "logreg: L2 bound of each client's model update")
+	fs.Float64Var(&f.noise, "noise", 0, "logreg: noise multiplier of the server's Gaussian noise (standard deviation noise*update-clip); 0 for none")
+	fs.Float64Var(&f.delta, "delta", 1e-5, "logreg: delta of the reported client-level epsilon")
+	fs.Float64Var(&f.localLR, "local-lr", 0.5, "logreg: clients' SGD learning rate")
+	fs.IntVar(&f.localEpochs, "local-epochs", 1, "logreg: clients' local epochs per round")
+	fs.IntVar(&f.batch, "batch", 16, "logreg: clients' minibatch size")
 	fs.DurationVar(&f.stageTimeout, "stage-timeout", 30*time.Second, "deadline of each stage; silent clients count as dropped")
 	fs.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long each round waits for every client to be present")
 	fs.DurationVar(&f.linger, "linger", 3*time.Second, "how long to keep serving after the last round, so clients learn it ended")
@@ -81,6 +94,12 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 		fmt.Fprintln(stderr, "privml fed server: --tls DIR, --clients N (at least 2), --rounds R (at least 1) and --dim D are required")
 	case f.threat != "semi-honest" && f.threat != "malicious":
 		fmt.Fprintf(stderr, "privml fed server: --threat %q, want semi-honest or malicious\n", f.threat)
+	case f.threat == "malicious" && f.beacon == "":
+		fmt.Fprintln(stderr, "privml fed server: --threat malicious needs --beacon, a value the clients know too (the server must not choose the session seeds)")
+	case f.task != "mean" && f.task != "logreg":
+		fmt.Fprintf(stderr, "privml fed server: --task %q, want mean or logreg\n", f.task)
+	case !(f.noise >= 0) || math.IsInf(f.noise, 0) || !(f.delta > 0 && f.delta < 1) || !(f.localLR > 0) || f.localEpochs < 1 || f.batch < 1:
+		fmt.Fprintln(stderr, "privml fed server: --noise must be >= 0, --delta in (0, 1), --local-lr > 0, --local-epochs and --batch >= 1")
 	case !(f.scale > 0) || math.IsInf(f.scale, 0):
 		fmt.Fprintf(stderr, "privml fed server: --scale %v, want a positive number\n", f.scale)
 	default:
@@ -97,10 +116,11 @@ type fedRoundLine struct {
 	Dropouts  int       `json:"dropouts"`
 	Error     string    `json:"error,omitempty"`
 	MS        int64     `json:"round_ms"`
-	Epsilon   *float64  `json:"epsilon"` // null: the mean task adds no DP noise
+	Epsilon   *float64  `json:"epsilon"` // null: no DP noise (the mean task, or logreg with --noise 0)
 	Sum       []int64   `json:"sum,omitempty"`
 	Rows      int64     `json:"rows"`
 	Mean      []float64 `json:"mean,omitempty"`
+	Model     []float64 `json:"model,omitempty"` // logreg: the global model after the round
 }
 
 func fedServer(args []string, stdout, stderr io.Writer) int {
@@ -119,6 +139,17 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	cfg.Logger = log
+	if f.task == "logreg" {
+		tr, err := newLogRegServer(f, ck.State)
+		if err != nil {
+			fmt.Fprintf(stderr, "privml fed server: %v\n", err)
+			return 1
+		}
+		cfg.Secagg.Dim, cfg.Secagg.MaxAbs, cfg.Secagg.MaxSideAbs = f.dim+1, uint64(tr.codec.MaxAbs), 1
+		cfg.Model = tr.payload
+		cfg.OnRound = tr.onRound(f, ck, stdout)
+		return serveFederation(f, cfg, log, stderr)
+	}
 	cfg.OnRound = func(rep *transport.RoundReport) ([]byte, error) {
 		line := roundLine(rep, f.scale)
 		ck.Round, ck.State = rep.Round, nil
@@ -153,14 +184,9 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		}
 		cfg.Secagg.Threat, cfg.Secagg.Identities = secagg.Malicious, roster
 		cfg.Secagg.CorruptRate = 0.05
-		// A development stand-in: a real deployment takes the seed from a
-		// beacon or a commit-and-reveal among the clients.
-		cfg.SessionSeed = func(round uint64) ([32]byte, error) {
-			var s [32]byte
-			binary := strconv.AppendUint([]byte("privml dev seed "), round, 10)
-			copy(s[:], binary)
-			return s, nil
-		}
+		// Each client derives the same seeds from --beacon and refuses
+		// any other.
+		cfg.SessionSeed = transport.BeaconSeeds([]byte(f.beacon), roster)
 	}
 	ck := &transport.Checkpoint{}
 	if f.stateDir != "" {
@@ -211,6 +237,15 @@ func printRound(w io.Writer, l *fedRoundLine, asJSON bool, n int) {
 	}
 	if l.Error != "" {
 		fmt.Fprintf(w, "round %d: aborted (%d dropouts): %s\n", l.Round, l.Dropouts, l.Error)
+		return
+	}
+	if l.Model != nil {
+		eps := "n/a (no DP noise)"
+		if l.Epsilon != nil {
+			eps = strconv.FormatFloat(*l.Epsilon, 'g', 4, 64)
+		}
+		fmt.Fprintf(w, "round %d: %d/%d clients in the sum, %d dropouts, %d ms, epsilon %s, model norm %.4g\n",
+			l.Round, len(l.Survivors), n, l.Dropouts, l.MS, eps, l2norm(l.Model))
 		return
 	}
 	show := l.Mean
@@ -279,6 +314,7 @@ func newLogger(w io.Writer, asJSON bool) *slog.Logger {
 
 type fedClientFlags struct {
 	server, tlsDir, data, serverName, crashAt string
+	beacon, stateDir                          string
 	id, roster                                int
 	scale, clip                               float64
 	retryFor                                  time.Duration
@@ -295,6 +331,8 @@ func parseFedClient(args []string, stderr io.Writer) (*fedClientFlags, int) {
 	fs.StringVar(&f.data, "data", "", "CSV file with a header row and numeric columns: this client's shard (required)")
 	fs.StringVar(&f.serverName, "server-name", "", "name to verify in the server's certificate (default: the host of --server)")
 	fs.IntVar(&f.roster, "roster", 0, "number of clients whose certificates in --tls form the roster; required for the malicious threat model")
+	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, as given to the server; with --roster, the client derives each round's session seed from it and refuses any other")
+	fs.StringVar(&f.stateDir, "state", "", "directory where the client records the last session it took part in, so that a restarted client cannot be replayed an earlier one")
 	fs.Float64Var(&f.scale, "scale", 1000, "fixed-point scale of the values (as the server's)")
 	fs.Float64Var(&f.clip, "clip", 1e6, "values are clipped to [-clip, clip]")
 	fs.DurationVar(&f.retryFor, "retry-for", 2*time.Minute, "give up when the server stays unreachable this long")
@@ -311,6 +349,8 @@ func parseFedClient(args []string, stderr io.Writer) (*fedClientFlags, int) {
 		fmt.Fprintf(stderr, "privml fed client: unexpected arguments %q\n", fs.Args())
 	case f.tlsDir == "" || f.id < 0 || f.data == "":
 		fmt.Fprintln(stderr, "privml fed client: --tls DIR, --id I and --data FILE are required")
+	case (f.roster > 0) != (f.beacon != ""):
+		fmt.Fprintln(stderr, "privml fed client: --roster N and --beacon VALUE go together (the malicious threat model needs both)")
 	case !(f.scale > 0) || !(f.clip > 0) || math.IsInf(f.scale*f.clip, 0):
 		fmt.Fprintln(stderr, "privml fed client: --scale and --clip must be positive and finite")
 	default:
@@ -334,13 +374,30 @@ func fedClient(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privml fed client: %v\n", err)
 		return 1
 	}
-	cfg.Input = func(_ context.Context, _ uint64, _ []byte, length int) ([]int64, error) {
+	var shard *logRegShard // read when the server first asks for the logreg task
+	cfg.Input = func(_ context.Context, _ uint64, payload []byte, length int) ([]int64, error) {
+		task, ok, err := decodeLogRegTask(payload)
+		if err != nil {
+			return nil, err
+		}
+		if ok {
+			if shard == nil {
+				if shard, err = readLabelled(f.data); err != nil {
+					return nil, err
+				}
+			}
+			return shard.train(task, length)
+		}
 		if length != len(sums)+1 {
 			return nil, fmt.Errorf("the server expects %d columns, %s has %d", length-1, f.data, len(sums))
 		}
 		return append(append([]int64(nil), sums...), rows), nil
 	}
-	cfg.OnResult = func(round uint64, survivors []int, _ []byte) {
+	cfg.OnResult = func(round uint64, survivors []int, payload []byte) {
+		if task, ok, err := decodeLogRegTask(payload); err == nil && ok && shard != nil && len(task.Model) == len(shard.x[0])+1 {
+			fmt.Fprintf(stdout, "round %d: done, %d clients in the sum, accuracy on the local shard %.4f\n", round, len(survivors), shard.accuracy(task.Model))
+			return
+		}
 		fmt.Fprintf(stdout, "round %d: done, %d clients in the sum\n", round, len(survivors))
 	}
 	c, err := transport.NewClient(cfg)
@@ -380,6 +437,13 @@ func fedClientConfig(f *fedClientFlags, stderr io.Writer) (transport.ClientConfi
 		if cfg.Identity, err = mtls.LoadIdentity(f.tlsDir, f.id); err != nil {
 			return cfg, err
 		}
+		cfg.SessionSeed = transport.BeaconSeeds([]byte(f.beacon), cfg.Roster)
+	}
+	if f.stateDir != "" {
+		if err := os.MkdirAll(f.stateDir, 0o700); err != nil {
+			return cfg, err
+		}
+		cfg.Sequences = secagg.FileSequenceStore{Path: filepath.Join(f.stateDir, fmt.Sprintf("client-%d.sequence", f.id))}
 	}
 	if f.crashAt != "" {
 		round, stage, err := parseCrashAt(f.crashAt)

@@ -17,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/transport"
 	"github.com/privml/privml/internal/mtls"
 )
@@ -293,4 +294,58 @@ func TestMultiProcessServerRestart(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, uint64(4), ck.Round)
 	assert.Equal(t, uint32(2), ck.Epoch)
+}
+
+// TestMultiProcessMalicious runs the malicious threat model across
+// processes: the server and clients derive the session seeds from the
+// same --beacon, each client checks the roster of certificate keys and
+// records its last session in --state. Client 7 was given another beacon
+// value (as if the server had chosen the seeds): it refuses every round
+// before sending anything, and the others' sums are exact.
+func TestMultiProcessMalicious(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-process test")
+	}
+	const n, dim, rounds = 8, 2, 2
+	p := newProcs(t)
+	inputs := fedSetup(t, p.dir, n, dim)
+	addr := freeAddr(t)
+	state := filepath.Join(p.dir, "client-state")
+	srv := p.server(addr, n, dim, rounds, "--threat", "malicious", "--beacon", "drand round 12345", "--dropout", "0.3")
+	lines := readRounds(t, srv)
+	p.run(srv)
+	clients := make([]*exec.Cmd, n)
+	for id := range n {
+		beacon := "drand round 12345"
+		if id == 7 {
+			beacon = "another value"
+		}
+		clients[id] = p.client(addr, id, "--roster", fmt.Sprint(n), "--beacon", beacon, "--state", state)
+		p.run(clients[id])
+	}
+	for r := uint64(1); r <= rounds; r++ {
+		l := next(t, lines, 40*time.Second)
+		assert.Equal(t, r, l.Round)
+		checkSum(t, l, inputs)
+		assert.Equal(t, []int{0, 1, 2, 3, 4, 5, 6}, l.Survivors)
+	}
+	require.NoError(t, srv.Wait())
+	for id, c := range clients {
+		assert.NoError(t, c.Wait(), "client %d", id)
+	}
+	// Each client recorded the Sequence of the last round it joined
+	// (Epoch<<32 | round); client 7 joined none.
+	for id := range n {
+		last, ok, err := secagg.FileSequenceStore{Path: filepath.Join(state, fmt.Sprintf("client-%d.sequence", id))}.Last()
+		require.NoError(t, err)
+		if id == 7 {
+			assert.False(t, ok)
+			continue
+		}
+		require.True(t, ok, "client %d", id)
+		assert.Equal(t, uint64(rounds), last&(1<<32-1), "client %d", id)
+	}
+	errLog, err := os.ReadFile(filepath.Join(p.dir, "client-7.err"))
+	require.NoError(t, err)
+	assert.Contains(t, string(errLog), "SessionSeed is not the expected one")
 }

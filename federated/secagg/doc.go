@@ -260,6 +260,23 @@
 // when B <= 32. The server keeps one accumulator and one scratch vector:
 // O(Dim) memory per aggregation, never n x Dim.
 //
+// The server's heavy steps run on GOMAXPROCS workers. Each masked input is
+// added by all workers at once, each taking a range of coordinates. At
+// unmasking, the Shamir reconstructions run in order (which holders were
+// caught sending corrupted shares decides the shares tried first for the
+// next secret) and queue each recovered seed; the dropped clients'
+// pairwise seeds (one X25519 agreement per surviving neighbour) are
+// derived in parallel; then the queued masks are removed piece by piece:
+// the accumulator is cut into 32 KiB pieces, and each worker takes the
+// next piece and subtracts or adds every queued mask over it, starting
+// each mask's AES-CTR keystream at the piece's offset, so the piece stays
+// in the worker's cache. All of this is addition in Z_{2^B}, so the result
+// is bit-identical to the sequential one for any number of workers. The
+// workers share the one accumulator: memory stays O(Dim), plus per worker
+// one 8 KiB keystream chunk, plus at most 4096 queued masks (AES key
+// schedules, about 2 MB) whatever the number of dropouts; no worker holds
+// a vector of its own, so the parallel steps add no O(workers x Dim) term.
+//
 // # References
 //
 //   - K. Bonawitz, V. Ivanov, B. Kreuter, A. Marcedone, H. B. McMahan,

@@ -225,11 +225,7 @@ func (v *vector) addPacked(src []byte, scratch *vector) error {
 	}
 	switch v.bits {
 	case 32:
-		dst := v.w32
-		_ = src[4*len(dst)-1]
-		for i := range dst {
-			dst[i] += binary.LittleEndian.Uint32(src[4*i:])
-		}
+		addLE32(v.w32, src)
 		return nil
 	case 16:
 		dst := v.w32

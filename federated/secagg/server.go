@@ -270,7 +270,7 @@ func (s *Server) HandleMaskedInput(m *MaskedInput) error {
 	if err := s.checkSignature(r, id, "masked input", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
 		return err
 	}
-	if err := s.acc.addPacked(m.Packed, &s.scratch); err != nil {
+	if err := s.acc.addPackedParallel(m.Packed, &s.scratch); err != nil {
 		return errorf(id, r, ErrMalformed, "masked input of client %d: %v", id, err)
 	}
 	s.u3[id] = true
@@ -525,6 +525,7 @@ func (s *Server) Finish() (*Result, error) {
 	s.done = true
 	s.suspect = make([]bool, s.p.n)
 	cache := newLagrangeCache()
+	um := s.newUnmasker()
 	for u := range s.p.n {
 		if !s.u3[u] {
 			continue
@@ -539,7 +540,7 @@ func (s *Server) Finish() (*Result, error) {
 			clear(b[:])
 			return nil, err
 		}
-		s.acc.subMask(&b)
+		um.self(&b)
 		clear(b[:])
 	}
 	for d := range s.p.n {
@@ -558,28 +559,17 @@ func (s *Server) Finish() (*Result, error) {
 		if err != nil {
 			return nil, err
 		}
-		var ferr error
+		var peers []int
 		s.forNeighbours(d, func(v int) {
-			if ferr != nil || !s.u3[v] {
-				return
+			if s.u3[v] {
+				peers = append(peers, v)
 			}
-			seed, err := maskSeed(sk, s.adverts[v].MaskKey[:], &s.session, d, v)
-			if err != nil {
-				ferr = errorf(v, r, ErrProtocol, "mask key of client %d is invalid", v)
-				return
-			}
-			// v added +PRG(seed) if v < d, -PRG(seed) otherwise.
-			if v < d {
-				s.acc.subMask(&seed)
-			} else {
-				s.acc.addMask(&seed)
-			}
-			clear(seed[:])
 		})
-		if ferr != nil {
-			return nil, ferr
+		if err := um.pairwise(sk, d, peers); err != nil {
+			return nil, err
 		}
 	}
+	um.apply()
 	res := &Result{Sum: make([]int64, s.p.length), dim: s.p.cfg.Dim}
 	s.acc.centred(res.Sum)
 	for u, in := range s.u3 {

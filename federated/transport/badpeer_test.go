@@ -15,6 +15,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
 	"github.com/privml/privml/internal/mtls"
 )
@@ -111,7 +112,7 @@ func upload(ctx context.Context, c pb.AggregationClient, f *pb.Frame, total uint
 
 func fakeMessage(size int, typ byte, client uint32) []byte {
 	b := make([]byte, size)
-	b[0], b[1] = 1, typ
+	b[0], b[1] = secagg.WireVersion, typ
 	binary.BigEndian.PutUint32(b[2:6], client)
 	return b
 }
@@ -151,7 +152,7 @@ func (a *attacker) attackUpload(ctx context.Context, round uint64, want int) {
 	fr := &pb.Frame{Session: hello.Session, Round: round, Stage: pb.Stage_STAGE_MASKED_INPUT}
 	w := uint64(want)
 	half := fakeMessage(want/2, 5, 0)
-	a.record("announced too large", upload(ctx, own, fr, w+maxUploadOverhead+1, nil, false))
+	a.record("announced too large", upload(ctx, own, fr, w+1, nil, false))
 	a.record("announced too small", upload(ctx, own, fr, w-1, nil, false))
 	a.record("no header", upload(ctx, own, fr, 0, [][]byte{half}, false))
 	a.record("chunk over 1 MiB", upload(ctx, own, fr, w, [][]byte{make([]byte, MaxChunkSize+1)}, false))
@@ -159,9 +160,10 @@ func (a *attacker) attackUpload(ctx context.Context, round uint64, want int) {
 	a.record("stream ends half-way", upload(ctx, own, fr, w, [][]byte{half}, false))
 	a.record("stream cut half-way", upload(ctx, own, fr, w, [][]byte{half}, true))
 	// A well-formed masked input of the right size, bound to no session.
+	// (Wire version 2: bits, length, an empty signature, the vector.)
 	whole := fakeMessage(want, 5, 0)
 	whole[38] = 32
-	binary.BigEndian.PutUint32(whole[39:43], uint32((want-43)/4))
+	binary.BigEndian.PutUint32(whole[39:43], uint32((want-45)/4))
 	chunks := [][]byte{whole[:MaxChunkSize], whole[MaxChunkSize:]}
 	a.record("impersonated upload", upload(ctx, other, fr, w, chunks, false))
 	a.record("wrong secagg session", upload(ctx, own, fr, w, chunks, false))
@@ -182,7 +184,7 @@ func TestBadMessagesRefused(t *testing.T) {
 	h := newHarness(t, cfg, Limits{})
 	h.start()
 	a := &attacker{t: t, h: h, codes: make(map[string]codes.Code)}
-	want := 38 + 5 + (dim+1)*4
+	want := 38 + 7 + (dim+1)*4 // a semi-honest (unsigned) masked input
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 	wait := h.runClients(ctx, ids(n), func(id int, c *ClientConfig) {

@@ -48,11 +48,30 @@ type ClientConfig struct {
 	Identity ed25519.PrivateKey
 	// Roster is the list of the clients' identity keys as the client knows
 	// it from outside the server. Required with the malicious threat
-	// model: a configuration listing other identities is refused.
+	// model: a configuration listing other identities is refused
+	// (secagg's ClientPolicy.Roster, its RosterDigest).
 	Roster []ed25519.PublicKey
+	// SessionSeed returns the session seed the client expects for a
+	// round, from a source outside the server: for example [BeaconSeeds]
+	// of a public randomness beacon value the application fixed in
+	// advance, or the outcome of a commit-and-reveal among the clients
+	// (secagg.CommitRevealSessionSeed). Required with the malicious threat
+	// model, where the seed lays out the neighbour graph: a configuration
+	// with another seed is refused before the client sends anything.
+	SessionSeed func(round uint64) ([32]byte, error)
+	// Sequences records the secagg Sequence of every round the client
+	// takes part in and refuses one not above the last (a replayed or
+	// stale session). Defaults to a secagg.MemorySequenceStore per Client;
+	// a client that may restart should use a secagg.FileSequenceStore, so
+	// that a restarted client cannot be replayed an earlier round.
+	Sequences secagg.SequenceStore
 	// RequireMalicious refuses a round configured for the semi-honest
 	// threat model.
 	RequireMalicious bool
+	// MinInputs is the smallest number of inputs in a sum (secagg's
+	// Config.MinInputs) the client accepts; MinThreshold the smallest
+	// Shamir threshold. Zero accepts what secagg itself allows.
+	MinInputs, MinThreshold int
 	// Input returns the client's input vector for a round (length
 	// coordinates, within the configuration's bounds), given the
 	// application payload of the round's configuration. Required.
@@ -84,18 +103,26 @@ type ClientConfig struct {
 // (the same message, so retries are idempotent), and abandons a round it
 // cannot finish, counting as dropped in it.
 type Client struct {
-	cfg     ClientConfig
-	log     *slog.Logger
-	conn    *grpc.ClientConn
-	rpc     pb.AggregationClient
-	lastSeq uint64 // the Sequence of the last round taken part in
-	rounds  int
+	cfg    ClientConfig
+	log    *slog.Logger
+	conn   *grpc.ClientConn
+	rpc    pb.AggregationClient
+	rounds int
 }
 
 // NewClient checks cfg and prepares the connection (dialled lazily).
 func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Addr == "" || cfg.TLS == nil || cfg.Input == nil {
 		return nil, errorf(ErrConfig, "Addr, TLS and Input are required")
+	}
+	if cfg.MinInputs < 0 || cfg.MinThreshold < 0 {
+		return nil, errorf(ErrConfig, "MinInputs %d and MinThreshold %d must not be negative", cfg.MinInputs, cfg.MinThreshold)
+	}
+	if cfg.RequireMalicious && (len(cfg.Roster) == 0 || cfg.SessionSeed == nil || cfg.Identity == nil) {
+		return nil, errorf(ErrConfig, "RequireMalicious needs Roster, SessionSeed and Identity, known to the client from outside the server")
+	}
+	if cfg.Sequences == nil {
+		cfg.Sequences = new(secagg.MemorySequenceStore)
 	}
 	if cfg.ChunkSize <= 0 || cfg.ChunkSize > MaxChunkSize {
 		cfg.ChunkSize = MaxChunkSize
@@ -149,8 +176,10 @@ func (c *Client) Run(ctx context.Context) error {
 			return nil
 		case errors.Is(err, ErrConfig):
 			// The client's own settings do not allow the session (for
-			// example no roster for the malicious model): retrying the
-			// next round would fail the same way.
+			// example no roster or seed source for the malicious model):
+			// retrying the next round would fail the same way. A session
+			// that violates the policy (secagg.ErrPolicy) is refused for
+			// this round only.
 			return err
 		default:
 			c.log.Warn("round abandoned", "round", round, "err", err)
@@ -197,14 +226,16 @@ func (c *Client) runRound(ctx context.Context, session []byte, round uint64) err
 	if c.cfg.RequireMalicious {
 		threat = secagg.Malicious
 	}
-	cr, err := newClientRound(cfg, c.cfg.ID, &clientPolicy{
-		roster: c.cfg.Roster, identity: c.cfg.Identity, minSequence: c.lastSeq + 1,
-		threat: threat, requireSame: c.cfg.RequireMalicious,
+	// The policy is checked, and the Sequence recorded, before the first
+	// message of the round is sent.
+	cr, err := newClientRound(cfg, c.cfg.ID, round, &clientPolicy{
+		roster: c.cfg.Roster, identity: c.cfg.Identity, sessionSeed: c.cfg.SessionSeed,
+		sequences: c.cfg.Sequences, threat: threat,
+		minInputs: c.cfg.MinInputs, minThresh: c.cfg.MinThreshold,
 	})
 	if err != nil {
 		return err
 	}
-	c.lastSeq = cfg.Sequence
 	stageTimeout := time.Duration(m.StageTimeoutMs) * time.Millisecond
 	model := m.AppPayload
 	input := func() ([]int64, error) { return c.cfg.Input(ctx, round, model, cr.length()) }

@@ -31,9 +31,28 @@
 // whose sender field differs is refused with PermissionDenied before it
 // reaches the state machine, so no client can send, replay or relabel a
 // message for another. In the malicious model the clients' secagg
-// identities are their certificates' Ed25519 keys, and a client refuses a
-// configuration whose identities differ from its own roster
-// (ClientConfig.Roster).
+// identities are their certificates' Ed25519 keys, and every client
+// message is also signed with it (secagg wire version 2): the server's
+// state machine refuses a message that is unsigned, altered or signed by
+// another client, and the channel check and the signature must agree.
+//
+// # What the client checks
+//
+// The round's configuration comes from the server, so in the malicious
+// model a client judges it against what it knows from elsewhere
+// (secagg's ClientPolicy) and refuses a violating round before it sends
+// anything: the roster of identities (ClientConfig.Roster), the session
+// seed, which lays out the neighbour graph and must not be the server's
+// choice (ClientConfig.SessionSeed, for example [BeaconSeeds] of a beacon
+// value fixed in advance), the threat model (RequireMalicious), and the
+// smallest threshold and number of inputs in a sum (MinThreshold,
+// MinInputs). It records the Sequence of each round it joins in a
+// secagg.SequenceStore (ClientConfig.Sequences; in memory by default, a
+// secagg.FileSequenceStore for a client that restarts) and refuses a
+// Sequence not above the last, so that a finished round cannot be
+// replayed to it. A refused round counts the client as dropped; missing
+// settings of its own (no roster or seed source for the malicious model)
+// stop [Client.Run].
 //
 // # Faults
 //
@@ -63,10 +82,10 @@
 // naming a client off the roster (the handshake fails, or
 // PermissionDenied); a message for another session, round or stage
 // (FailedPrecondition); a malformed message (InvalidArgument); an upload
-// that announces more than the round's masked input can take (its packed
-// vector plus at most 1 KiB), sends a chunk above 1 MiB or past the
-// announced size (OutOfRange), announces less than the vector, or ends
-// early (InvalidArgument). The listener ([LimitListener]) bounds open
+// that announces more than the round's masked input (whose size is exact:
+// header, packed vector and, in the malicious model, a signature), sends
+// a chunk above 1 MiB or past the announced size (OutOfRange), announces
+// less, or ends early (InvalidArgument). The listener ([LimitListener]) bounds open
 // connections and each connection's concurrent calls ([Limits]); a peer
 // that connects and never completes its handshake is dropped after
 // Limits.HandshakeTimeout. Status codes come from one table, in the

@@ -77,6 +77,7 @@ var toGRPCErrorMap = []struct {
 	{secagg.ErrInsecureParams, codes.FailedPrecondition},
 	{secagg.ErrHeadroom, codes.FailedPrecondition},
 	{secagg.ErrRandom, codes.Internal},
+	{secagg.ErrPolicy, codes.FailedPrecondition},
 }
 
 // togRPCError turns an error of the service into a gRPC status error.

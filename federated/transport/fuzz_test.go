@@ -67,7 +67,7 @@ func FuzzAssembler(f *testing.F) {
 // converts it: no panic, and any configuration accepted converts back to
 // the same fields.
 func FuzzSessionConfig(f *testing.F) {
-	good, _ := proto.Marshal(configToPB(secagg.Config{NumClients: 5, Dim: 10, Bits: 32, Sequence: 3}))
+	good, _ := proto.Marshal(configToPB(secagg.Config{NumClients: 5, Dim: 10, Bits: 32, Sequence: 3, MinInputs: 4}))
 	f.Add(good)
 	f.Add([]byte{})
 	f.Add([]byte{0x08, 0xff, 0xff, 0xff, 0xff, 0x0f})
@@ -86,6 +86,7 @@ func FuzzSessionConfig(f *testing.F) {
 		assert.Equal(t, m.Dim, back.Dim)
 		assert.Equal(t, m.Bits, back.Bits)
 		assert.Equal(t, m.SessionSeed, back.SessionSeed)
+		assert.Equal(t, m.MinInputs, back.MinInputs)
 		assert.Equal(t, len(m.Identities), len(back.Identities))
 		// NewParams must refuse or accept without panicking.
 		_, _ = secagg.NewParams(c)
@@ -96,16 +97,17 @@ func TestConfigRoundTrip(t *testing.T) {
 	var seed [32]byte
 	seed[3] = 9
 	c := secagg.Config{NumClients: 7, Dim: 100, SideDim: 2, Bits: 40, MaxAbs: 5, MaxSideAbs: 6,
-		DropoutRate: 0.1, CorruptRate: 0.05, Degree: 6, Threshold: 4, SessionSeed: seed, Sequence: 1<<32 | 5}
+		DropoutRate: 0.1, CorruptRate: 0.05, Degree: 6, Threshold: 4, MinInputs: 6, SessionSeed: seed, Sequence: 1<<32 | 5}
 	got, err := configFromPB(configToPB(c))
 	require.NoError(t, err)
 	assert.Equal(t, c, got)
 	for name, m := range map[string]*pb.SessionConfig{
-		"nil":         nil,
-		"short seed":  {NumClients: 3, Dim: 1, SessionSeed: []byte{1}},
-		"huge dim":    {NumClients: 3, Dim: 1 << 31, SessionSeed: make([]byte, 32)},
-		"bad id":      {NumClients: 3, Dim: 1, SessionSeed: make([]byte, 32), Identities: [][]byte{{1, 2}}},
-		"huge threat": {NumClients: 3, Dim: 1, SessionSeed: make([]byte, 32), Threat: 300},
+		"nil":             nil,
+		"short seed":      {NumClients: 3, Dim: 1, SessionSeed: []byte{1}},
+		"huge dim":        {NumClients: 3, Dim: 1 << 31, SessionSeed: make([]byte, 32)},
+		"bad id":          {NumClients: 3, Dim: 1, SessionSeed: make([]byte, 32), Identities: [][]byte{{1, 2}}},
+		"huge threat":     {NumClients: 3, Dim: 1, SessionSeed: make([]byte, 32), Threat: 300},
+		"huge min inputs": {NumClients: 3, Dim: 1, SessionSeed: make([]byte, 32), MinInputs: 1 << 31},
 	} {
 		_, err := configFromPB(m)
 		assert.ErrorIs(t, err, secagg.ErrMalformed, name)

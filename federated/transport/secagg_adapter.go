@@ -19,9 +19,14 @@ import (
 )
 
 // maskedInputSize is the length of the encoding of a secagg MaskedInput
-// (wire version 1: 38-byte header, bits, length, packed vector).
+// (wire version 2: 38-byte header, bits, length, signature length, an
+// Ed25519 signature in the malicious model, packed vector).
 func maskedInputSize(p *secagg.Params) uint64 {
-	return 38 + 1 + 4 + (uint64(p.Length())*uint64(p.Bits())+7)/8
+	n := 38 + 1 + 4 + 2 + (uint64(p.Length())*uint64(p.Bits())+7)/8
+	if p.Config().Threat == secagg.Malicious {
+		n += ed25519.SignatureSize
+	}
+	return n
 }
 
 // configToPB converts a resolved secagg configuration for the wire.
@@ -31,7 +36,7 @@ func configToPB(c secagg.Config) *pb.SessionConfig {
 		Bits: uint32(c.Bits), MaxAbs: c.MaxAbs, MaxSideAbs: c.MaxSideAbs,
 		Threat: uint32(c.Threat), DropoutRate: c.DropoutRate, CorruptRate: c.CorruptRate,
 		Degree: uint32(c.Degree), Threshold: uint32(c.Threshold),
-		SessionSeed: c.SessionSeed[:], Sequence: c.Sequence,
+		SessionSeed: c.SessionSeed[:], Sequence: c.Sequence, MinInputs: uint32(c.MinInputs),
 	}
 	for _, id := range c.Identities {
 		out.Identities = append(out.Identities, id)
@@ -48,9 +53,10 @@ func configFromPB(m *pb.SessionConfig) (secagg.Config, error) {
 		return c, errorf(secagg.ErrMalformed, "no session configuration")
 	}
 	if m.NumClients > secagg.MaxClients || m.Dim > secagg.MaxLength || m.SideDim > secagg.MaxLength ||
-		m.Degree > secagg.MaxClients || m.Threshold > secagg.MaxClients || m.Bits > 64 || m.Threat > math.MaxUint8 {
-		return c, errorf(secagg.ErrMalformed, "session configuration out of range (clients %d, dim %d+%d, bits %d, degree %d, threshold %d, threat %d)",
-			m.NumClients, m.Dim, m.SideDim, m.Bits, m.Degree, m.Threshold, m.Threat)
+		m.Degree > secagg.MaxClients || m.Threshold > secagg.MaxClients || m.MinInputs > secagg.MaxClients ||
+		m.Bits > 64 || m.Threat > math.MaxUint8 {
+		return c, errorf(secagg.ErrMalformed, "session configuration out of range (clients %d, dim %d+%d, bits %d, degree %d, threshold %d, min inputs %d, threat %d)",
+			m.NumClients, m.Dim, m.SideDim, m.Bits, m.Degree, m.Threshold, m.MinInputs, m.Threat)
 	}
 	if len(m.SessionSeed) != 32 {
 		return c, errorf(secagg.ErrMalformed, "session seed of %d bytes, want 32", len(m.SessionSeed))
@@ -62,7 +68,7 @@ func configFromPB(m *pb.SessionConfig) (secagg.Config, error) {
 		NumClients: int(m.NumClients), Dim: int(m.Dim), SideDim: int(m.SideDim), Bits: uint(m.Bits),
 		MaxAbs: m.MaxAbs, MaxSideAbs: m.MaxSideAbs, Threat: secagg.Threat(m.Threat),
 		DropoutRate: m.DropoutRate, CorruptRate: m.CorruptRate,
-		Degree: int(m.Degree), Threshold: int(m.Threshold), Sequence: m.Sequence,
+		Degree: int(m.Degree), Threshold: int(m.Threshold), MinInputs: int(m.MinInputs), Sequence: m.Sequence,
 	}
 	copy(c.SessionSeed[:], m.SessionSeed)
 	for i, id := range m.Identities {
@@ -96,16 +102,12 @@ func newServerRound(cfg secagg.Config) (*serverRound, error) {
 
 func (r *serverRound) config() secagg.Config { return r.p.Config() }
 
-// maxUploadOverhead is the room an upload may take beyond the packed
-// vector and its version-1 header (for a signature or other fields of a
-// later wire version); secagg's decoder then checks the exact layout.
-const maxUploadOverhead = 1024
-
 // uploadBounds are the smallest and largest sizes of a masked-input
-// upload.
+// upload: equal, the exact size of the round's encoding, since secagg's
+// wire version 2 (whose decoder checks the layout again).
 func (r *serverRound) uploadBounds() (uint64, uint64) {
-	lo := maskedInputSize(r.p)
-	return lo, lo + maxUploadOverhead
+	n := maskedInputSize(r.p)
+	return n, n
 }
 
 // peekClient returns the client id in the header of a secagg encoding
@@ -239,43 +241,75 @@ type clientRound struct {
 	threat secagg.Threat
 }
 
-// clientPolicy is what a client checks in a configuration before it
-// takes part: the roster of identities it knows from outside the server,
-// and the sequence numbers it has already used.
+// clientPolicy is what a client requires of a round, known outside the
+// server: secagg checks the configuration against it (secagg.ClientPolicy)
+// and records the round's Sequence in its store before the client sends
+// anything.
 type clientPolicy struct {
 	roster      []ed25519.PublicKey
 	identity    ed25519.PrivateKey
-	minSequence uint64
-	threat      secagg.Threat
-	requireSame bool // threat must equal the configured one
+	sessionSeed func(round uint64) ([32]byte, error)
+	sequences   secagg.SequenceStore
+	threat      secagg.Threat // the weakest threat model accepted
+	minInputs   int
+	minThresh   int
 }
 
-func newClientRound(cfg secagg.Config, id int, pol *clientPolicy) (*clientRound, error) {
-	if pol.requireSame && cfg.Threat != pol.threat {
-		return nil, errorf(ErrConfig, "server proposes the %v threat model, client requires %v", cfg.Threat, pol.threat)
+// newClientRound checks cfg, the configuration the server proposes for
+// round, against the client's policy and returns the state machine. A
+// policy the client cannot build (no roster, seed source or identity for
+// the malicious model) is an ErrConfig error; a session that violates the
+// policy is secagg's ErrPolicy (or ErrReplay for a Sequence already used).
+func newClientRound(cfg secagg.Config, id int, round uint64, pol *clientPolicy) (*clientRound, error) {
+	sp := secagg.ClientPolicy{Threat: pol.threat, MinInputs: pol.minInputs, MinThreshold: pol.minThresh}
+	if cfg.Threat == secagg.Malicious || pol.threat == secagg.Malicious {
+		switch {
+		case len(pol.roster) == 0:
+			return nil, errorf(ErrConfig, "the malicious threat model needs ClientConfig.Roster, the identities known to the client from outside the server")
+		case pol.sessionSeed == nil:
+			return nil, errorf(ErrConfig, "the malicious threat model needs ClientConfig.SessionSeed, a seed source outside the server")
+		case len(pol.identity) != ed25519.PrivateKeySize:
+			return nil, errorf(ErrConfig, "the malicious threat model needs ClientConfig.Identity")
+		}
 	}
+	// The semi-honest model trusts the server to follow the protocol: its
+	// roster and seed are then taken as given (a client that requires the
+	// malicious model refuses such a session through sp.Threat).
 	if cfg.Threat == secagg.Malicious {
-		if len(pol.roster) == 0 {
-			return nil, errorf(ErrConfig, "malicious threat model without a roster of identities known to the client")
+		if err := checkRoster(cfg.Identities, pol.roster); err != nil {
+			return nil, err
 		}
-		if len(cfg.Identities) != len(pol.roster) {
-			return nil, errorf(secagg.ErrSession, "server lists %d identities, the client's roster has %d", len(cfg.Identities), len(pol.roster))
+		sp.Roster = secagg.RosterDigest(pol.roster)
+		seed, err := pol.sessionSeed(round)
+		if err != nil {
+			return nil, errorf(ErrConfig, "session seed of round %d: %v", round, err)
 		}
-		for i := range pol.roster {
-			if subtle.ConstantTimeCompare(cfg.Identities[i], pol.roster[i]) != 1 {
-				return nil, errorf(secagg.ErrSession, "server's identity of client %d differs from the client's roster", i)
-			}
-		}
+		sp.SessionSeed = &seed
 	}
 	p, err := secagg.NewParams(cfg)
 	if err != nil {
 		return nil, err
 	}
-	c, err := secagg.NewClient(p, id, &secagg.ClientOptions{Identity: pol.identity, MinSequence: pol.minSequence})
+	c, err := secagg.NewClient(p, id, &secagg.ClientOptions{Identity: pol.identity, Sequences: pol.sequences, Policy: sp})
 	if err != nil {
 		return nil, err
 	}
 	return &clientRound{p: p, c: c, threat: cfg.Threat}, nil
+}
+
+// checkRoster names the first identity of the server's list that differs
+// from the client's roster (compared in constant time). secagg checks the
+// roster's digest again; this gives the clearer error.
+func checkRoster(got, want []ed25519.PublicKey) error {
+	if len(got) != len(want) {
+		return errorf(secagg.ErrPolicy, "the server lists %d identities, the client's roster has %d", len(got), len(want))
+	}
+	for i := range want {
+		if subtle.ConstantTimeCompare(got[i], want[i]) != 1 {
+			return errorf(secagg.ErrPolicy, "the server's identity of client %d differs from the client's roster", i)
+		}
+	}
+	return nil
 }
 
 func (r *clientRound) length() int { return r.p.Length() }

@@ -34,8 +34,10 @@ type ServerConfig struct {
 	Secagg secagg.Config
 	// SessionSeed returns the public session seed of a round. Required
 	// with Malicious, where the server must not choose it (see secagg's
-	// Config.SessionSeed): it should come from a beacon or a
-	// commit-and-reveal among the clients. Defaults to 32 bytes from
+	// Config.SessionSeed): it must come from a source the clients check
+	// on their own (ClientConfig.SessionSeed), such as [BeaconSeeds] of a
+	// beacon value or a commit-and-reveal among the clients; a client
+	// refuses a round with another seed. Defaults to 32 bytes from
 	// crypto/rand in the semi-honest model.
 	SessionSeed func(round uint64) ([32]byte, error)
 	// FirstRound and LastRound are the training rounds to run. FirstRound

@@ -1,6 +1,7 @@
 package prg
 
 import (
+	"fmt"
 	"testing"
 )
 
@@ -54,6 +55,43 @@ func BenchmarkKeystream(b *testing.B) {
 			for b.Loop() {
 				NewReader(&seed).Read(buf)
 			}
+		})
+	}
+}
+
+// BenchmarkMaskBlocks adds 32 masks to a 1M-element vector piece by piece
+// (every mask on one piece, then the next piece), the way a server removes
+// many masks, against 32 whole-vector expansions; ns/op is per mask.
+func BenchmarkMaskBlocks(b *testing.B) {
+	const n, masks = 1_000_000, 32
+	ms := make([]*Mask, masks)
+	seeds := make([][SeedSize]byte, masks)
+	for i := range ms {
+		seeds[i] = testSeed(byte(i))
+		ms[i] = NewMask(&seeds[i])
+	}
+	x := make([]uint32, n)
+	b.Run("whole", func(b *testing.B) {
+		b.SetBytes(4 * n)
+		for b.Loop() {
+			for i := range seeds {
+				ExpandAddMod32(x, &seeds[i], 32)
+			}
+		}
+		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*masks), "ns/mask")
+	})
+	for _, piece := range []int{8192, 32768, 131072} {
+		b.Run(fmt.Sprintf("piece=%d", piece), func(b *testing.B) {
+			b.SetBytes(4 * n)
+			for b.Loop() {
+				for lo := 0; lo < n; lo += piece {
+					hi := min(lo+piece, n)
+					for _, m := range ms {
+						m.AddMod32At(x[lo:hi], lo, 32)
+					}
+				}
+			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*masks), "ns/mask")
 		})
 	}
 }

@@ -23,6 +23,12 @@
 // turns off the assembly of crypto/aes as well as the in-place word view
 // used here, and makes the keystream some 25 times slower.
 //
+// [Mask] gives random access to the same masks: it keeps one seed's AES
+// key schedule and adds any window of the mask (elements off, off+1, ...)
+// by starting the counter at the window's AES block, so that a vector can
+// be masked piece by piece, on several goroutines, with the very result of
+// the Expand functions.
+//
 // # One stream per seed
 //
 // The counter block is fixed, so two uses of one seed give the same stream:

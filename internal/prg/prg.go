@@ -124,7 +124,12 @@ func expand32(dst []uint32, seed *[SeedSize]byte, bits uint, op func(dst, src []
 	if len(dst) == 0 {
 		return
 	}
-	s := newStream(seed, &zeroIV)
+	apply32(dst, newStream(seed, &zeroIV), bits, op)
+}
+
+// apply32 applies op to dst and the next 4*len(dst) bytes of s, read as
+// little-endian words, chunk by chunk.
+func apply32(dst []uint32, s cipher.Stream, bits uint, op func(dst, src []uint32, bits uint)) {
 	buf := chunkPool.Get().(*chunk)
 	for len(dst) > 0 {
 		n := min(len(dst), 2*chunkWords)
@@ -142,7 +147,11 @@ func expand64(dst []uint64, seed *[SeedSize]byte, bits uint, op func(dst, src []
 	if len(dst) == 0 {
 		return
 	}
-	s := newStream(seed, &zeroIV)
+	apply64(dst, newStream(seed, &zeroIV), bits, op)
+}
+
+// apply64 is apply32 for 8-byte words.
+func apply64(dst []uint64, s cipher.Stream, bits uint, op func(dst, src []uint64, bits uint)) {
 	buf := chunkPool.Get().(*chunk)
 	for len(dst) > 0 {
 		n := min(len(dst), chunkWords)

@@ -767,8 +767,11 @@ type SessionConfig struct {
 	AppPayload  []byte                 `protobuf:"bytes,15,opt,name=app_payload,json=appPayload,proto3" json:"app_payload,omitempty"`
 	// stage_timeout_ms is the server's per-stage deadline.
 	StageTimeoutMs uint64 `protobuf:"varint,16,opt,name=stage_timeout_ms,json=stageTimeoutMs,proto3" json:"stage_timeout_ms,omitempty"`
-	unknownFields  protoimpl.UnknownFields
-	sizeCache      protoimpl.SizeCache
+	// min_inputs is secagg's Config.MinInputs, the smallest number of
+	// inputs the sum may have (part of the configuration digest).
+	MinInputs     uint32 `protobuf:"varint,17,opt,name=min_inputs,json=minInputs,proto3" json:"min_inputs,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *SessionConfig) Reset() {
@@ -913,6 +916,13 @@ func (x *SessionConfig) GetStageTimeoutMs() uint64 {
 	return 0
 }
 
+func (x *SessionConfig) GetMinInputs() uint32 {
+	if x != nil {
+		return x.MinInputs
+	}
+	return 0
+}
+
 // RoundResult closes a round: the clients whose inputs are in the sum and
 // the application's payload (for example the updated model).
 type RoundResult struct {
@@ -1007,7 +1017,7 @@ const file_transport_proto_rawDesc = "" +
 	"\vUploadReply\x12B\n" +
 	"\x05ready\x18\x01 \x01(\v2*.privml.federated.transport.v1.UploadReadyH\x00R\x05ready\x12C\n" +
 	"\x04done\x18\x02 \x01(\v2-.privml.federated.transport.v1.SubmitResponseH\x00R\x04doneB\x06\n" +
-	"\x04kind\"\xea\x03\n" +
+	"\x04kind\"\x89\x04\n" +
 	"\rSessionConfig\x12\x1f\n" +
 	"\vnum_clients\x18\x01 \x01(\rR\n" +
 	"numClients\x12\x10\n" +
@@ -1030,7 +1040,9 @@ const file_transport_proto_rawDesc = "" +
 	"identities\x12\x1f\n" +
 	"\vapp_payload\x18\x0f \x01(\fR\n" +
 	"appPayload\x12(\n" +
-	"\x10stage_timeout_ms\x18\x10 \x01(\x04R\x0estageTimeoutMs\"L\n" +
+	"\x10stage_timeout_ms\x18\x10 \x01(\x04R\x0estageTimeoutMs\x12\x1d\n" +
+	"\n" +
+	"min_inputs\x18\x11 \x01(\rR\tminInputs\"L\n" +
 	"\vRoundResult\x12\x1c\n" +
 	"\tsurvivors\x18\x01 \x03(\rR\tsurvivors\x12\x1f\n" +
 	"\vapp_payload\x18\x02 \x01(\fR\n" +
