@@ -78,7 +78,7 @@ func run(args []string, out io.Writer) error {
 	}
 
 	res := Result{Model: "64-32(x^2)-10 MLP", Mode: *mode}
-	s, err := hedemo.Setup(model, he.CompileOptions{Mode: m, Calibration: hedemo.Rows(train)}, &res.Result)
+	s, err := hedemo.Setup(model, he.CompileOptions{Mode: m, Calibration: hedemo.Rows(train), InputRange: [2]float64{0, 1}}, &res.Result)
 	if err != nil {
 		return err
 	}
