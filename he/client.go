@@ -57,16 +57,7 @@ func NewClient(params Parameters) (*Client, error) {
 	if !params.Insecure() && !params.Secure128() {
 		return nil, fmt.Errorf("he: NewClient: %s: %w", params.Name(), ErrInsecureParameters)
 	}
-	kgen := rlwe.NewKeyGenerator(params.p)
-	sk := kgen.GenSecretKeyNew()
-	return &Client{
-		params: params,
-		sk:     sk,
-		kgen:   kgen,
-		ecd:    ckks.NewEncoder(params.p),
-		enc:    rlwe.NewEncryptor(params.p, sk),
-		dec:    rlwe.NewDecryptor(params.p, sk),
-	}, nil
+	return newClientWithKey(params, rlwe.NewKeyGenerator(params.p).GenSecretKeyNew()), nil
 }
 
 // Parameters returns the client's parameters.

@@ -262,6 +262,22 @@
 // [ReadEvaluationKeys] allocate 49 MB before it fails, and
 // ReadEvaluationKeysFor 2 KB). Evaluation keys travel compressed: each key carries a
 // 32-byte seed instead of its uniform half, which the server regenerates.
+// A server that holds one plan decodes inputs with [ReadCiphertextFor],
+// which refuses a layout, part count, level or scale other than the plan's
+// input before allocating any part, and sizes its message limits with
+// [Plan.MaxCiphertextBytes].
+//
+// The client's secret key is saved with [Client.WriteSecretKey] (or
+// [Client.WriteSecretKeyFile]: mode 0600 from creation, through a
+// temporary file renamed over the target) and read back with
+// [ReadClient] against the plan's parameters: the encoding is the
+// parameters, the key's coefficients and a SHA-256 checksum, and the
+// decoder refuses other parameters ([ErrMismatch]), a checksum mismatch,
+// an unreduced coefficient or a key that is not ternary ([ErrMalformed]).
+// The checksum detects corruption, not forgery: whoever can write the file
+// owns the key. A [Client] formats as its parameters name with the key
+// redacted under every fmt verb.
+//
 // Decoders refuse parameters below 128-bit security unless called with
 // [AllowInsecureForTesting]. Bootstrappable parameters are rebuilt from
 // their constructor, never from the stream, and bootstrapping keys follow
@@ -269,6 +285,16 @@
 // megabytes even at test sizes they are not among the fuzz seeds, and
 // TestBootstrapEncoding checks their truncations and corrupted fields
 // instead.
+//
+// # As a service
+//
+// Package he/heservice serves one plan over gRPC with TLS 1.3 (mutual
+// with internal/mtls's development PKI): a client uploads its evaluation
+// keys once per session, in chunks decoded with [ReadEvaluationKeysFor],
+// and sends ciphertexts decoded with [ReadCiphertextFor]; the server
+// caches each session's [Server] (LRU with a TTL). `privml he keygen`,
+// `encrypt`, `decrypt`, `serve` and `infer` are the command-line side,
+// and examples/he-service runs client and server as two processes.
 //
 // # Concurrency
 //

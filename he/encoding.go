@@ -618,10 +618,52 @@ func (c *Ciphertext) Bytes() int {
 // the given parameters, checking its layout, levels, scale and that every
 // coefficient is reduced.
 func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
-	d := &decoder{r: r, what: "ciphertext"}
 	if params.p.N() == 0 {
 		return nil, fmt.Errorf("he: ReadCiphertext: zero Parameters: %w", ErrInput)
 	}
+	return readCiphertext(r, params, nil)
+}
+
+// ReadCiphertextFor decodes an input ciphertext for plan, as made by
+// [Client.Encrypt] for it: besides the checks of [ReadCiphertext], it
+// fails with [ErrMismatch] before allocating any part unless the
+// packing, dimension, latency block and number of parts are the plan's
+// input layout, and for any part not at the plan's top level and default
+// scale. A server that evaluates one plan should decode with it, so that
+// a ciphertext never takes more memory than the plan's inputs.
+func ReadCiphertextFor(r io.Reader, plan *Plan) (*Ciphertext, error) {
+	if plan == nil {
+		return nil, fmt.Errorf("he: ReadCiphertextFor: nil plan: %w", ErrInput)
+	}
+	return readCiphertext(r, plan.params, plan)
+}
+
+// inputParts returns the number of ring ciphertexts of one input.
+func (p *Plan) inputParts() int {
+	if p.mode == Latency {
+		return ceilDiv(p.model.InputDim, p.block)
+	}
+	return p.model.InputDim
+}
+
+// outputParts returns the number of ring ciphertexts of one output.
+func (p *Plan) outputParts() int {
+	if p.mode == Latency {
+		return ceilDiv(p.model.OutputDim(), p.outBlock())
+	}
+	return p.model.OutputDim()
+}
+
+// MaxCiphertextBytes bounds the encoded size ([Ciphertext.Bytes]) of the
+// plan's input ciphertexts and of the outputs [Server.Evaluate] returns
+// for them: a server can size its message limits with it.
+func (p *Plan) MaxCiphertextBytes() int {
+	part := 1 + 8 + 8*2*p.params.p.N()*(p.params.Depth()+1)
+	return 6 + 1 + 4*4 + 8 + max(p.inputParts(), p.outputParts())*part
+}
+
+func readCiphertext(r io.Reader, params Parameters, plan *Plan) (*Ciphertext, error) {
+	d := &decoder{r: r, what: "ciphertext"}
 	d.header(kindCiphertext)
 	c := &Ciphertext{mode: Mode(d.u8()), samples: int(d.u32()), dim: int(d.u32()), block: int(d.u32()), scale: d.f64()}
 	parts := d.u32()
@@ -640,10 +682,20 @@ func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
 		d.fail(ErrMalformed, "layout (mode %d, samples %d, dim %d, block %d) out of range", c.mode, c.samples, c.dim, c.block)
 		return nil, d.err
 	}
+	if plan != nil && !plan.inputLayout(c, int(parts)) {
+		d.fail(ErrMismatch, "layout (mode %v, dim %d, block %d, %d parts) is not the plan's input (mode %v, dim %d, block %d, %d parts)",
+			c.mode, c.dim, c.block, parts, plan.mode, plan.model.InputDim, plan.block, plan.inputParts())
+		return nil, d.err
+	}
 	for i := range int(parts) {
 		level := int(d.u8())
 		scale := d.f64()
 		if d.err != nil {
+			return nil, d.err
+		}
+		if plan != nil && (level != params.Depth() || scale != params.p.DefaultScale().Float64()) {
+			d.fail(ErrMismatch, "part %d at level %d and scale 2^%.4g, the plan's inputs are at level %d and scale 2^%.4g",
+				i, level, math.Log2(scale), params.Depth(), math.Log2(params.p.DefaultScale().Float64()))
 			return nil, d.err
 		}
 		if level > params.Depth() {
@@ -669,6 +721,17 @@ func ReadCiphertext(r io.Reader, params Parameters) (*Ciphertext, error) {
 		return nil, d.err
 	}
 	return c, nil
+}
+
+// inputLayout reports whether a decoded header is the plan's input layout.
+func (p *Plan) inputLayout(c *Ciphertext, parts int) bool {
+	if c.mode != p.mode || c.dim != p.model.InputDim || parts != p.inputParts() || c.scale != 1 {
+		return false
+	}
+	if p.mode == Latency {
+		return c.samples == 1 && c.block == p.block
+	}
+	return c.samples >= 1
 }
 
 // ---- Plans (compiled models) ----

@@ -14,13 +14,12 @@ import (
 )
 
 func init() {
-	register("he", "encrypted inference: compile an ONNX or JSON model into a plan", runHE)
+	register("he", "encrypted inference: compile a model, make keys, encrypt, decrypt, serve and infer", runHE)
 }
 
 func runHE(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
-		fmt.Fprintln(stderr, "usage: privml he compile --model FILE --out PLAN [--format auto|onnx|json] [--mode latency|batch]\n"+
-			"                          [--calibration CSV] [--conv auto|direct|im2col] [--bootstrap] [--force]")
+		fmt.Fprintln(stderr, heUsage)
 		if len(args) == 0 {
 			return 2
 		}
@@ -29,10 +28,31 @@ func runHE(args []string, stdout, stderr io.Writer) int {
 	switch args[0] {
 	case "compile":
 		return heCompile(args[1:], stdout, stderr)
+	case "keygen":
+		return heKeygen(args[1:], stdout, stderr)
+	case "encrypt":
+		return heEncrypt(args[1:], stdout, stderr)
+	case "decrypt":
+		return heDecrypt(args[1:], stdout, stderr)
+	case "serve":
+		return heServe(args[1:], stdout, stderr)
+	case "infer":
+		return heInfer(args[1:], stdout, stderr)
 	}
-	fmt.Fprintf(stderr, "privml he: unknown subcommand %q (want compile)\n", args[0])
+	fmt.Fprintf(stderr, "privml he: unknown subcommand %q (want compile, keygen, encrypt, decrypt, serve or infer)\n", args[0])
 	return 2
 }
+
+const heUsage = `usage: privml he compile --model FILE --out PLAN [--format auto|onnx|json] [--mode latency|batch]
+                          [--calibration CSV] [--conv auto|direct|im2col] [--bootstrap] [--force]
+       privml he keygen  --plan PLAN --out DIR [--force]
+       privml he encrypt --plan PLAN --key DIR --in CSV --out CT [--force]
+       privml he decrypt --plan PLAN --key DIR --in CT --out CSV [--public [--security S] [--queries Q]
+                          [--min-precision BITS]] [--force]
+       privml he serve   --plan PLAN --listen ADDR --tls DIR [--mtls=true] [--session-ttl 10m]
+                          [--max-sessions 16] [--max-concurrent N] [--json] [--log-level info]
+       privml he infer   --server ADDR --tls DIR --plan PLAN --key DIR --in CSV [--id 0]
+                          [--server-name HOST] [--mtls=true] [--timeout 5m] [--public [--security S]]`
 
 func heCompile(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("privml he compile", flag.ContinueOnError)
