@@ -191,3 +191,57 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	f.written.Inc(ctx, n)
 	return nil
 }
+
+// EstimateRows estimates the number of input rows from the size of the
+// files and the mean length of the first lines of the first file. It only
+// sizes the pipeline (see AutoLevels); nothing depends on it being exact.
+func EstimateRows(ctx context.Context, files []string) (int64, error) {
+	var total int64
+	for _, f := range files {
+		fs, err := filesystem.New(ctx, f)
+		if err != nil {
+			return 0, fmt.Errorf("kanon: %s: %w", f, err)
+		}
+		n, err := fs.Size(ctx, f)
+		fs.Close()
+		if err != nil {
+			return 0, fmt.Errorf("kanon: %s: %w", f, err)
+		}
+		total += n
+	}
+	rc, err := open(ctx, files[0])
+	if err != nil {
+		return 0, err
+	}
+	defer rc.Close()
+	br := bufio.NewReader(rc)
+	var lines, bytes int64
+	for lines < 1000 {
+		l, err := br.ReadString('\n')
+		bytes += int64(len(l))
+		if len(l) > 0 {
+			lines++
+		}
+		if err != nil {
+			break
+		}
+	}
+	if lines == 0 || bytes == 0 {
+		return 0, nil
+	}
+	return total * lines / bytes, nil
+}
+
+// AutoLevels returns the levels to cut in the pipeline so that balanced
+// halving brings rows below threshold, plus two for unbalanced cuts.
+// Levels past the need cost a pass each but cut nothing.
+func AutoLevels(rows int64, threshold int) int {
+	levels := 0
+	for n := rows; n > int64(max(threshold, 1)); n /= 2 {
+		levels++
+	}
+	if levels == 0 {
+		return 0
+	}
+	return levels + 2
+}

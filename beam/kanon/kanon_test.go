@@ -1,6 +1,7 @@
 package kanon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -251,4 +252,16 @@ func TestLabelWidth(t *testing.T) {
 		assert.Equal(t, c.good, ok, c.lab)
 		assert.False(t, math.Abs(w-c.w) > 1e-12, "%s: width %v, want %v", c.lab, w, c.w)
 	}
+}
+
+func TestAutoLevels(t *testing.T) {
+	assert.Equal(t, 0, AutoLevels(1000, 100000))
+	assert.Equal(t, 0, AutoLevels(100000, 100000))
+	assert.Equal(t, 3, AutoLevels(100001, 100000))      // one halving + 2
+	assert.Equal(t, 2+7, AutoLevels(3_016_200, 30_000)) // 3016200/2^7 < 30000 ≤ 3016200/2^6
+	header, lines := synthetic(2000, 3)
+	files := shard(t, t.TempDir(), lines, 4, header)
+	n, err := EstimateRows(context.Background(), files)
+	require.NoError(t, err)
+	assert.InDelta(t, 2004, float64(n), 0.02*2004, "rows and headers of 4 shards")
 }

@@ -307,7 +307,11 @@ func (f *finishReportFn) ProcessElement(ctx context.Context, r *Report, dom *Dom
 			return err
 		}
 	}
-	beam.NewCounter("privml", "verified").Inc(ctx, map[bool]int64{true: 1}[r.Verified])
+	if r.Verified {
+		beam.NewCounter("privml", "verified").Inc(ctx, 1)
+	} else {
+		beam.NewCounter("privml", "verification_failed").Inc(ctx, 1)
+	}
 	emit(string(b))
 	return nil
 }
