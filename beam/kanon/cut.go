@@ -38,12 +38,16 @@ type rankFn struct {
 	Out []int // input column of each output column
 
 	ranked beam.Counter
+	cache  domainCache
 }
 
 func (f *rankFn) Setup() { f.ranked = beam.NewCounter("privml", "rows_in") }
 
-func (f *rankFn) ProcessElement(ctx context.Context, l Line, dom *Domain, emit func(Rec)) error {
-	dom.prepare()
+func (f *rankFn) ProcessElement(ctx context.Context, l Line, domIt func(**Domain) bool, emit func(Rec)) error {
+	dom, err := f.cache.get(domIt)
+	if err != nil {
+		return err
+	}
 	r := Rec{Ranks: make([]int32, len(f.QI)), Sens: -1, Fields: make([]string, len(f.Out))}
 	for q, j := range f.QI {
 		k, ok := dom.index[q][l.Fields[j]]
@@ -120,6 +124,7 @@ type decideFn struct {
 	Level int
 
 	cut, local beam.Counter
+	cache      domainCache
 }
 
 func (f *decideFn) Setup() {
@@ -127,7 +132,11 @@ func (f *decideFn) Setup() {
 	f.local = beam.NewCounter("privml", fmt.Sprintf("partitions_stopped_level_%d", f.Level))
 }
 
-func (f *decideFn) ProcessElement(ctx context.Context, part string, a *histAcc, dom *Domain, emit func(Cut)) {
+func (f *decideFn) ProcessElement(ctx context.Context, part string, a *histAcc, domIt func(**Domain) bool, emit func(Cut)) error {
+	dom, err := f.cache.get(domIt)
+	if err != nil {
+		return err
+	}
 	c := Cut{Part: part}
 	if a.N > int64(f.Cfg.LocalThreshold) {
 		c.Q, c.At, c.Split = chooseCut(&f.Cfg, dom, a)
@@ -138,6 +147,7 @@ func (f *decideFn) ProcessElement(ctx context.Context, part string, a *histAcc, 
 		f.local.Inc(ctx, 1)
 	}
 	emit(c)
+	return nil
 }
 
 // qstat is the distribution of one QI in a partition.

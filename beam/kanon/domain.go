@@ -195,6 +195,24 @@ func numbers(vals []string) (x []float64, bad int) {
 // Numeric reports whether QI q was treated as numeric.
 func (d *Domain) Numeric(q int) bool { return d.Nums[q] != nil }
 
+// domainCache holds the Domain side input once decoded. The side input is
+// read through an iterator, which decodes it only when called: runners
+// that send no cache tokens (prism) would otherwise have it fetched and
+// decoded for every element.
+type domainCache struct{ d *Domain }
+
+func (c *domainCache) get(it func(**Domain) bool) (*Domain, error) {
+	if c.d == nil {
+		var d *Domain
+		if !it(&d) || d == nil {
+			return nil, fmt.Errorf("kanon: internal: the domain side input is empty")
+		}
+		d.prepare()
+		c.d = d
+	}
+	return c.d, nil
+}
+
 // prepare builds the lookup maps of a decoded Domain.
 func (d *Domain) prepare() {
 	if d.index != nil {

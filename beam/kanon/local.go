@@ -20,6 +20,7 @@ type localFn struct {
 	Cfg Config
 
 	parts, rows, classes beam.Counter
+	cache                domainCache
 }
 
 func (f *localFn) Setup() {
@@ -52,7 +53,11 @@ func (f *localFn) spec(dom *Domain) anonymize.Spec {
 	return sp
 }
 
-func (f *localFn) ProcessElement(ctx context.Context, part string, rows func(*Rec) bool, dom *Domain, emit func(string)) error {
+func (f *localFn) ProcessElement(ctx context.Context, part string, rows func(*Rec) bool, domIt func(**Domain) bool, emit func(string)) error {
+	dom, err := f.cache.get(domIt)
+	if err != nil {
+		return err
+	}
 	c := &f.Cfg
 	cols := c.outColumns()
 	domain := map[string][]string{}

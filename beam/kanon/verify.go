@@ -84,10 +84,15 @@ func parseLine(line string, delim rune) ([]string, error) {
 // checkClassFn measures one class.
 type checkClassFn struct {
 	Cfg Config
+
+	cache domainCache
 }
 
-func (f *checkClassFn) ProcessElement(key string, sens func(*string) bool, dom *Domain, emit func(classStat)) error {
-	dom.prepare()
+func (f *checkClassFn) ProcessElement(key string, sens func(*string) bool, domIt func(**Domain) bool, emit func(classStat)) error {
+	dom, err := f.cache.get(domIt)
+	if err != nil {
+		return err
+	}
 	c := &f.Cfg
 	var labels []string
 	if err := json.Unmarshal([]byte(key), &labels); err != nil {
