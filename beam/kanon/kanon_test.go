@@ -267,3 +267,48 @@ func TestAutoLevels(t *testing.T) {
 	// shard are shorter than the mean: an estimate within 5 %.
 	assert.InEpsilon(t, 2004, float64(n), 0.05, "rows and headers of 4 shards")
 }
+
+// TestVerifierCatchesBadReleases feeds the verifier forged outputs: a
+// class below k, a class that is not 2-diverse, a label outside the
+// domain, and a lost row.
+func TestVerifierCatchesBadReleases(t *testing.T) {
+	cfg := Config{Columns: []string{"age", "disease"}, QIs: []QI{{Column: "age", Kind: "numeric"}},
+		Sensitive: "disease", K: 2, LKind: "distinct", L: 2}
+	dom := &Domain{Rows: 5, Values: [][]string{{"10", "20", "30"}}, Rank: [][]int32{{0, 1, 2}}, NVal: []int{3},
+		Nums: [][]float64{{10, 20, 30}}, Sens: []string{"a", "b"}, SensFreq: []float64{0.6, 0.4}}
+	lines := []string{
+		"[10..20],a", "[10..20],b", // fine
+		"30,a",                     // below k and not diverse
+		"[10..40],a", "[10..40],b", // 40 lies outside the domain
+	}
+	path := filepath.Join(t.TempDir(), "rep.json")
+	p, s := beam.NewPipelineWithRoot()
+	verify(s, cfg, beam.CreateList(s, lines), beam.Create(s, dom), path)
+	require.NoError(t, ptest.Run(p))
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	var r Report
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.False(t, r.Verified)
+	assert.Equal(t, int64(5), r.RowsOut)
+	assert.Equal(t, int64(1), r.KMin)
+	all := strings.Join(r.Problems, "\n")
+	assert.Contains(t, all, `has 1 rows, fewer than k = 2`)
+	assert.Contains(t, all, `is not distinct 2-diverse`)
+	assert.Contains(t, all, `"[10..40]" is not a generalized value of "age"`)
+
+	// The same fine class alone, against an input of 3 rows: a lost row.
+	path2 := filepath.Join(t.TempDir(), "rep.json")
+	p, s = beam.NewPipelineWithRoot()
+	dom3 := *dom
+	dom3.Rows = 3
+	verify(s, cfg, beam.CreateList(s, lines[:2]), beam.Create(s, &dom3), path2)
+	require.NoError(t, ptest.Run(p))
+	b, err = os.ReadFile(path2)
+	require.NoError(t, err)
+	r = Report{}
+	require.NoError(t, json.Unmarshal(b, &r))
+	assert.False(t, r.Verified)
+	assert.Equal(t, []string{"rows in = 3, rows out = 2"}, r.Problems)
+	assert.InDelta(t, 100*0.5, r.NCPPercent, 1e-9)
+}

@@ -99,10 +99,14 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 		beam.ParDo0(ws, &writeFn{Dir: outDir, Header: header, Shards: cfg.Shards}, shards)
 	}
 
-	vs := s.Scope("verify")
+	return Outputs{Report: verify(s.Scope("verify"), cfg, released, dom, reportPath)}, nil
+}
+
+// verify adds the verifier: released holds output CSV lines, dom the
+// Domain of the input.
+func verify(vs beam.Scope, cfg Config, released, dom beam.PCollection, reportPath string) beam.PCollection {
 	classes := beam.GroupByKey(vs, beam.ParDo(vs, &classKeyFn{Cfg: cfg}, released))
 	stats := beam.ParDo(vs, &checkClassFn{Cfg: cfg}, classes, beam.SideInput{Input: dom})
 	rep := beam.Combine(vs, reportFn{}, stats)
-	report := beam.ParDo(vs, &finishReportFn{Cfg: cfg, Path: reportPath}, rep, beam.SideInput{Input: dom})
-	return Outputs{Report: report}, nil
+	return beam.ParDo(vs, &finishReportFn{Cfg: cfg, Path: reportPath}, rep, beam.SideInput{Input: dom})
 }
