@@ -214,9 +214,11 @@ func labelWidth(dom *Domain, q int, lab string) (float64, bool) {
 	return 1, false
 }
 
+// numRange parses a number or a range [lo..hi] of finite numbers.
 func numRange(s string) (lo, hi float64, ok bool) {
+	finite := func(v float64) bool { return !math.IsNaN(v) && !math.IsInf(v, 0) }
 	if v, err := strconv.ParseFloat(s, 64); err == nil {
-		return v, v, true
+		return v, v, finite(v)
 	}
 	if !strings.HasPrefix(s, "[") || !strings.HasSuffix(s, "]") {
 		return 0, 0, false
@@ -227,7 +229,7 @@ func numRange(s string) (lo, hi float64, ok bool) {
 	}
 	lo, err1 := strconv.ParseFloat(a, 64)
 	hi, err2 := strconv.ParseFloat(b, 64)
-	return lo, hi, err1 == nil && err2 == nil
+	return lo, hi, err1 == nil && err2 == nil && finite(lo) && finite(hi)
 }
 
 // reportFn sums the classes into a Report.
