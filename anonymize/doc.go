@@ -54,7 +54,12 @@
 // rule. Hierarchical QIs split into the children of the lowest common
 // ancestor (Basic Mondrian).
 // Sub-partitions are split in parallel; the output does not depend on
-// scheduling. [Optimal] searches the lattice of full-domain
+// scheduling. A partition of a larger table, loaded by [NewTableDomain]
+// with the whole table's value domains and run with
+// MondrianOptions.Reference set to the whole table's sensitive
+// distribution, is cut and generalized as Mondrian cuts it inside the
+// whole table (the distributed pipeline of the nested beam module relies
+// on this). [Optimal] searches the lattice of full-domain
 // generalizations with Flash (Kohlmayer et al. 2012) and predictive
 // tagging, suppressing the rows of failing classes within the limit, and
 // returns the node of least information loss ([Metric]).

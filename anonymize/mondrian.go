@@ -19,6 +19,12 @@ type MondrianOptions struct {
 	// Cut is the rule that places the cut on a numeric or ordinal QI.
 	// Defaults to BestCut.
 	Cut CutRule
+	// Reference, when set, is the distribution of the sensitive column
+	// that t-closeness compares each class with (value → fraction),
+	// instead of the distribution in the table. It is for a table that is
+	// one partition of a larger one (see [NewTableDomain]), whose
+	// t-closeness refers to the whole. Values absent from it count 0.
+	Reference map[string]float64
 }
 
 // CutRule selects where [Mondrian] cuts a partition along a numeric or
@@ -111,6 +117,11 @@ func Mondrian(t *Table, spec Spec, opt *MondrianOptions) (*Result, error) {
 	}
 	if err := checkDependent(t, spec); err != nil {
 		return nil, err
+	}
+	if opt != nil && opt.Reference != nil && c.scol >= 0 {
+		for code, v := range t.cols[c.scol].Dict {
+			c.model.q[code] = opt.Reference[v]
+		}
 	}
 	c.buildRanks()
 	n := c.n

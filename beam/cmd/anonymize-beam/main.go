@@ -1,0 +1,296 @@
+// Command anonymize-beam releases a k-anonymous (optionally l-diverse and
+// t-close) version of a sharded CSV table with the Mondrian algorithm
+// (LeFevre, DeWitt and Ramakrishnan 2006) run as an Apache Beam pipeline,
+// then verifies the output in the same pipeline. It takes the table and
+// model flags of `privml anonymize`:
+//
+//	anonymize-beam --preset adult --in 'adult_x100/*.csv' --out out/ --k 10 --runner prism
+//
+// The top --levels levels of the partition tree are cut in the pipeline
+// from per-partition histograms; partitions of at most --local-threshold
+// rows are finished on one worker by package anonymize. The output is
+// written to --out as part-SSSSS-of-NNNNN.csv files, each with a header;
+// when the verification fails the command exits with status 1 and, on a
+// local filesystem, removes them.
+//
+// Beam's own flags select the runner: --runner prism (the default, in
+// process), or --runner flink|spark|universal with --endpoint HOST:PORT of
+// the job server and --environment_type (DOCKER, PROCESS, EXTERNAL or
+// LOOPBACK) with --environment_config, or --runner dataflow with
+// --project, --region, --staging_location and --temp_location (gs://
+// paths). --in, --out and --report may then be gs:// or s3:// paths.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/x/beamx"
+	"github.com/privml/privml/beam/kanon"
+	"github.com/privml/privml/internal/dataset"
+)
+
+// adultPreset is the set-up of `privml anonymize --preset adult`.
+var adultPreset = struct {
+	qi, numeric, ordinal, sensitive, drop string
+}{
+	qi:        "age,workclass,education-num,marital-status,occupation,race,sex,native-country",
+	numeric:   "age,education-num",
+	ordinal:   "workclass,marital-status,occupation,race,sex,native-country",
+	sensitive: "salary",
+	drop:      "fnlwgt,education,relationship,capital-gain,capital-loss,hours-per-week",
+}
+
+type command struct {
+	in, out, report, preset, columns, qi, numeric, ordinal, sensitive     string
+	identifiers, drop, missing, missingRows, delimiter, cut, lKind, tKind string
+	k, levels, localThreshold, shards                                     int
+	l, c, t                                                               float64
+	hasT                                                                  bool
+	set                                                                   map[string]bool
+}
+
+func (cmd *command) define(fs *flag.FlagSet) {
+	fs.StringVar(&cmd.in, "in", "", "input CSV `glob` (sharded files, read in name order; required)")
+	fs.StringVar(&cmd.out, "out", "", "output `folder` for part-*.csv files with a header (required)")
+	fs.StringVar(&cmd.report, "report", "", "write the JSON verification report to `file`")
+	fs.StringVar(&cmd.preset, "preset", "", "`name` of a preset: adult (UCI adult.data, as privml anonymize --preset adult)")
+	fs.StringVar(&cmd.columns, "columns", "", "column `names` of input without header, comma-separated")
+	fs.StringVar(&cmd.qi, "qi", "", "quasi-identifier `columns`, comma-separated")
+	fs.StringVar(&cmd.numeric, "numeric", "", "numeric QI `columns` (default: QIs whose values all parse as finite numbers)")
+	fs.StringVar(&cmd.ordinal, "ordinal", "", "ordinal QI `columns` (order of first appearance, files in name order)")
+	fs.StringVar(&cmd.sensitive, "sensitive", "", "sensitive `column`")
+	fs.StringVar(&cmd.identifiers, "identifiers", "", "identifier `columns` to remove")
+	fs.StringVar(&cmd.drop, "drop", "", "`columns` to remove from the output (such as columns that reveal a QI)")
+	fs.StringVar(&cmd.missing, "missing", "", "missing-value `token`, such as ?")
+	fs.StringVar(&cmd.missingRows, "missing-rows", "drop", "rows holding the missing token: drop or keep")
+	fs.StringVar(&cmd.delimiter, "delimiter", ",", "field `delimiter` (one character; \\t or tab for a tab)")
+	fs.IntVar(&cmd.k, "k", 0, "k of k-anonymity (required, at least 2)")
+	fs.Float64Var(&cmd.l, "l", 0, "l of l-diversity (0: none)")
+	fs.StringVar(&cmd.lKind, "l-kind", "distinct", "l-diversity `kind`: distinct, entropy or recursive")
+	fs.Float64Var(&cmd.c, "c", 0, "c of recursive (c,l)-diversity")
+	fs.Func("t", "t of t-closeness, in [0, 1] (unset: no t-closeness)", func(v string) error {
+		x, err := strconv.ParseFloat(v, 64)
+		cmd.t, cmd.hasT = x, true
+		return err
+	})
+	fs.StringVar(&cmd.tKind, "t-kind", "equal", "t-closeness ground `distance`: equal (the only one supported here)")
+	fs.StringVar(&cmd.cut, "cut", "best", "Mondrian cut `rule`: best (most balanced allowable cut) or median (the paper's median cut only)")
+	fs.IntVar(&cmd.levels, "levels", -1, "levels of the partition tree cut in the pipeline (-1: enough to bring the estimated row count below --local-threshold, plus two)")
+	fs.IntVar(&cmd.localThreshold, "local-threshold", 100000, "partitions of at most this many `rows` are finished on one worker")
+	fs.IntVar(&cmd.shards, "shards", 0, "number of output files (0: as many as input files)")
+}
+
+func main() {
+	cmd := &command{set: map[string]bool{}}
+	cmd.define(flag.CommandLine)
+	flag.Usage = func() {
+		fmt.Fprintf(os.Stderr, "usage: anonymize-beam --in GLOB --out DIR --k K [flags] [--runner prism|flink|spark|dataflow ...]\n")
+		flag.PrintDefaults()
+	}
+	flag.Parse()
+	beam.Init()
+	flag.Visit(func(f *flag.Flag) { cmd.set[f.Name] = true })
+	if flag.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "anonymize-beam: unexpected argument %q\n", flag.Arg(0))
+		os.Exit(2)
+	}
+	os.Exit(cmd.run(context.Background(), os.Stdout, os.Stderr))
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, f := range strings.Split(s, ",") {
+		if f = strings.TrimSpace(f); f != "" {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// config turns the flags into a kanon.Config; files are the inputs.
+func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) {
+	var cfg kanon.Config
+	noHeader := false
+	switch cmd.preset {
+	case "":
+	case "adult":
+		noHeader = true
+		def := func(name string, v *string, val string) {
+			if !cmd.set[name] {
+				*v = val
+			}
+		}
+		def("columns", &cmd.columns, strings.Join(dataset.AdultColumnNames(), ","))
+		def("missing", &cmd.missing, dataset.AdultMissing)
+		def("qi", &cmd.qi, adultPreset.qi)
+		def("numeric", &cmd.numeric, adultPreset.numeric)
+		def("ordinal", &cmd.ordinal, adultPreset.ordinal)
+		def("sensitive", &cmd.sensitive, adultPreset.sensitive)
+		def("drop", &cmd.drop, adultPreset.drop)
+	default:
+		return cfg, nil, fmt.Errorf("unknown preset %q (known: adult)", cmd.preset)
+	}
+	switch {
+	case cmd.in == "":
+		return cfg, nil, errors.New("--in is required")
+	case cmd.out == "":
+		return cfg, nil, errors.New("--out is required")
+	case cmd.qi == "":
+		return cfg, nil, errors.New("--qi is required (or --preset)")
+	case cmd.tKind != "equal":
+		return cfg, nil, fmt.Errorf("--t-kind %s: anonymize-beam supports the equal ground distance only", cmd.tKind)
+	case cmd.cut != "best" && cmd.cut != "median":
+		return cfg, nil, fmt.Errorf("--cut %s: want best or median", cmd.cut)
+	case cmd.missingRows != "drop" && cmd.missingRows != "keep":
+		return cfg, nil, fmt.Errorf("--missing-rows %s: want drop or keep", cmd.missingRows)
+	}
+	delim, err := parseDelim(cmd.delimiter)
+	if err != nil {
+		return cfg, nil, err
+	}
+	files, err := kanon.ExpandGlob(ctx, cmd.in)
+	if err != nil {
+		return cfg, nil, err
+	}
+	cfg.Delimiter = delim
+	if cmd.columns != "" || noHeader {
+		cfg.Columns = splitList(cmd.columns)
+	} else {
+		if cfg.Columns, err = kanon.ReadHeader(ctx, files[0], delim); err != nil {
+			return cfg, nil, err
+		}
+		cfg.Header = true
+	}
+	if cmd.missingRows == "drop" {
+		cfg.Missing, cfg.DropMissing = cmd.missing, true
+	}
+	numeric, ordinal := splitList(cmd.numeric), splitList(cmd.ordinal)
+	for _, q := range splitList(cmd.qi) {
+		qi := kanon.QI{Column: q}
+		switch {
+		case slices.Contains(numeric, q):
+			qi.Kind = "numeric"
+		case slices.Contains(ordinal, q):
+			qi.Kind = "ordinal"
+		}
+		cfg.QIs = append(cfg.QIs, qi)
+	}
+	cfg.Sensitive = cmd.sensitive
+	cfg.Drop = append(splitList(cmd.identifiers), splitList(cmd.drop)...)
+	cfg.K, cfg.Median = cmd.k, cmd.cut == "median"
+	if cmd.l > 0 {
+		cfg.LKind, cfg.L, cfg.C = cmd.lKind, cmd.l, cmd.c
+	}
+	cfg.T, cfg.HasT = cmd.t, cmd.hasT
+	cfg.Levels, cfg.LocalThreshold, cfg.Shards = cmd.levels, cmd.localThreshold, cmd.shards
+	if cfg.Levels < 0 {
+		rows, err := kanon.EstimateRows(ctx, files)
+		if err != nil {
+			return cfg, nil, err
+		}
+		cfg.Levels = kanon.AutoLevels(rows, cfg.LocalThreshold)
+	}
+	return cfg, files, cfg.Validate()
+}
+
+func parseDelim(s string) (rune, error) {
+	switch s {
+	case `\t`, "tab":
+		return '\t', nil
+	}
+	r := []rune(s)
+	if len(r) != 1 || r[0] == '"' || r[0] == '\n' || r[0] == '\r' {
+		return 0, fmt.Errorf("--delimiter %q: want one character other than a quote or line break", s)
+	}
+	return r[0], nil
+}
+
+func (cmd *command) run(ctx context.Context, stdout, stderr io.Writer) int {
+	start := time.Now()
+	cfg, files, err := cmd.config(ctx)
+	if err != nil {
+		fmt.Fprintf(stderr, "anonymize-beam: %v\n", err)
+		return 2
+	}
+	if !strings.Contains(cmd.out, "://") {
+		if err := os.MkdirAll(cmd.out, 0o755); err != nil {
+			fmt.Fprintf(stderr, "anonymize-beam: --out %s: %v\n", cmd.out, err)
+			return 1
+		}
+	}
+	fmt.Fprintf(stderr, "anonymize-beam: %d input files, %d columns, %d QIs, k = %d, %d levels in the pipeline, local threshold %d rows\n",
+		len(files), len(cfg.Columns), len(cfg.QIs), cfg.K, cfg.Levels, cfg.LocalThreshold)
+	p, s := beam.NewPipelineWithRoot()
+	if _, err := kanon.Build(s, cfg, files, cmd.out, cmd.report); err != nil {
+		fmt.Fprintf(stderr, "anonymize-beam: %v\n", err)
+		return 2
+	}
+	res, err := beamx.RunWithMetrics(ctx, p)
+	if err != nil {
+		fmt.Fprintf(stderr, "anonymize-beam: %s\n", Cause(err))
+		return 1
+	}
+	verified := printMetrics(stdout, res)
+	fmt.Fprintf(stdout, "wall time: %.1f s\n", time.Since(start).Seconds())
+	if !verified {
+		fmt.Fprintf(stderr, "anonymize-beam: the output does not pass verification (see --report)\n")
+		if !strings.Contains(cmd.out, "://") {
+			olds, _ := filepath.Glob(filepath.Join(cmd.out, "part-*-of-*.csv"))
+			for _, f := range olds {
+				os.Remove(f)
+			}
+		}
+		return 1
+	}
+	return 0
+}
+
+// printMetrics prints the pipeline's counters and reports whether the
+// verification counter says the output passed (verification_failed is
+// counted otherwise). Runners that report no
+// metrics count as passed; the report file is then the record.
+func printMetrics(w io.Writer, res beam.PipelineResult) bool {
+	if res == nil {
+		return true
+	}
+	cs := res.Metrics().AllMetrics().Counters()
+	sort.Slice(cs, func(i, j int) bool { return cs[i].Key.Name < cs[j].Key.Name })
+	verified := len(cs) == 0
+	for _, c := range cs {
+		if c.Key.Namespace != "privml" {
+			continue
+		}
+		fmt.Fprintf(w, "%-32s %d\n", c.Key.Name, c.Result())
+		if c.Key.Name == "verified" && c.Result() > 0 {
+			verified = true
+		}
+	}
+	return verified
+}
+
+// Cause returns the part of a pipeline error that the pipeline's own
+// code wrote (from "kanon: " on), without the runner's plan dump.
+func Cause(err error) string {
+	msg := err.Error()
+	i := strings.LastIndex(msg, "kanon: ")
+	if i < 0 {
+		return msg
+	}
+	msg = msg[i+len("kanon: "):]
+	if j := strings.IndexByte(msg, '\n'); j >= 0 {
+		msg = msg[:j]
+	}
+	return msg
+}

@@ -1,0 +1,58 @@
+// Package kanon releases a k-anonymous table, optionally l-diverse and
+// t-close, with strict Mondrian (LeFevre, DeWitt and Ramakrishnan,
+// "Mondrian Multidimensional K-Anonymity", ICDE 2006) run as an Apache
+// Beam pipeline, and verifies the release in the same pipeline. It is the
+// distributed counterpart of anonymize.Mondrian, laid out the way Privacy
+// on Beam sits beside Google's differential-privacy library: a nested
+// module, so that the core module carries no Beam dependency.
+//
+// [Build] adds these stages to a pipeline:
+//
+//  1. read: every input file (sharded CSV, any Beam filesystem) is parsed
+//     on a worker; a row with the wrong number of fields is an error
+//     naming the file and line; rows holding the missing-value token are
+//     dropped when asked.
+//  2. domain: one combine gathers the value domain of every quasi-identifier
+//     (ordinal values in order of first appearance, files in name order,
+//     as `privml anonymize` orders them on the concatenated files) and the
+//     sensitive distribution; a table of fewer than k rows, a value of a
+//     numeric QI that is not a finite number, or a table that does not
+//     meet the model as a whole is an error.
+//  3. levels: for each of Config.Levels levels, the exact histogram of
+//     every QI in every partition (and of the sensitive value per QI value
+//     when l or t is set) is combined per partition, and the cut is chosen
+//     from it with the rule of anonymize.Mondrian: QIs by decreasing width
+//     of the partition's values normalized by the global domain, on each
+//     the most balanced cut whose halves meet every model (anonymize.BestCut)
+//     or the median cut only (anonymize.MedianCut); rows then move to their
+//     half. A partition of at most Config.LocalThreshold rows is not cut.
+//  4. local: each partition is grouped on one worker and finished by
+//     anonymize.Mondrian on a table that carries the global domain
+//     (anonymize.NewTableDomain) and the global sensitive distribution
+//     (anonymize.MondrianOptions.Reference). Since a Mondrian cut depends
+//     only on the rows of the partition and the global domain, the classes
+//     are exactly those anonymize.Mondrian gives on the whole table: strict
+//     Mondrian, classes that do not overlap, every row generalized to the
+//     smallest range covering its class.
+//  5. write: rows are spread over Config.Shards files
+//     part-SSSSS-of-NNNNN.csv, each starting with a header.
+//  6. verify: independently of stages 3 and 4, the output rows are grouped
+//     by their generalized QIs; each class is checked for k, l and t from
+//     its own rows, its labels are parsed back into ranges of the global
+//     domain for the information loss, and rows out are counted against
+//     rows in. The [Report] carries the fields of `privml anonymize
+//     --report` that a pipeline can establish (rows_in, rows_out,
+//     equivalence_classes, k_min, ncp_percent, discernibility, cavg,
+//     verified) and the problems found.
+//
+// Not covered: hierarchical QIs, t-closeness under the ordered or
+// hierarchical distance, suppression, and the check for columns
+// functionally dependent on a QI (anonymize.DependentColumns), which
+// `privml anonymize` runs and this pipeline does not: drop such columns
+// (the adult preset drops education). The histograms are exact, so a
+// partition's statistics grow with the distinct values of its QIs, not
+// with its rows. The verifier does not join output rows back to input
+// rows: it proves the release k-anonymous (l-diverse, t-close) and
+// row-preserving in number, not that each row's labels cover its own
+// original values.
+package kanon
