@@ -57,7 +57,7 @@ var studies = []entry{
 	{"dpsgd", "dpsgd-study", dpsgdstudy.Main, true, []string{".md", ".png"}},
 	{"fed", "fed-study", fedstudy.Main, false, []string{".md", ".png"}},
 	{"anon", "anon-study", anonstudy.Main, true, []string{".md", "-ncp.png", "-accuracy.png"}},
-	{"he", "he-study", hestudy.Main, false, []string{".md", ".png"}},
+	{"he", "he-study", hestudy.Main, true, []string{".md", ".png"}},
 	{"audit", "audit", auditstudy.Main, false, []string{".md", ".png"}},
 }
 
