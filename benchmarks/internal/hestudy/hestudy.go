@@ -62,6 +62,7 @@ type Point struct {
 
 type task struct {
 	name    string
+	about   string // how the model was trained, for the notes
 	model   *he.Model
 	samples [][]float64
 	calib   [][]float64
@@ -185,7 +186,9 @@ func convTask(o convOptions, progress io.Writer) (*task, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &task{name: "conv net 4x7x7/3(x²)-64(x²)-10", model: hm, samples: testX[:min(o.n, len(testX))],
+	about := fmt.Sprintf("The conv net is trained with Adam (batch %d, step %g, seed %d) for %d epochs on %d Fashion-MNIST training images; "+
+		"plaintext test accuracy %.1f %% on %d test images.", o.batch, o.lr, o.seed, o.epochs, len(trainX), 100*nn.Accuracy(testX, testY), len(testX))
+	return &task{name: "conv net 4x7x7/3(x²)-64(x²)-10", about: about, model: hm, samples: testX[:min(o.n, len(testX))],
 		calib: trainX[:min(o.calibration, len(trainX))]}, nil
 }
 
@@ -331,10 +334,16 @@ func Main(args []string, out io.Writer) error {
 			pts = append(pts, p)
 		}
 	}
-	return write(run, pts)
+	var about []string
+	for _, j := range jobs {
+		if j.t.about != "" {
+			about = append(about, j.t.about)
+		}
+	}
+	return write(run, pts, about)
 }
 
-func write(run *study.Run, pts []*Point) error {
+func write(run *study.Run, pts []*Point, about []string) error {
 	t := &study.Table{Header: []string{"model", "preset", "max error", "of which polynomial approximation", "bits of precision", "ms / sample", "eval keys MB", "agreement", "clamped samples (features)"}}
 	series := map[string]plotter.XYs{}
 	var names []string
@@ -365,7 +374,12 @@ polynomial activation alone, so the CKKS noise is the rest (the sigmoid's Chebys
 interval, 1.25 times the largest training logit, dominates the logistic-regression error; x² is exact). Evaluation keys: serialized size. Calibration uses
 training rows only (the first 2000 for the conv net); test samples outside the calibrated input range are moved into it
 by he.Plan.ClampInput before encryption and compared on that input (last column: clamped samples, and features moved).
-Measured on a shared machine: latencies are upper bounds.`
+The forced preset keeps all its levels (PN14 has depth 8), so the conv net is slower here than in
+examples/he-convnet, whose planner truncates PN14 to the depth 5 the network needs. Measured on a shared machine: latencies
+are upper bounds.`
+	for _, a := range about {
+		notes += "\n" + a
+	}
 	if _, err := run.WriteMarkdown("CKKS inference: precision and cost per preset", cmd, study.Section{Table: t, Notes: notes}); err != nil {
 		return err
 	}

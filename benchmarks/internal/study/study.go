@@ -168,7 +168,7 @@ func DatasetsDir(flagDir string) string {
 func MissingData(what, path string, err error) error {
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s not found at %s: pass -data with the folder of the shared data sets, or set PRIVML_DATASETS, "+
-			"or run with -quick (embedded data only): %w", what, path, err)
+			"or run with -quick (data in the repository only): %w", what, path, err)
 	}
 	return err
 }
