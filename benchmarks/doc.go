@@ -40,5 +40,7 @@
 // k), he-study (CKKS precision and cost per preset) and audit (an
 // empirical privacy audit of DP-SGD with package dp/audit). `go run
 // ./benchmarks/all` runs them all and rewrites the trade-off section of
-// BENCHMARKS.md; `-quick` runs each on tiny settings and embedded data.
+// BENCHMARKS.md; `-quick` runs each on tiny settings and the data in the
+// repository (embedded sets, and the Fashion-MNIST subset of
+// examples/he-convnet/testdata).
 package benchmarks

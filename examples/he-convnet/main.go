@@ -35,7 +35,7 @@ import (
 
 	"github.com/privml/privml/examples/internal/hedemo"
 	"github.com/privml/privml/he"
-	"github.com/privml/privml/internal/dataset"
+	"github.com/privml/privml/internal/convnet"
 )
 
 func main() {
@@ -131,14 +131,14 @@ func run(args []string, out, log io.Writer) error {
 	fmt.Fprintf(progress, "data         %s: %d training, %d test images\n", dir, len(trainX), len(testX))
 
 	t0 := time.Now()
-	nn, err := train(trainX, trainY, testX, testY, trainConfig{epochs: o.epochs, batch: o.batch, lr: o.lr, clip: 5, seed: o.seed}, progress)
+	nn, err := convnet.Train(trainX, trainY, testX, testY, convnet.Config{Epochs: o.epochs, Batch: o.batch, LR: o.lr, Clip: 5, Seed: o.seed}, progress)
 	if err != nil {
 		return err
 	}
 	res.TrainS = time.Since(t0).Seconds()
-	res.TrainLoss = nn.loss(trainX, trainY)
-	res.PlainAccuracyFull = nn.accuracy(testX, testY)
-	model, err := nn.model()
+	res.TrainLoss = nn.Loss(trainX, trainY)
+	res.PlainAccuracyFull = nn.Accuracy(testX, testY)
+	model, err := nn.Model()
 	if err != nil {
 		return err
 	}
@@ -147,7 +147,9 @@ func run(args []string, out, log io.Writer) error {
 	if o.n > 0 && o.n < len(samples) {
 		samples, labels = samples[:o.n], labels[:o.n]
 	}
-	s, err := hedemo.Setup(model, he.CompileOptions{Mode: he.Latency, Calibration: trainX[:min(len(trainX), 2000)]}, &res.Result)
+	s, err := hedemo.Setup(model, he.CompileOptions{Mode: he.Latency, Calibration: trainX[:min(len(trainX), 2000)],
+		// Pixels are scaled to [0, 1]: every image is in range, seen in training or not.
+		InputRange: [2]float64{0, 1}}, &res.Result)
 	if err != nil {
 		return err
 	}
@@ -252,7 +254,7 @@ func load(dir string, split int) (trainX [][]float64, trainY []int, testX [][]fl
 		}
 		return err
 	}
-	testX, testY, err = images(dir, "t10k")
+	testX, testY, err = convnet.Load(dir, "t10k")
 	if err != nil {
 		return nil, nil, nil, nil, hint(err)
 	}
@@ -262,7 +264,7 @@ func load(dir string, split int) (trainX [][]float64, trainY []int, testX [][]fl
 		}
 		return testX[:split], testY[:split], testX[split:], testY[split:], nil
 	}
-	trainX, trainY, err = images(dir, "train")
+	trainX, trainY, err = convnet.Load(dir, "train")
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil, nil, nil, fmt.Errorf("%s has no training files (use -split N to train on the first N test images): %w", dir, err)
@@ -270,21 +272,4 @@ func load(dir string, split int) (trainX [][]float64, trainY []int, testX [][]fl
 		return nil, nil, nil, nil, err
 	}
 	return trainX, trainY, testX, testY, nil
-}
-
-func images(dir, split string) ([][]float64, []int, error) {
-	im, labels, err := dataset.LoadFashionMNIST(dir, split)
-	if err != nil {
-		return nil, nil, err
-	}
-	if im.Rows != side || im.Cols != side {
-		return nil, nil, fmt.Errorf("%s: %s images are %dx%d, want %dx%d", dir, split, im.Rows, im.Cols, side, side)
-	}
-	flat := dataset.AppendUnitFloat(make([]float64, 0, len(im.Pix)), im.Pix)
-	xs, ys := make([][]float64, im.Count), make([]int, im.Count)
-	for i := range xs {
-		xs[i] = flat[i*pixels : (i+1)*pixels : (i+1)*pixels]
-		ys[i] = int(labels[i])
-	}
-	return xs, ys, nil
 }

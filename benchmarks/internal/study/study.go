@@ -157,27 +157,18 @@ func DatasetsDir(flagDir string) string {
 	if d := os.Getenv("PRIVML_DATASETS"); d != "" {
 		return d
 	}
-	root, err := os.Getwd()
-	if err != nil {
+	root, ok := RepoRoot()
+	if !ok {
 		return filepath.Join("..", "shared", "datasets")
 	}
-	for {
-		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			return filepath.Join(root, "..", "shared", "datasets")
-		}
-		parent := filepath.Dir(root)
-		if parent == root {
-			return filepath.Join("..", "shared", "datasets")
-		}
-		root = parent
-	}
+	return filepath.Join(root, "..", "shared", "datasets")
 }
 
 // MissingData wraps a not-found error for a data file with how to get it.
 func MissingData(what, path string, err error) error {
 	if errors.Is(err, os.ErrNotExist) {
 		return fmt.Errorf("%s not found at %s: pass -data with the folder of the shared data sets, or set PRIVML_DATASETS, "+
-			"or run with -quick (embedded data only): %w", what, path, err)
+			"or run with -quick (data in the repository only): %w", what, path, err)
 	}
 	return err
 }
@@ -185,17 +176,27 @@ func MissingData(what, path string, err error) error {
 // ResultsDir returns benchmarks/results beside the repository root, or
 // "results" when no go.mod is found above the working directory.
 func ResultsDir() string {
+	root, ok := RepoRoot()
+	if !ok {
+		return "results"
+	}
+	return filepath.Join(root, "benchmarks", "results")
+}
+
+// RepoRoot returns the repository root (the first folder above the working
+// directory with a go.mod) and whether there is one.
+func RepoRoot() (string, bool) {
 	root, err := os.Getwd()
 	if err != nil {
-		return "results"
+		return "", false
 	}
 	for {
 		if _, err := os.Stat(filepath.Join(root, "go.mod")); err == nil {
-			return filepath.Join(root, "benchmarks", "results")
+			return root, true
 		}
 		parent := filepath.Dir(root)
 		if parent == root {
-			return "results"
+			return "", false
 		}
 		root = parent
 	}

@@ -1,4 +1,10 @@
-package main
+// Package convnet is the small convolutional network of TenSEAL's encrypted
+// MNIST tutorial, trained in plain Go on Fashion-MNIST and exported as an
+// [he.Model]: a convolution of 4 filters 7x7 with stride 3 on a 28x28 image
+// (4 channels of 8x8 = 256 outputs), x², a dense layer 256→64, x², and a
+// dense layer 64→10 giving the logits. It is shared by examples/he-convnet
+// and the HE study of benchmarks.
+package convnet
 
 import (
 	"fmt"
@@ -9,14 +15,19 @@ import (
 	"time"
 
 	"github.com/privml/privml/he"
+	"github.com/privml/privml/internal/dataset"
 )
 
 // The network: a convolution of 4 filters 7x7 with stride 3 on a 28x28
 // image (4 channels of 8x8 = 256 outputs), x², a dense layer 256→64, x²,
 // and a dense layer 64→10 giving the logits.
 const (
-	side    = 28
-	pixels  = side * side
+	// Side is the height and width of an image, Pixels their product (the
+	// model's input dimension).
+	Side    = 28
+	Pixels  = Side * Side
+	side    = Side
+	pixels  = Pixels
 	filters = 4
 	kernel  = 7
 	stride  = 3
@@ -27,10 +38,10 @@ const (
 	taps    = kernel * kernel
 )
 
-// net holds all parameters in one flat slice (so that Adam and clipping
+// Net holds all parameters in one flat slice (so that Adam and clipping
 // are one loop) with named views into it. The convolution output is
 // flattened channel-major, index (f·8 + y)·8 + x, as [he.Conv2D] does.
-type net struct {
+type Net struct {
 	params       []float64
 	convW, convB []float64 // convW[f·49 + ky·7 + kx]
 	w1, b1       []float64 // w1[o·256 + i]
@@ -52,19 +63,19 @@ var patch = func() [outSide * outSide][taps]int {
 	return t
 }()
 
-func newNet() *net {
+func newNet() *Net {
 	sizes := []int{filters * taps, filters, hidden * convOut, hidden, classes * hidden, classes}
 	total := 0
 	for _, s := range sizes {
 		total += s
 	}
-	n := &net{params: make([]float64, total)}
+	n := &Net{params: make([]float64, total)}
 	n.view(n.params)
 	return n
 }
 
 // view points the named slices of n into p, laid out as in n.params.
-func (n *net) view(p []float64) {
+func (n *Net) view(p []float64) {
 	take := func(k int) []float64 { s := p[:k:k]; p = p[k:]; return s }
 	n.convW, n.convB = take(filters*taps), take(filters)
 	n.w1, n.b1 = take(hidden*convOut), take(hidden)
@@ -73,7 +84,7 @@ func (n *net) view(p []float64) {
 
 // init draws every weight and bias uniformly from ±1/√fan_in, the default
 // initialisation of common frameworks for convolutions and dense layers.
-func (n *net) init(r *rand.Rand) {
+func (n *Net) init(r *rand.Rand) {
 	u := func(s []float64, fanIn int) {
 		b := 1 / math.Sqrt(float64(fanIn))
 		for i := range s {
@@ -95,7 +106,7 @@ type acts struct {
 	z3     [classes]float64
 }
 
-func (n *net) forward(x []float64, a *acts) {
+func (n *Net) forward(x []float64, a *acts) {
 	for f := range filters {
 		w := n.convW[f*taps : (f+1)*taps]
 		for p := range outSide * outSide {
@@ -118,7 +129,7 @@ func (n *net) forward(x []float64, a *acts) {
 
 // backward adds to g (laid out as n.params) the gradient of the softmax
 // cross-entropy of sample x with label y, and returns the loss.
-func (n *net) backward(x []float64, y int, a *acts, g *net) float64 {
+func (n *Net) backward(x []float64, y int, a *acts, g *Net) float64 {
 	var dz3 [classes]float64
 	zmax := slices.Max(a.z3[:])
 	sum := 0.0
@@ -168,8 +179,8 @@ func argmax(v []float64) int {
 	return best
 }
 
-// accuracy returns the fraction of samples the network classifies right.
-func (n *net) accuracy(xs [][]float64, ys []int) float64 {
+// Accuracy returns the fraction of samples the network classifies right.
+func (n *Net) Accuracy(xs [][]float64, ys []int) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
@@ -184,8 +195,8 @@ func (n *net) accuracy(xs [][]float64, ys []int) float64 {
 	return float64(ok) / float64(len(xs))
 }
 
-// loss returns the mean softmax cross-entropy over the samples.
-func (n *net) loss(xs [][]float64, ys []int) float64 {
+// Loss returns the mean softmax cross-entropy over the samples.
+func (n *Net) Loss(xs [][]float64, ys []int) float64 {
 	if len(xs) == 0 {
 		return 0
 	}
@@ -203,25 +214,25 @@ func (n *net) loss(xs [][]float64, ys []int) float64 {
 	return sum / float64(len(xs))
 }
 
-// trainConfig are the settings of [train].
-type trainConfig struct {
-	epochs, batch int
-	lr            float64 // Adam step size
-	clip          float64 // largest L2 norm of a mini-batch gradient
-	seed          uint64
+// Config are the settings of [Train].
+type Config struct {
+	Epochs, Batch int
+	LR            float64 // Adam step size
+	Clip          float64 // largest L2 norm of a mini-batch gradient
+	Seed          uint64
 }
 
-// train fits the network by mini-batch Adam (Kingma and Ba, ICLR 2015,
+// Train fits the network by mini-batch Adam (Kingma and Ba, ICLR 2015,
 // with their default β1 = 0.9, β2 = 0.999, ε = 1e-8) on the mean softmax
 // cross-entropy. With two x² layers the logits are a polynomial of degree
 // 7 in the weights (4 in the pixels), so a bad step can blow up: each
-// mini-batch gradient is clipped to L2 norm cfg.clip, and training stops
+// mini-batch gradient is clipped to L2 norm cfg.Clip, and training stops
 // with an error if the loss stops being finite. After each epoch it writes
 // the mean training loss, the training accuracy seen during the epoch and
 // the accuracy on (tx, ty) to progress. The generator is seeded for
 // repeatable runs; it draws nothing secret.
-func train(xs [][]float64, ys []int, tx [][]float64, ty []int, cfg trainConfig, progress io.Writer) (*net, error) {
-	r := rand.New(rand.NewPCG(cfg.seed, 0xc0de))
+func Train(xs [][]float64, ys []int, tx [][]float64, ty []int, cfg Config, progress io.Writer) (*Net, error) {
+	r := rand.New(rand.NewPCG(cfg.Seed, 0xc0de))
 	n := newNet()
 	n.init(r)
 	g, m, v := newNet(), make([]float64, len(n.params)), make([]float64, len(n.params))
@@ -232,12 +243,12 @@ func train(xs [][]float64, ys []int, tx [][]float64, ty []int, cfg trainConfig, 
 	}
 	var a acts
 	step := 0
-	for epoch := 1; epoch <= cfg.epochs; epoch++ {
+	for epoch := 1; epoch <= cfg.Epochs; epoch++ {
 		t0 := time.Now()
 		r.Shuffle(len(idx), func(i, j int) { idx[i], idx[j] = idx[j], idx[i] })
 		lossSum, ok := 0.0, 0
-		for start := 0; start < len(idx); start += cfg.batch {
-			end := min(start+cfg.batch, len(idx))
+		for start := 0; start < len(idx); start += cfg.Batch {
+			end := min(start+cfg.Batch, len(idx))
 			clear(g.params)
 			for _, s := range idx[start:end] {
 				n.forward(xs[s], &a)
@@ -247,15 +258,15 @@ func train(xs [][]float64, ys []int, tx [][]float64, ty []int, cfg trainConfig, 
 				lossSum += n.backward(xs[s], ys[s], &a, g)
 			}
 			if math.IsNaN(lossSum) || math.IsInf(lossSum, 0) {
-				return nil, fmt.Errorf("training diverged in epoch %d (loss %v): lower -lr", epoch, lossSum)
+				return nil, fmt.Errorf("convnet: training diverged in epoch %d (loss %v): lower the step size", epoch, lossSum)
 			}
 			scale := 1 / float64(end-start)
 			norm := 0.0
 			for _, x := range g.params {
 				norm += x * x
 			}
-			if norm = math.Sqrt(norm) * scale; norm > cfg.clip {
-				scale *= cfg.clip / norm
+			if norm = math.Sqrt(norm) * scale; norm > cfg.Clip {
+				scale *= cfg.Clip / norm
 			}
 			step++
 			c1 := 1 - math.Pow(beta1, float64(step))
@@ -264,18 +275,18 @@ func train(xs [][]float64, ys []int, tx [][]float64, ty []int, cfg trainConfig, 
 				gi *= scale
 				m[i] = beta1*m[i] + (1-beta1)*gi
 				v[i] = beta2*v[i] + (1-beta2)*gi*gi
-				n.params[i] -= cfg.lr * (m[i] / c1) / (math.Sqrt(v[i]/c2) + eps)
+				n.params[i] -= cfg.LR * (m[i] / c1) / (math.Sqrt(v[i]/c2) + eps)
 			}
 		}
 		fmt.Fprintf(progress, "epoch %2d/%d  loss %.4f  train accuracy %.4f  test accuracy %.4f  (%.1f s)\n",
-			epoch, cfg.epochs, lossSum/float64(len(xs)), float64(ok)/float64(len(xs)), n.accuracy(tx, ty), time.Since(t0).Seconds())
+			epoch, cfg.Epochs, lossSum/float64(len(xs)), float64(ok)/float64(len(xs)), n.Accuracy(tx, ty), time.Since(t0).Seconds())
 	}
 	return n, nil
 }
 
-// model returns the network as an [he.Model]: the convolution lowered to a
+// Model returns the network as an [he.Model]: the convolution lowered to a
 // dense layer by [he.Conv2D.Dense], then the two dense layers.
-func (n *net) model() (*he.Model, error) {
+func (n *Net) Model() (*he.Model, error) {
 	conv := he.Conv2D{InChannels: 1, Height: side, Width: side, OutChannels: filters, Kernel: kernel, Stride: stride,
 		Weights: make([][][][]float64, filters), Bias: slices.Clone(n.convB), Activation: he.ActSquare}
 	for f := range filters {
@@ -317,4 +328,23 @@ func axpy(dst []float64, alpha float64, x []float64) {
 	for i := range dst {
 		dst[i] += alpha * x[i]
 	}
+}
+
+// Load reads the images and labels of one split ("train" or "t10k") of
+// Fashion-MNIST in dir, pixels scaled to [0, 1], one image per row.
+func Load(dir, split string) ([][]float64, []int, error) {
+	im, labels, err := dataset.LoadFashionMNIST(dir, split)
+	if err != nil {
+		return nil, nil, err
+	}
+	if im.Rows != side || im.Cols != side {
+		return nil, nil, fmt.Errorf("convnet: %s: %s images are %dx%d, want %dx%d", dir, split, im.Rows, im.Cols, side, side)
+	}
+	flat := dataset.AppendUnitFloat(make([]float64, 0, len(im.Pix)), im.Pix)
+	xs, ys := make([][]float64, im.Count), make([]int, im.Count)
+	for i := range xs {
+		xs[i] = flat[i*pixels : (i+1)*pixels : (i+1)*pixels]
+		ys[i] = int(labels[i])
+	}
+	return xs, ys, nil
 }
