@@ -31,6 +31,10 @@ var allowed = []struct {
 	// he's ONNX parsing, its reference evaluator and test-model generator
 	// import each other and nothing of he.
 	{"he/internal", []string{"he/internal", "internal"}},
+	// The encrypted-inference service is a thin gRPC adapter over he.
+	{"he/heservice", []string{"he", "internal"}},
+	// The nested Beam module runs anonymize's Mondrian inside pipelines.
+	{"beam", []string{"beam", "anonymize", "internal"}},
 	{"dp", []string{"internal"}},
 	{"dp/accounting", []string{"dp", "internal"}},
 	{"dp/dpsgd", []string{"dp", "internal"}},
