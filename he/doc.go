@@ -385,6 +385,24 @@
 // bits): [Client.DecryptPublic] then refuses with [ErrPrecision] unless
 // [PublicDecryption.MinPrecision] is lowered. The estimate assumes inputs
 // in the plan's input range; a model with a square activation needs one.
+// The flooding's standard deviation is capped at 2^40 (larger ones,
+// from a large s or τ, are refused with [ErrPrecision]): past it the
+// float64 samples grow coarse, and past 2^52 they are multiples of powers
+// of two that would give the low bits of the noise away
+// (TestFloodPolyLowBits).
+//
+// Flooding protects decryptions of ciphertexts that the plan's honest
+// evaluation produced (the passive IND-CPA-D model): B bounds their noise,
+// not that of any ciphertext. [Client.DecryptPublic] checks only a
+// ciphertext's dimension and level, so a server that returns a crafted
+// ciphertext of the output's shape, such as (0, a) and (0, a·X^(N/2))
+// with a far above the flooding, obtains a·s + z and recovers the
+// secret key from a single released decryption
+// (TestDecryptPublicMaliciousServer). Releasing decryptions to a party
+// that could have crafted the ciphertexts is safe only if that party is
+// trusted to have evaluated the plan honestly; a client facing a
+// possibly malicious server must not show it decrypted results, and
+// should rotate its key if it did.
 //
 // Randomness for keys and encryption comes from crypto/rand (lattigo's
 // default PRNG reads it directly). Tests make keys and ciphertexts

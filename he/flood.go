@@ -40,7 +40,10 @@ import (
 // divergence bound of the continuous Gaussian carries over (data
 // processing inequality, and round(x + e) = round(x) + e for integer e);
 // the transform truncates at 8.57σ, a tail of probability below 2^-56 per
-// coefficient.
+// coefficient. σ is capped at 2^40 ([ErrPrecision] past it), where the
+// samples are still spaced below 2^-7 (see maxFloodSigma). The flooding
+// sizes honest ciphertexts only: B is not a bound for a ciphertext a
+// malicious server crafted.
 
 // DefaultStatisticalSecurity is the statistical security s, in bits, of
 // the noise flooding when [PublicDecryption.StatisticalSecurity] is zero
@@ -51,6 +54,13 @@ const DefaultStatisticalSecurity = 30
 // [Client.DecryptPublic] and [ThresholdDecrypt] refuse to decrypt when
 // [PublicDecryption.MinPrecision] is zero.
 const DefaultMinPrecision = 8
+
+// maxFloodSigma caps the flooding's standard deviation. The samples are
+// float64 values up to 8.6σ: past about 2^40 their spacing (8.6σ·2^-52,
+// and 2π·8.6σ·2^-53 from the 53-bit angle) nears 2^-9, and past 2^52 the
+// rounded samples are multiples of powers of two, so that the flooded
+// coefficient z + e would give the low bits of the noise e away.
+const maxFloodSigma = 0x1p40
 
 // floodSafety multiplies the estimated noise bound.
 const floodSafety = 2
@@ -182,7 +192,7 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	nm := newNoiseModel(p.params, parties)
 	noiseStd := e.NoiseStd / outScale
 	n := nm.n
-	tail := math.Sqrt2 * math.Erfcinv(math.Exp2(-float64(s))/n)
+	tail := gaussTail(math.Exp2(-float64(s)) / n)
 	bound := floodSafety * tail * nm.coeffStd(noiseStd)
 	sigma := math.Sqrt(12*float64(tau)) * math.Exp2(float64(s)/2) * bound
 	floodSlot := nm.slotStd(sigma*sigma*float64(parties)) * outScale
@@ -201,7 +211,11 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 		logQ += math.Log2(float64(q))
 	}
 	top := e.OutputBound/outScale*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
-	if math.Log2(top) >= logQ-1 || sigma > 0x1p58 {
+	if sigma > maxFloodSigma {
+		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) exceeds the sampler's granularity limit 2^%.0f: %w",
+			math.Log2(sigma), s, tau, math.Log2(maxFloodSigma), ErrPrecision)
+	}
+	if math.Log2(top) >= logQ-1 {
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) overflows the %.0f-bit modulus at level %d: %w",
 			math.Log2(sigma), s, tau, logQ, e.LevelOut, ErrPrecision)
 	}
@@ -210,6 +224,23 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 			s, tau, math.Log2(sigma), math.Log2(bound), fs.decPrecision, minPrec, ErrPrecision)
 	}
 	return fs, nil
+}
+
+// gaussTail returns t with P(|X| > t) = p for a standard Gaussian X,
+// 0 < p < 1. math.Erfcinv(p) is Erfinv(1−p), which is +Inf once 1−p
+// rounds to 1 (p below 2^-53, reached by s ≥ 40 at N = 2^15); this
+// bisects Erfc, which keeps its relative precision down to 1e-300.
+func gaussTail(p float64) float64 {
+	lo, hi := 0.0, 40.0
+	for range 200 {
+		mid := (lo + hi) / 2
+		if math.Erfc(mid/math.Sqrt2) > p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
 }
 
 // result packages the decrypted values with the flooding figures.

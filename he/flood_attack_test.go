@@ -1,0 +1,166 @@
+package he
+
+import (
+	"math"
+	"math/big"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+	"github.com/tuneinsight/lattigo/v6/core/rlwe"
+	"github.com/tuneinsight/lattigo/v6/schemes/ckks"
+)
+
+// TestDecryptPublicMaliciousServer pins down the documented limit of
+// noise flooding: it protects decryptions of ciphertexts that the plan's
+// honest evaluation produced (IND-CPA-D), not of ciphertexts a malicious
+// server crafted. The server returns, in place of the output, the
+// ciphertext (0, a) with a a constant far above the flooding; it has the
+// output's level, dimension and scale, so DecryptPublic accepts it and
+// its released values are a·s + z: one release gives the adversary every
+// coefficient of the secret key. If this test starts failing, the
+// package has gained a defence and the "Threat model" documentation must
+// say so.
+func TestDecryptPublicMaliciousServer(t *testing.T) {
+	f := newFloodFixture(t)
+	opts := PublicDecryption{Rand: rand.NewChaCha8([32]byte{7})}
+	honest, err := f.client.DecryptPublic(f.plan, f.res, opts)
+	require.NoError(t, err)
+
+	// The crafted ciphertexts: c0 = 0 and c1 = a for output 0, c1 =
+	// a·X^(N/2) (a times the imaginary unit in every slot) for output 1,
+	// with a = 2^k far above 8.6σ: the real parts of the released slots
+	// of the two give the real and imaginary parts of a·s(ζ_j).
+	params := f.plan.params.p
+	a := uint64(1) << uint(math.Ceil(math.Log2(honest.Sigma))+10)
+	forged := *f.res
+	forged.cts = make([]*rlwe.Ciphertext, len(f.res.cts))
+	for o, ct := range f.res.cts {
+		c := ct.CopyNew()
+		r := params.RingQ().AtLevel(c.Level())
+		for j := range c.Value[0].Coeffs {
+			clear(c.Value[0].Coeffs[j])
+			clear(c.Value[1].Coeffs[j])
+			if o == 1 {
+				c.Value[1].Coeffs[j][params.N()/2] = a
+			} else {
+				c.Value[1].Coeffs[j][0] = a
+			}
+		}
+		r.NTT(c.Value[1], c.Value[1])
+		forged.cts[o] = c
+	}
+	rel, err := f.client.DecryptPublic(f.plan, &forged, opts)
+	require.NoError(t, err, "DecryptPublic refused the crafted ciphertexts")
+
+	// The adversary re-encodes the released slots into coefficients and
+	// divides by a.
+	f0 := 1.0
+	if forged.scale != 0 {
+		f0 = forged.scale
+	}
+	slots := make([]complex128, len(rel.Values))
+	for i := range rel.Values {
+		slots[i] = complex(rel.Values[i][0]/f0, -rel.Values[i][1]/f0)
+	}
+	ct0 := forged.cts[0]
+	pt := ckks.NewPlaintext(params, ct0.Level())
+	pt.Scale = ct0.Scale
+	pt.IsNTT = false
+	require.NoError(t, ckks.NewEncoder(params).Encode(slots, pt))
+	q0 := params.Q()[0]
+	got := make([]int64, params.N())
+	for k, v := range pt.Value.Coeffs[0] {
+		c := int64(v)
+		if v > q0/2 {
+			c = -int64(q0 - v)
+		}
+		got[k] = int64(math.Round(float64(c) / float64(a)))
+	}
+
+	// The secret key's coefficients.
+	ringQ := params.RingQ()
+	sk := f.client.sk.Value.Q.CopyNew()
+	ringQ.IMForm(*sk, *sk)
+	ringQ.INTT(*sk, *sk)
+	want := make([]int64, params.N())
+	bq := new(big.Int).SetUint64(q0)
+	for k, v := range sk.Coeffs[0] {
+		b := new(big.Int).SetUint64(v)
+		if b.Cmp(new(big.Int).Rsh(bq, 1)) > 0 {
+			b.Sub(b, bq)
+		}
+		want[k] = b.Int64()
+	}
+	require.Equal(t, want, got, "one flooded decryption of a crafted ciphertext reveals the secret key")
+}
+
+// TestFloodPolyLowBits: the flooding hides the low bits of the noise only
+// if its samples are fine-grained integers. A float64 Gaussian of
+// standard deviation σ has a spacing of about 8.6σ·2^-52 at its tail, so
+// past 2^40 its rounded samples would be multiples of powers of two and
+// z + e mod 2^k would give e mod 2^k away: the flooding is refused there
+// (ErrPrecision), and below it the residues mod 8 are uniform.
+func TestFloodPolyLowBits(t *testing.T) {
+	f := newFloodFixture(t)
+	// s = 128 and many queries push σ past the cap; MinPrecision < 0 and
+	// the overflow check are not what refuses it.
+	in, err := f.client.Encrypt(f.plan, f.xs)
+	require.NoError(t, err)
+	_, err = f.client.DecryptPublic(f.plan, in[0], PublicDecryption{StatisticalSecurity: 60, Queries: 1 << 10, MinPrecision: -1})
+	require.ErrorIs(t, err, ErrPrecision)
+	require.ErrorContains(t, err, "granularity")
+	t.Log(err)
+	// s = 44 puts 2^-s/N below 2^-53, where math.Erfcinv overflows: the
+	// flooding stays finite and the decryption goes through.
+	d, err := f.client.DecryptPublic(f.plan, f.res, PublicDecryption{StatisticalSecurity: 44, MinPrecision: -1, Rand: rand.NewChaCha8([32]byte{3})})
+	require.NoError(t, err)
+	require.False(t, math.IsInf(d.Sigma, 0))
+	t.Logf("s = 44: σ = 2^%.1f, %.1f bits left", math.Log2(d.Sigma), d.DecryptionPrecision)
+
+	// At the cap, the residues mod 8 of 2^14 samples are uniform: a χ²
+	// test with 7 degrees of freedom at the 1e-6 level (critical value
+	// 35.3), seeds fixed.
+	ringQ := f.plan.params.p.RingQ()
+	counts := make([]float64, 8)
+	total := 0
+	for rep := range 16 {
+		z, err := floodPoly(ringQ, 0, maxFloodSigma, rand.NewChaCha8([32]byte{byte(rep), 9}))
+		require.NoError(t, err)
+		ringQ.AtLevel(0).INTT(z, z)
+		q := int64(ringQ.ModuliChain()[0])
+		for _, v := range z.Coeffs[0] {
+			c := int64(v)
+			if c > q/2 {
+				c -= q
+			}
+			counts[((c%8)+8)%8]++
+			total++
+		}
+	}
+	chi2 := 0.0
+	exp := float64(total) / 8
+	for _, c := range counts {
+		chi2 += (c - exp) * (c - exp) / exp
+	}
+	t.Logf("σ = 2^%.0f: residues mod 8 %v, χ² = %.1f", math.Log2(maxFloodSigma), counts, chi2)
+	require.Less(t, chi2, 35.3)
+}
+
+// TestGaussTail: the tail agrees with math.Erfcinv where that is exact,
+// stays finite and increasing where Erfcinv overflows (s up to 128 at
+// N = 2^16), and satisfies its definition there.
+func TestGaussTail(t *testing.T) {
+	for _, p := range []float64{0.5, 1e-3, 0x1p-30, 0x1p-45} {
+		require.InEpsilon(t, math.Sqrt2*math.Erfcinv(p), gaussTail(p), 1e-9, "p = %g", p)
+	}
+	prev := 0.0
+	for s := 1; s <= 128; s++ {
+		p := math.Exp2(-float64(s)) / 65536
+		tt := gaussTail(p)
+		require.False(t, math.IsInf(tt, 0) || math.IsNaN(tt), "s = %d", s)
+		require.Greater(t, tt, prev, "s = %d", s)
+		require.InEpsilon(t, p, math.Erfc(tt/math.Sqrt2), 1e-6, "s = %d", s)
+		prev = tt
+	}
+}
