@@ -140,7 +140,13 @@
 // sample uses would hold the model's output on an all-zero input: the
 // server subtracts that output (computed in the clear) there and adds
 // fresh uniform values on ±2^(LogOutputBound−2) from crypto/rand, so the
-// client reads only its samples' outputs (TestBatchUnusedSlotsMasked). In
+// client reads only its samples' outputs (TestBatchUnusedSlotsMasked).
+// This holds for a client that encrypts zeros there, as [Client.Encrypt]
+// does; the sample count is the client's claim, and a client that fills
+// the unused slots with a chosen input x reads f(x) − f(0) plus a uniform
+// mask in each, whose midpoint over the n slots gives f(x) − f(0) within
+// about 2^(LogOutputBound−2)/n (TestBatchMaskMaliciousClient): the
+// masking does not limit the number of predictions a client obtains. In
 // latency mode the other slots of an output hold replicas of the outputs
 // (with the period of the last layer) or zeros, up to the noise
 // (TestLatencyOtherSlots, for models whose last layer has no activation;
@@ -352,8 +358,10 @@
 // A malicious server can return wrong results; nothing here detects that.
 //
 // What the client learns about the model: the outputs of the samples it
-// sends (in batch mode the other slots are masked) and, today, the plan,
-// which holds the weights in the clear ([Client.Encrypt] and
+// sends (in batch mode the other slots are masked, which hides the
+// output on zero from an honest client but not the outputs of inputs a
+// client hides in those slots; see "Packing and layouts") and, today,
+// the plan, which holds the weights in the clear ([Client.Encrypt] and
 // [Client.DecryptPublic] take it). Circuit privacy is not provided: a
 // deployment that hides the model from the client must not give it the
 // plan, and even then the output ciphertexts are not sanitized (their

@@ -164,3 +164,66 @@ func TestGaussTail(t *testing.T) {
 		prev = tt
 	}
 }
+
+// TestBatchMaskMaliciousClient pins down the documented limit of the
+// unused-slot masking: the sample count is the client's claim, so a
+// client that encrypts a chosen input x in every slot and declares 3
+// samples reads, in the masked slots, f(x) − f(0) + u with u uniform on
+// ±r: the midpoint of the smallest and largest slot gives f(x) − f(0)
+// within about r/509, against ±r = ±16 for one slot (the midpoint errs
+// by more than t with probability e^(−509·t/r), below 1e-6 for t = 0.5).
+// If this test starts failing, the masking has
+// become stronger and the package documentation must say so.
+func TestBatchMaskMaliciousClient(t *testing.T) {
+	r := rand.New(rand.NewPCG(71, 72))
+	m := randModel(t, r, []int{6, 4, 3}, []Activation{ActSquare, ActNone})
+	for o := range m.Layers[1].Weights {
+		for i := range m.Layers[1].Weights[o] {
+			m.Layers[1].Weights[o][i] *= 40
+		}
+	}
+	plan, err := Compile(m, CompileOptions{Mode: Batch, Parameters: testParams(t, 10, 3)})
+	require.NoError(t, err)
+	c, err := NewClient(plan.Parameters())
+	require.NoError(t, err)
+	keys, err := c.GenEvaluationKeys(plan)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	s.maskRand = rand.NewChaCha8([32]byte{73})
+	x := []float64{1, -1, 1, 1, -1, 1}
+	xs := make([][]float64, plan.params.Slots())
+	for i := range xs {
+		xs[i] = x
+	}
+	cts, err := c.Encrypt(plan, xs)
+	require.NoError(t, err)
+	ct := *cts[0]
+	ct.samples = 3 // the claim the server sees
+	res, err := s.Evaluate(&ct)
+	require.NoError(t, err)
+	fx, err := m.Predict(x)
+	require.NoError(t, err)
+	f0, err := m.Predict(make([]float64, 6))
+	require.NoError(t, err)
+	rng := math.Exp2(plan.params.LogOutputBound() - 2)
+	for o, e := range res.cts {
+		v := make([]float64, plan.params.Slots())
+		require.NoError(t, c.ecd.Decode(c.dec.DecryptNew(e), v))
+		lo, hi := math.Inf(1), math.Inf(-1)
+		for _, y := range v[3:] {
+			lo, hi = math.Min(lo, y), math.Max(hi, y)
+		}
+		got := (lo + hi) / 2 * res.scale0()
+		want := fx[o] - f0[o]
+		t.Logf("output %d: f(x) − f(0) = %.4f, read %.4f from the masked slots (mask ±%.3g)", o, want, got, rng)
+		require.InDelta(t, want, got, 0.5*res.scale0(), "the masked slots hide f(x) − f(0) from a client that fills them")
+	}
+}
+
+func (c *Ciphertext) scale0() float64 {
+	if c.scale == 0 {
+		return 1
+	}
+	return c.scale
+}
