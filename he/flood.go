@@ -35,13 +35,21 @@ import (
 // 2^-s.
 //
 // The flooding noise is a rounded continuous Gaussian sampled with the
-// Box-Muller transform from 53-bit uniforms read from crypto/rand (or
-// [PublicDecryption.Rand]): rounding is post-processing, so the Rényi
+// Box-Muller transform from uniforms read from crypto/rand (or
+// [PublicDecryption.Rand]; 64 bits for the radius, 53 for the angle):
+// rounding is post-processing, so the Rényi
 // divergence bound of the continuous Gaussian carries over (data
 // processing inequality, and round(x + e) = round(x) + e for integer e);
-// the transform truncates at 8.57σ, a tail of probability below 2^-56 per
-// coefficient. σ is capped at 2^40 ([ErrPrecision] past it), where the
-// samples are still spaced below 2^-7 (see maxFloodSigma). The flooding
+// the radius uniform has 64 bits, so the transform truncates each pair
+// of coefficients to the disc of radius √(128·ln 2)·σ ≈ 9.42σ, whose
+// outside has probability 2^-64: the truncation moves the N coefficients
+// by a statistical distance of at most N·2^-65 (2^-49 at N = 2^16). The
+// argument above is for exact arithmetic: the float64 samples move by
+// up to about σ·2^-51, which changes the probability of each integer by
+// a relative amount of that order (2^-11 at σ = 2^40), and neither the
+// Rényi argument nor the statistical distance above covers that. σ is
+// capped at 2^40 ([ErrPrecision] past it), where the samples are still
+// spaced below 2^-7 (see maxFloodSigma). The flooding
 // sizes honest ciphertexts only: B is not a bound for a ciphertext a
 // malicious server crafted.
 
@@ -56,8 +64,8 @@ const DefaultStatisticalSecurity = 30
 const DefaultMinPrecision = 8
 
 // maxFloodSigma caps the flooding's standard deviation. The samples are
-// float64 values up to 8.6σ: past about 2^40 their spacing (8.6σ·2^-52,
-// and 2π·8.6σ·2^-53 from the 53-bit angle) nears 2^-9, and past 2^52 the
+// float64 values up to 9.42σ: past about 2^40 their spacing (9.42σ·2^-52,
+// and 2π·9.42σ·2^-53 from the 53-bit angle) nears 2^-9, and past 2^52 the
 // rounded samples are multiples of powers of two, so that the flooded
 // coefficient z + e would give the low bits of the noise e away.
 const maxFloodSigma = 0x1p40
@@ -210,7 +218,7 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	for _, q := range p.params.p.Q()[:e.LevelOut+1] {
 		logQ += math.Log2(float64(q))
 	}
-	top := e.OutputBound/outScale*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
+	top := e.OutputBound/outScale*nm.delta + 9.5*sigma*math.Sqrt(float64(parties))
 	if sigma > maxFloodSigma {
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) exceeds the sampler's granularity limit 2^%.0f: %w",
 			math.Log2(sigma), s, tau, math.Log2(maxFloodSigma), ErrPrecision)
@@ -272,8 +280,9 @@ func floodPoly(ringQ *ring.Ring, level int, sigma float64, rnd io.Reader) (ring.
 		}
 	}
 	for k := 0; k < n; k += 2 {
-		u1 := (float64(binary.LittleEndian.Uint64(buf[8*k:])>>11) + 1) * 0x1p-53 // (0, 1]
-		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53     // [0, 1)
+		// (0, 1], down to 2^-64: the radius reaches √(128·ln 2)·σ.
+		u1 := (float64(binary.LittleEndian.Uint64(buf[8*k:])) + 1) * 0x1p-64
+		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53 // [0, 1)
 		rad := sigma * math.Sqrt(-2*math.Log(u1))
 		sin, cos := math.Sincos(2 * math.Pi * u2)
 		set(k, rad*cos)

@@ -227,3 +227,33 @@ func (c *Ciphertext) scale0() float64 {
 	}
 	return c.scale
 }
+
+// constReader returns the byte b forever.
+type constReader byte
+
+func (c constReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(c)
+	}
+	return len(p), nil
+}
+
+// TestFloodPolyTail: the radius uniform has 64 bits, so the smallest one
+// (all-zero randomness) gives the largest sample, √(128·ln 2)·σ ≈ 9.42σ
+// (a 53-bit uniform stopped at 8.57σ, cutting a pair's tail of 2^-53);
+// the largest one (all-one bytes) gives zero, not NaN.
+func TestFloodPolyTail(t *testing.T) {
+	ringQ := floodParams(t, 1).p.RingQ()
+	const sigma = 0x1p20
+	z, err := floodPoly(ringQ, 0, sigma, constReader(0))
+	require.NoError(t, err)
+	ringQ.AtLevel(0).INTT(z, z)
+	require.Equal(t, uint64(math.Round(sigma*math.Sqrt(128*math.Ln2))), z.Coeffs[0][0])
+	require.Equal(t, uint64(0), z.Coeffs[0][1])
+	z, err = floodPoly(ringQ, 0, sigma, constReader(0xff))
+	require.NoError(t, err)
+	ringQ.AtLevel(0).INTT(z, z)
+	for _, v := range z.Coeffs[0][:4] {
+		require.Equal(t, uint64(0), v)
+	}
+}
