@@ -392,7 +392,17 @@
 // whose rounding multiplies s²); PN13 and PN14 keep none (at most 0.8
 // bits): [Client.DecryptPublic] then refuses with [ErrPrecision] unless
 // [PublicDecryption.MinPrecision] is lowered. The estimate assumes inputs
-// in the plan's input range; a model with a square activation needs one.
+// in the plan's input range (a model with a square activation needs one)
+// and activation inputs inside their polynomials' intervals, which
+// interval arithmetic over the range does not guarantee ([Plan.Explain]
+// reports each layer's InputBound against its Interval). Outside an
+// interval the polynomial's slope amplifies the noise past the estimate
+// (47 times in TestDecryptPublicOutsideInterval) and the output leaves
+// its bound: a decryption with a value beyond the output bound plus the
+// error bound is refused with [ErrRange]. An activation input just past
+// its interval can amplify the noise without moving the output past
+// that bound; the check does not catch it, and plans whose InputBound
+// exceeds their Interval give no flooding guarantee for such inputs.
 // The flooding's standard deviation is capped at 2^40 (larger ones,
 // from a large s or τ, are refused with [ErrPrecision]): past it the
 // float64 samples grow coarse, and past 2^52 they are multiples of powers

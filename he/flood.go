@@ -123,7 +123,11 @@ type Decrypted struct {
 // floodSetup is a flooding resolved against a plan and a ciphertext.
 type floodSetup struct {
 	sigma, bound, floodErr, errBound, precision, decPrecision float64
-	rand                                                      io.Reader
+	// outBound bounds the magnitude of the values (output units) for
+	// inputs in the plan's range whose activation inputs stay in their
+	// intervals, the premise of the noise estimate.
+	outBound float64
+	rand     io.Reader
 }
 
 // resolve checks the options and computes the flooding of a ciphertext
@@ -204,7 +208,7 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	bound := floodSafety * tail * nm.coeffStd(noiseStd)
 	sigma := math.Sqrt(12*float64(tau)) * math.Exp2(float64(s)/2) * bound
 	floodSlot := nm.slotStd(sigma*sigma*float64(parties)) * outScale
-	fs := floodSetup{sigma: sigma, bound: bound, rand: rnd}
+	fs := floodSetup{sigma: sigma, bound: bound, outBound: e.OutputBound, rand: rnd}
 	fs.floodErr = errorTail * floodSlot
 	noiseBound := errorTail * math.Hypot(floodSlot, e.WorstNoiseStd)
 	fs.errBound = noiseBound + e.ApproxError
@@ -251,10 +255,28 @@ func gaussTail(p float64) float64 {
 	return hi
 }
 
-// result packages the decrypted values with the flooding figures.
-func (fs floodSetup) result(vals [][]float64) *Decrypted {
+// result packages the decrypted values with the flooding figures. A
+// value beyond the output bound (plus the error bound) shows that the
+// premise of the noise estimate failed: an activation input left the
+// interval of its polynomial, where the polynomial's slope, and with it
+// the noise, is not bounded by the estimate, so the flooding may be too
+// small. Such a decryption is refused with [ErrRange] (the values are
+// dropped; the error names no value).
+func (fs floodSetup) result(vals [][]float64) (*Decrypted, error) {
+	limit := fs.outBound + fs.errBound
+	for i, v := range vals {
+		for j, x := range v {
+			if !(math.Abs(x) <= limit) {
+				for k := range vals {
+					clear(vals[k])
+				}
+				return nil, fmt.Errorf("he: output %d of sample %d is beyond the bound %.3g the flooding was sized for (an activation input left its interval; the plan's input range or intervals are too narrow for this input): %w",
+					j, i, limit, ErrRange)
+			}
+		}
+	}
 	return &Decrypted{Values: vals, NoiseBound: fs.bound, Sigma: fs.sigma, FloodError: fs.floodErr, ErrorBound: fs.errBound,
-		Precision: fs.precision, DecryptionPrecision: fs.decPrecision}
+		Precision: fs.precision, DecryptionPrecision: fs.decPrecision}, nil
 }
 
 // floodPoly returns a polynomial at the given level of ringQ, in the NTT

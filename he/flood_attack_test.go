@@ -1,6 +1,7 @@
 package he
 
 import (
+	"fmt"
 	"math"
 	"math/big"
 	"math/rand/v2"
@@ -255,5 +256,68 @@ func TestFloodPolyTail(t *testing.T) {
 	ringQ.AtLevel(0).INTT(z, z)
 	for _, v := range z.Coeffs[0][:4] {
 		require.Equal(t, uint64(0), v)
+	}
+}
+
+// TestDecryptPublicOutsideInterval: the noise estimate assumes that every
+// activation input stays in its polynomial's interval; interval
+// arithmetic over the input range does not guarantee that (here the
+// first layer's inputs reach 2.2 times the interval). An input at a
+// corner of the range drives a sigmoid's polynomial outside its
+// interval, where its slope amplifies the noise past the estimate that
+// sized the flooding (measured here: tens of times) and the output
+// leaves its bound. DecryptPublic refuses such a decryption; an input
+// inside the intervals decrypts.
+func TestDecryptPublicOutsideInterval(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	m := randModel(t, r, []int{8, 4, 2}, []Activation{ActSigmoid, ActNone})
+	for o := range m.Layers[0].Weights {
+		for i := range m.Layers[0].Weights[o] {
+			m.Layers[0].Weights[o][i] *= 12
+		}
+	}
+	cal := randSamples(r, 64, 8)
+	plan, err := Compile(m, CompileOptions{Parameters: floodParams(t, 8), Calibration: cal})
+	require.NoError(t, err)
+	est := plan.estimate(1)
+	require.Greater(t, est[0].InputBound, 2*plan.model.Layers[0].Interval, "the test wants inputs in range that leave the interval")
+	lo, hi := plan.InputRange()
+	corner := make([]float64, 8)
+	for i := range corner {
+		corner[i] = lo[i]
+		if m.Layers[0].Weights[0][i] > 0 {
+			corner[i] = hi[i]
+		}
+	}
+	c, err := NewClient(plan.Parameters())
+	require.NoError(t, err)
+	keys, err := c.GenEvaluationKeys(plan)
+	require.NoError(t, err)
+	s, err := NewServer(plan, keys)
+	require.NoError(t, err)
+	opts := PublicDecryption{Rand: rand.NewChaCha8([32]byte{11})}
+	for k, x := range [][]float64{cal[0], corner} {
+		cts, err := c.Encrypt(plan, [][]float64{x})
+		require.NoError(t, err)
+		res, err := s.Evaluate(cts[0])
+		require.NoError(t, err)
+		got, err := c.Decrypt(res)
+		require.NoError(t, err)
+		approx, err := plan.predictApprox(x)
+		require.NoError(t, err)
+		noise, out := 0.0, 0.0
+		for j := range approx {
+			noise = math.Max(noise, math.Abs(got[0][j]-approx[j]))
+			out = math.Max(out, math.Abs(got[0][j]))
+		}
+		t.Logf("input %d: |output| %.3g (bound %.3g), noise %.3g (estimated std %.3g)", k, out, est[1].OutputBound, noise, est[1].NoiseStd)
+		_, err = c.DecryptPublic(plan, res, opts)
+		if k == 0 {
+			require.NoError(t, err)
+			continue
+		}
+		require.Greater(t, out, est[1].OutputBound)
+		require.ErrorIs(t, err, ErrRange)
+		require.NotContains(t, err.Error(), fmt.Sprintf("%.3g", got[0][1]))
 	}
 }
