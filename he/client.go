@@ -245,7 +245,13 @@ func (c *Client) Decrypt(ct *Ciphertext) ([][]float64, error) {
 // its noise estimate. Two calls on the same ciphertext return different
 // values. Decryption is refused with [ErrPrecision] when the flooding
 // would leave fewer than [PublicDecryption.MinPrecision] bits; the
-// result reports the bits left and the error bounds.
+// result reports the bits left and the error bounds. A decryption with
+// a value beyond the plan's output bound (an activation input left its
+// interval, so the noise estimate does not hold) is refused with
+// [ErrRange]. The guarantee holds
+// for ciphertexts the plan's honest evaluation produced: one crafted by
+// a malicious server gives the secret key away to whoever sees the
+// released values (see "Threat model").
 func (c *Client) DecryptPublic(plan *Plan, ct *Ciphertext, opts PublicDecryption) (*Decrypted, error) {
 	if err := c.checkPlan(plan); err != nil {
 		return nil, err
@@ -266,7 +272,7 @@ func (c *Client) DecryptPublic(plan *Plan, ct *Ciphertext, opts PublicDecryption
 			return nil, fmt.Errorf("he: cannot decode ciphertext %d: %w", i, err)
 		}
 	}
-	return fs.result(ct.unpack(vals)), nil
+	return fs.result(ct.unpack(vals))
 }
 
 func (c *Client) decrypt(ct *Ciphertext) ([][]float64, error) {

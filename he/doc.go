@@ -140,7 +140,13 @@
 // sample uses would hold the model's output on an all-zero input: the
 // server subtracts that output (computed in the clear) there and adds
 // fresh uniform values on ±2^(LogOutputBound−2) from crypto/rand, so the
-// client reads only its samples' outputs (TestBatchUnusedSlotsMasked). In
+// client reads only its samples' outputs (TestBatchUnusedSlotsMasked).
+// This holds for a client that encrypts zeros there, as [Client.Encrypt]
+// does; the sample count is the client's claim, and a client that fills
+// the unused slots with a chosen input x reads f(x) − f(0) plus a uniform
+// mask in each, whose midpoint over the n slots gives f(x) − f(0) within
+// about 2^(LogOutputBound−2)/n (TestBatchMaskMaliciousClient): the
+// masking does not limit the number of predictions a client obtains. In
 // latency mode the other slots of an output hold replicas of the outputs
 // (with the period of the last layer) or zeros, up to the noise
 // (TestLatencyOtherSlots, for models whose last layer has no activation;
@@ -352,8 +358,10 @@
 // A malicious server can return wrong results; nothing here detects that.
 //
 // What the client learns about the model: the outputs of the samples it
-// sends (in batch mode the other slots are masked) and, today, the plan,
-// which holds the weights in the clear ([Client.Encrypt] and
+// sends (in batch mode the other slots are masked, which hides the
+// output on zero from an honest client but not the outputs of inputs a
+// client hides in those slots; see "Packing and layouts") and, today,
+// the plan, which holds the weights in the clear ([Client.Encrypt] and
 // [Client.DecryptPublic] take it). Circuit privacy is not provided: a
 // deployment that hides the model from the client must not give it the
 // plan, and even then the output ciphertexts are not sanitized (their
@@ -384,7 +392,35 @@
 // whose rounding multiplies s²); PN13 and PN14 keep none (at most 0.8
 // bits): [Client.DecryptPublic] then refuses with [ErrPrecision] unless
 // [PublicDecryption.MinPrecision] is lowered. The estimate assumes inputs
-// in the plan's input range; a model with a square activation needs one.
+// in the plan's input range (a model with a square activation needs one)
+// and activation inputs inside their polynomials' intervals, which
+// interval arithmetic over the range does not guarantee ([Plan.Explain]
+// reports each layer's InputBound against its Interval). Outside an
+// interval the polynomial's slope amplifies the noise past the estimate
+// (47 times in TestDecryptPublicOutsideInterval) and the output leaves
+// its bound: a decryption with a value beyond the output bound plus the
+// error bound is refused with [ErrRange]. An activation input just past
+// its interval can amplify the noise without moving the output past
+// that bound; the check does not catch it, and plans whose InputBound
+// exceeds their Interval give no flooding guarantee for such inputs.
+// The flooding's standard deviation is capped at 2^40 (larger ones,
+// from a large s or τ, are refused with [ErrPrecision]): past it the
+// float64 samples grow coarse, and past 2^52 they are multiples of powers
+// of two that would give the low bits of the noise away
+// (TestFloodPolyLowBits).
+//
+// Flooding protects decryptions of ciphertexts that the plan's honest
+// evaluation produced (the passive IND-CPA-D model): B bounds their noise,
+// not that of any ciphertext. [Client.DecryptPublic] checks only a
+// ciphertext's dimension and level, so a server that returns a crafted
+// ciphertext of the output's shape, such as (0, a) and (0, a·X^(N/2))
+// with a far above the flooding, obtains a·s + z and recovers the
+// secret key from a single released decryption
+// (TestDecryptPublicMaliciousServer). Releasing decryptions to a party
+// that could have crafted the ciphertexts is safe only if that party is
+// trusted to have evaluated the plan honestly; a client facing a
+// possibly malicious server must not show it decrypted results, and
+// should rotate its key if it did.
 //
 // Randomness for keys and encryption comes from crypto/rand (lattigo's
 // default PRNG reads it directly). Tests make keys and ciphertexts

@@ -35,12 +35,23 @@ import (
 // 2^-s.
 //
 // The flooding noise is a rounded continuous Gaussian sampled with the
-// Box-Muller transform from 53-bit uniforms read from crypto/rand (or
-// [PublicDecryption.Rand]): rounding is post-processing, so the Rényi
+// Box-Muller transform from uniforms read from crypto/rand (or
+// [PublicDecryption.Rand]; 64 bits for the radius, 53 for the angle):
+// rounding is post-processing, so the Rényi
 // divergence bound of the continuous Gaussian carries over (data
 // processing inequality, and round(x + e) = round(x) + e for integer e);
-// the transform truncates at 8.57σ, a tail of probability below 2^-56 per
-// coefficient.
+// the radius uniform has 64 bits, so the transform truncates each pair
+// of coefficients to the disc of radius √(128·ln 2)·σ ≈ 9.42σ, whose
+// outside has probability 2^-64: the truncation moves the N coefficients
+// by a statistical distance of at most N·2^-65 (2^-49 at N = 2^16). The
+// argument above is for exact arithmetic: the float64 samples move by
+// up to about σ·2^-51, which changes the probability of each integer by
+// a relative amount of that order (2^-11 at σ = 2^40), and neither the
+// Rényi argument nor the statistical distance above covers that. σ is
+// capped at 2^40 ([ErrPrecision] past it), where the samples are still
+// spaced below 2^-7 (see maxFloodSigma). The flooding
+// sizes honest ciphertexts only: B is not a bound for a ciphertext a
+// malicious server crafted.
 
 // DefaultStatisticalSecurity is the statistical security s, in bits, of
 // the noise flooding when [PublicDecryption.StatisticalSecurity] is zero
@@ -51,6 +62,13 @@ const DefaultStatisticalSecurity = 30
 // [Client.DecryptPublic] and [ThresholdDecrypt] refuse to decrypt when
 // [PublicDecryption.MinPrecision] is zero.
 const DefaultMinPrecision = 8
+
+// maxFloodSigma caps the flooding's standard deviation. The samples are
+// float64 values up to 9.42σ: past about 2^40 their spacing (9.42σ·2^-52,
+// and 2π·9.42σ·2^-53 from the 53-bit angle) nears 2^-9, and past 2^52 the
+// rounded samples are multiples of powers of two, so that the flooded
+// coefficient z + e would give the low bits of the noise e away.
+const maxFloodSigma = 0x1p40
 
 // floodSafety multiplies the estimated noise bound.
 const floodSafety = 2
@@ -105,7 +123,11 @@ type Decrypted struct {
 // floodSetup is a flooding resolved against a plan and a ciphertext.
 type floodSetup struct {
 	sigma, bound, floodErr, errBound, precision, decPrecision float64
-	rand                                                      io.Reader
+	// outBound bounds the magnitude of the values (output units) for
+	// inputs in the plan's range whose activation inputs stay in their
+	// intervals, the premise of the noise estimate.
+	outBound float64
+	rand     io.Reader
 }
 
 // resolve checks the options and computes the flooding of a ciphertext
@@ -182,11 +204,11 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	nm := newNoiseModel(p.params, parties)
 	noiseStd := e.NoiseStd / outScale
 	n := nm.n
-	tail := math.Sqrt2 * math.Erfcinv(math.Exp2(-float64(s))/n)
+	tail := gaussTail(math.Exp2(-float64(s)) / n)
 	bound := floodSafety * tail * nm.coeffStd(noiseStd)
 	sigma := math.Sqrt(12*float64(tau)) * math.Exp2(float64(s)/2) * bound
 	floodSlot := nm.slotStd(sigma*sigma*float64(parties)) * outScale
-	fs := floodSetup{sigma: sigma, bound: bound, rand: rnd}
+	fs := floodSetup{sigma: sigma, bound: bound, outBound: e.OutputBound, rand: rnd}
 	fs.floodErr = errorTail * floodSlot
 	noiseBound := errorTail * math.Hypot(floodSlot, e.WorstNoiseStd)
 	fs.errBound = noiseBound + e.ApproxError
@@ -200,8 +222,12 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	for _, q := range p.params.p.Q()[:e.LevelOut+1] {
 		logQ += math.Log2(float64(q))
 	}
-	top := e.OutputBound/outScale*nm.delta + 8.6*sigma*math.Sqrt(float64(parties))
-	if math.Log2(top) >= logQ-1 || sigma > 0x1p58 {
+	top := e.OutputBound/outScale*nm.delta + 9.5*sigma*math.Sqrt(float64(parties))
+	if sigma > maxFloodSigma {
+		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) exceeds the sampler's granularity limit 2^%.0f: %w",
+			math.Log2(sigma), s, tau, math.Log2(maxFloodSigma), ErrPrecision)
+	}
+	if math.Log2(top) >= logQ-1 {
 		return fs, fmt.Errorf("he: flooding noise of 2^%.1f (s = %d, τ = %d) overflows the %.0f-bit modulus at level %d: %w",
 			math.Log2(sigma), s, tau, logQ, e.LevelOut, ErrPrecision)
 	}
@@ -212,10 +238,45 @@ func (p *Plan) floodingOf(e LayerEstimate, outScale float64, parties, s, tau int
 	return fs, nil
 }
 
-// result packages the decrypted values with the flooding figures.
-func (fs floodSetup) result(vals [][]float64) *Decrypted {
+// gaussTail returns t with P(|X| > t) = p for a standard Gaussian X,
+// 0 < p < 1. math.Erfcinv(p) is Erfinv(1−p), which is +Inf once 1−p
+// rounds to 1 (p below 2^-53, reached by s ≥ 40 at N = 2^15); this
+// bisects Erfc, which keeps its relative precision down to 1e-300.
+func gaussTail(p float64) float64 {
+	lo, hi := 0.0, 40.0
+	for range 200 {
+		mid := (lo + hi) / 2
+		if math.Erfc(mid/math.Sqrt2) > p {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	return hi
+}
+
+// result packages the decrypted values with the flooding figures. A
+// value beyond the output bound (plus the error bound) shows that the
+// premise of the noise estimate failed: an activation input left the
+// interval of its polynomial, where the polynomial's slope, and with it
+// the noise, is not bounded by the estimate, so the flooding may be too
+// small. Such a decryption is refused with [ErrRange] (the values are
+// dropped; the error names no value).
+func (fs floodSetup) result(vals [][]float64) (*Decrypted, error) {
+	limit := fs.outBound + fs.errBound
+	for i, v := range vals {
+		for j, x := range v {
+			if !(math.Abs(x) <= limit) {
+				for k := range vals {
+					clear(vals[k])
+				}
+				return nil, fmt.Errorf("he: output %d of sample %d is beyond the bound %.3g the flooding was sized for (an activation input left its interval; the plan's input range or intervals are too narrow for this input): %w",
+					j, i, limit, ErrRange)
+			}
+		}
+	}
 	return &Decrypted{Values: vals, NoiseBound: fs.bound, Sigma: fs.sigma, FloodError: fs.floodErr, ErrorBound: fs.errBound,
-		Precision: fs.precision, DecryptionPrecision: fs.decPrecision}
+		Precision: fs.precision, DecryptionPrecision: fs.decPrecision}, nil
 }
 
 // floodPoly returns a polynomial at the given level of ringQ, in the NTT
@@ -241,8 +302,9 @@ func floodPoly(ringQ *ring.Ring, level int, sigma float64, rnd io.Reader) (ring.
 		}
 	}
 	for k := 0; k < n; k += 2 {
-		u1 := (float64(binary.LittleEndian.Uint64(buf[8*k:])>>11) + 1) * 0x1p-53 // (0, 1]
-		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53     // [0, 1)
+		// (0, 1], down to 2^-64: the radius reaches √(128·ln 2)·σ.
+		u1 := (float64(binary.LittleEndian.Uint64(buf[8*k:])) + 1) * 0x1p-64
+		u2 := float64(binary.LittleEndian.Uint64(buf[8*k+8:])>>11) * 0x1p-53 // [0, 1)
 		rad := sigma * math.Sqrt(-2*math.Log(u1))
 		sin, cos := math.Sincos(2 * math.Pi * u2)
 		set(k, rad*cos)

@@ -218,7 +218,7 @@ func ThresholdDecrypt(plan *Plan, ct *Ciphertext, parties []*Party, opts PublicD
 			return nil, fmt.Errorf("he: cannot decode part %d: %w", i, err)
 		}
 	}
-	return fs.result(ct.unpack(vals)), nil
+	return fs.result(ct.unpack(vals))
 }
 
 // decryptionShare returns c1·s_i + z (NTT domain) with z flooding noise

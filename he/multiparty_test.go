@@ -1,6 +1,8 @@
 package he
 
 import (
+	"errors"
+	"math"
 	"math/rand/v2"
 	"testing"
 )
@@ -47,6 +49,12 @@ func TestMultiparty(t *testing.T) {
 			out := dec.Values
 			got = append(got, out...)
 			badDec, err := ThresholdDecrypt(plan, res, parties[:2], PublicDecryption{MinPrecision: -1})
+			if errors.Is(err, ErrRange) {
+				// The two shares decrypt to values beyond any output
+				// bound: noise, refused.
+				partial = math.Inf(1)
+				continue
+			}
 			if err != nil {
 				t.Fatal(err)
 			}

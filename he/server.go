@@ -373,7 +373,10 @@ func (s *Server) Evaluate(in *Ciphertext) (*Ciphertext, error) {
 // zero, which leaves only encryption and approximation noise there, and
 // adds values uniform on ±2^(LogOutputBound−2) drawn from crypto/rand.
 // What is left of the model's output in those slots is hidden up to a
-// statistical distance of about noise/2^(LogOutputBound−1) per slot.
+// statistical distance of about noise/2^(LogOutputBound−1) per slot. It
+// assumes the client encrypted zeros there: a client that encrypts an
+// input x in every unused slot reads f(x) − f(0) from the midpoint of
+// the masked values, within about 2^(LogOutputBound−2)/(unused slots).
 func (s *Server) maskUnused(w *worker, cts []*rlwe.Ciphertext, samples int) error {
 	params := s.plan.params
 	slots := params.Slots()
