@@ -38,6 +38,15 @@ type ServerConfig struct {
 	// evicts the least recently used. Memory is bounded by MaxSessions
 	// times the plan's key size. Defaults to 16.
 	MaxSessions int
+	// MaxSessionsPerPeer bounds the sessions one client certificate holds;
+	// opening one more evicts that peer's own least recently used session,
+	// so that one client cannot evict the others'. Defaults to
+	// max(1, MaxSessions/4).
+	MaxSessionsPerPeer int
+	// MaxUploads bounds the key uploads in progress at once (each holds up
+	// to one plan's keys while it decodes); one more is refused with
+	// ResourceExhausted. Defaults to max(1, MaxSessions/4).
+	MaxUploads int
 	// MaxChunkBytes bounds one key chunk. Defaults to [DefaultChunkBytes].
 	MaxChunkBytes int
 	// OpenTimeout bounds a key upload, so that a client that stops
@@ -70,11 +79,12 @@ const messageSlack = 4 << 10
 // evaluation keys, which are public under the RLWE assumption.
 type Server struct {
 	hepb.UnimplementedInferenceServer
-	cfg    ServerConfig
-	plan   *he.Plan
-	digest []byte
-	log    *slog.Logger
-	slots  chan struct{}
+	cfg     ServerConfig
+	plan    *he.Plan
+	digest  []byte
+	log     *slog.Logger
+	slots   chan struct{}
+	uploads chan struct{}
 
 	mu       sync.Mutex
 	lru      *list.List // of *session, most recent first
@@ -100,6 +110,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 16
 	}
+	if cfg.MaxSessionsPerPeer <= 0 {
+		cfg.MaxSessionsPerPeer = max(1, cfg.MaxSessions/4)
+	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = max(1, cfg.MaxSessions/4)
+	}
 	if cfg.MaxChunkBytes <= 0 {
 		cfg.MaxChunkBytes = DefaultChunkBytes
 	}
@@ -124,6 +140,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		digest:   PlanDigest(cfg.Plan),
 		log:      cfg.Logger,
 		slots:    make(chan struct{}, cfg.MaxConcurrent),
+		uploads:  make(chan struct{}, cfg.MaxUploads),
 		lru:      list.New(),
 		sessions: map[[32]byte]*list.Element{},
 	}, nil
@@ -194,6 +211,13 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.OpenTimeout)
 	defer cancel()
 	fp := peerFingerprint(stream.Context())
+	select {
+	case s.uploads <- struct{}{}:
+	default:
+		err := status.Errorf(codes.ResourceExhausted, "heservice: %d key uploads in progress, retry later", s.cfg.MaxUploads)
+		s.log.Warn("he session refused", "peer", fpTag(fp), "code", codes.ResourceExhausted.String(), "err", err)
+		return err
+	}
 	type result struct {
 		srv   *he.Server
 		bytes int64
@@ -201,6 +225,9 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	}
 	done := make(chan result, 1)
 	go func() {
+		// The upload slot is freed when the decoding ends, not when the
+		// call does, so that the keys in memory stay bounded.
+		defer func() { <-s.uploads }()
 		srv, n, err := s.readKeys(stream)
 		done <- result{srv, n, err}
 	}()
@@ -375,22 +402,38 @@ func (s *Server) Sessions() int {
 	return s.lru.Len()
 }
 
-// add caches a new session, sweeping expired ones and evicting the least
-// recently used beyond MaxSessions.
+// add caches a new session, sweeping expired ones; a peer at its
+// MaxSessionsPerPeer loses its own least recently used session, and
+// beyond MaxSessions the least recently used session goes.
 func (s *Server) add(id []byte, fp [32]byte, srv *he.Server) *session {
 	key := sha256.Sum256(id)
 	now := s.cfg.now()
 	sess := &session{key: key, tag: hex.EncodeToString(key[:4]), peer: fp, server: srv, lastUsed: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	own := 0
+	for e := s.lru.Front(); e != nil; e = e.Next() {
+		if e.Value.(*session).peer == fp {
+			own++
+		}
+	}
 	for e := s.lru.Back(); e != nil; {
 		prev := e.Prev()
 		old := e.Value.(*session)
-		if now.Sub(old.lastUsed) > s.cfg.SessionTTL || s.lru.Len() >= s.cfg.MaxSessions {
-			s.lru.Remove(e)
-			delete(s.sessions, old.key)
-			s.log.Info("he session evicted", "session", old.tag, "idle", now.Sub(old.lastUsed))
+		switch {
+		case now.Sub(old.lastUsed) > s.cfg.SessionTTL:
+		case old.peer == fp && own >= s.cfg.MaxSessionsPerPeer:
+		case own < s.cfg.MaxSessionsPerPeer && s.lru.Len() >= s.cfg.MaxSessions:
+		default:
+			e = prev
+			continue
 		}
+		if old.peer == fp {
+			own--
+		}
+		s.lru.Remove(e)
+		delete(s.sessions, old.key)
+		s.log.Info("he session evicted", "session", old.tag, "idle", now.Sub(old.lastUsed))
 		e = prev
 	}
 	s.sessions[key] = s.lru.PushFront(sess)
