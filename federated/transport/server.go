@@ -113,6 +113,9 @@ type Server struct {
 	opened  chan struct{} // closed and replaced when a round opens
 	present map[int]bool  // clients seen since the last round opened
 	arrive  chan struct{} // closed and replaced when present grows
+	// uploading holds the clients with an upload in progress (waiting for
+	// a slot or sending): one each, so that no client holds all slots.
+	uploading map[int]bool
 }
 
 // roundState is one round's state, guarded by Server.mu.
@@ -167,7 +170,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
-		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}),
+		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[int]bool),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -627,7 +630,10 @@ func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32
 // Upload receives a masked input in chunks. The header is checked (frame,
 // announced size) and an upload slot taken before the client is told to
 // send data, and the identity in the first chunk is checked before it is
-// buffered: at most MaxConcurrentUploads masked inputs are in memory.
+// buffered: at most MaxConcurrentUploads masked inputs are in memory. A
+// client has at most one upload in progress (a second is refused with
+// ErrBusy, which its retry loop waits out), so that one client cannot
+// take every slot.
 func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 	ctx := stream.Context()
 	id, err := s.checkPeer(ctx)
@@ -663,6 +669,16 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	var lo, hi uint64
 	if err == nil {
 		lo, hi = rs.sr.uploadBounds()
+		if prev == nil && s.uploading[id] {
+			err = errorf(ErrBusy, "client %d has an upload in progress in round %d", id, f.GetRound())
+		} else if prev == nil {
+			s.uploading[id] = true
+			defer func() {
+				s.mu.Lock()
+				delete(s.uploading, id)
+				s.mu.Unlock()
+			}()
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {
