@@ -40,8 +40,9 @@
 // default): opening one more evicts its own oldest, so a single client
 // cannot evict the others' (clients that collude, each with its own
 // certificate, still can). At most [ServerConfig.MaxUploads] key uploads
-// are decoded at once (a quarter of MaxSessions); one more is refused with
-// ResourceExhausted. A key upload must finish within
+// are decoded at once (a quarter of MaxSessions), and one per client
+// certificate; one more is refused with ResourceExhausted. (Without client
+// certificates only the global bound applies.) A key upload must finish within
 // [ServerConfig.OpenTimeout] (2 minutes). Evaluations run at most [ServerConfig.MaxConcurrent] at once
 // (GOMAXPROCS by default); a call waits for a slot until its deadline (or
 // [ServerConfig.EvaluateTimeout] when it carries none). An evaluation that

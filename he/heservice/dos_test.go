@@ -65,3 +65,32 @@ func TestKeyUploadsBounded(t *testing.T) {
 	_, err = c.OpenSession(ctxT(t), e.keys)
 	require.NoError(t, err)
 }
+
+// TestOneKeyUploadPerClient: a client that stalls one key upload cannot
+// start a second, so it holds one slot however many it tries; another
+// client still opens its session.
+func TestOneKeyUploadPerClient(t *testing.T) {
+	e := newEnv(t, he.Latency, ServerConfig{MaxUploads: 2, MaxChunkBytes: 64 << 10})
+	keys := encodeKeys(t, e.keys)
+	ctx, cancel := context.WithCancel(ctxT(t))
+	defer cancel()
+	attacker := e.raw(t, 1)
+	codesGot := map[codes.Code]int{}
+	for range 3 {
+		st, err := attacker.OpenSession(ctx)
+		require.NoError(t, err)
+		require.NoError(t, st.Send(&hepb.KeyChunk{PlanDigest: PlanDigest(e.plan), Data: keys[:1000]}))
+		if len(e.srv.uploads) == 0 {
+			require.Eventually(t, func() bool { return len(e.srv.uploads) == 1 }, 10*time.Second, 10*time.Millisecond)
+			codesGot[codes.OK]++
+			continue
+		}
+		_, err = st.CloseAndRecv()
+		codesGot[status.Code(err)]++
+		require.Contains(t, err.Error(), "already has a key upload in progress")
+	}
+	require.Equal(t, map[codes.Code]int{codes.OK: 1, codes.ResourceExhausted: 2}, codesGot)
+	require.Len(t, e.srv.uploads, 1)
+	_, err := e.dial(t, 0).OpenSession(ctxT(t), e.keys)
+	require.NoError(t, err, "the other client's upload finds a free slot")
+}

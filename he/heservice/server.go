@@ -44,7 +44,8 @@ type ServerConfig struct {
 	// max(1, MaxSessions/4).
 	MaxSessionsPerPeer int
 	// MaxUploads bounds the key uploads in progress at once (each holds up
-	// to one plan's keys while it decodes); one more is refused with
+	// to one plan's keys while it decodes), and a client certificate has
+	// at most one in progress; one more is refused with
 	// ResourceExhausted. Defaults to max(1, MaxSessions/4).
 	MaxUploads int
 	// MaxChunkBytes bounds one key chunk. Defaults to [DefaultChunkBytes].
@@ -89,6 +90,9 @@ type Server struct {
 	mu       sync.Mutex
 	lru      *list.List // of *session, most recent first
 	sessions map[[32]byte]*list.Element
+	// uploading holds the certificates with a key upload in progress: one
+	// each, so that one client cannot take every upload slot.
+	uploading map[[32]byte]bool
 }
 
 type session struct {
@@ -135,14 +139,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.now = time.Now
 	}
 	return &Server{
-		cfg:      cfg,
-		plan:     cfg.Plan,
-		digest:   PlanDigest(cfg.Plan),
-		log:      cfg.Logger,
-		slots:    make(chan struct{}, cfg.MaxConcurrent),
-		uploads:  make(chan struct{}, cfg.MaxUploads),
-		lru:      list.New(),
-		sessions: map[[32]byte]*list.Element{},
+		cfg:       cfg,
+		plan:      cfg.Plan,
+		digest:    PlanDigest(cfg.Plan),
+		log:       cfg.Logger,
+		slots:     make(chan struct{}, cfg.MaxConcurrent),
+		uploads:   make(chan struct{}, cfg.MaxUploads),
+		lru:       list.New(),
+		sessions:  map[[32]byte]*list.Element{},
+		uploading: map[[32]byte]bool{},
 	}, nil
 }
 
@@ -211,10 +216,7 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.OpenTimeout)
 	defer cancel()
 	fp := peerFingerprint(stream.Context())
-	select {
-	case s.uploads <- struct{}{}:
-	default:
-		err := status.Errorf(codes.ResourceExhausted, "heservice: %d key uploads in progress, retry later", s.cfg.MaxUploads)
+	if err := s.startUpload(fp); err != nil {
 		s.log.Warn("he session refused", "peer", fpTag(fp), "code", codes.ResourceExhausted.String(), "err", err)
 		return err
 	}
@@ -227,7 +229,7 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	go func() {
 		// The upload slot is freed when the decoding ends, not when the
 		// call does, so that the keys in memory stay bounded.
-		defer func() { <-s.uploads }()
+		defer s.endUpload(fp)
 		srv, n, err := s.readKeys(stream)
 		done <- result{srv, n, err}
 	}()
@@ -249,6 +251,32 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	sess := s.add(id, fp, res.srv)
 	s.log.Info("he session opened", "session", sess.tag, "peer", fpTag(fp), "key_bytes", res.bytes, "duration", s.cfg.now().Sub(start))
 	return stream.SendAndClose(&hepb.Session{Id: id, TtlMs: uint64(s.cfg.SessionTTL.Milliseconds())})
+}
+
+// startUpload takes an upload slot for the peer fp: at most MaxUploads in
+// all and, with client certificates, one per certificate.
+func (s *Server) startUpload(fp [32]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fp != ([32]byte{}) && s.uploading[fp] {
+		return status.Error(codes.ResourceExhausted, "heservice: this client already has a key upload in progress")
+	}
+	select {
+	case s.uploads <- struct{}{}:
+	default:
+		return status.Errorf(codes.ResourceExhausted, "heservice: %d key uploads in progress, retry later", s.cfg.MaxUploads)
+	}
+	if fp != ([32]byte{}) {
+		s.uploading[fp] = true
+	}
+	return nil
+}
+
+func (s *Server) endUpload(fp [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.uploading, fp)
+	<-s.uploads
 }
 
 // readKeys reads the chunks, checks the plan digest, decodes the keys and
