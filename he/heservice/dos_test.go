@@ -1,7 +1,9 @@
 package heservice
 
 import (
+	"bytes"
 	"context"
+	"log/slog"
 	"testing"
 	"time"
 
@@ -94,3 +96,31 @@ func TestOneKeyUploadPerClient(t *testing.T) {
 	_, err := e.dial(t, 0).OpenSession(ctxT(t), e.keys)
 	require.NoError(t, err, "the other client's upload finds a free slot")
 }
+
+// TestSessionCapsWithoutCertificates: clients without certificates are
+// not one peer: they share MaxSessions, not MaxSessionsPerPeer.
+func TestSessionCapsWithoutCertificates(t *testing.T) {
+	_, plan := testPlan(t, he.Latency, 1)
+	srv, err := NewServer(ServerConfig{Plan: plan, MaxSessions: 4, MaxSessionsPerPeer: 1, Logger: discard()})
+	require.NoError(t, err)
+	for i := range 6 {
+		srv.add([]byte{byte(i), 15: 0}, [32]byte{}, nil)
+	}
+	require.Equal(t, 4, srv.Sessions())
+	a, b := [32]byte{1}, [32]byte{2}
+	srv.add(bytes.Repeat([]byte{1}, 16), a, nil)
+	srv.add(bytes.Repeat([]byte{2}, 16), a, nil)
+	srv.add(bytes.Repeat([]byte{3}, 16), b, nil)
+	require.Equal(t, 4, srv.Sessions())
+	_, err = srv.lookup(bytes.Repeat([]byte{1}, 16), a)
+	require.Equal(t, codes.NotFound, status.Code(err), "a's first session went when a opened its second")
+	for _, k := range []struct {
+		id byte
+		fp [32]byte
+	}{{2, a}, {3, b}} {
+		_, err = srv.lookup(bytes.Repeat([]byte{k.id}, 16), k.fp)
+		require.NoError(t, err)
+	}
+}
+
+func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -40,8 +40,9 @@ type ServerConfig struct {
 	MaxSessions int
 	// MaxSessionsPerPeer bounds the sessions one client certificate holds;
 	// opening one more evicts that peer's own least recently used session,
-	// so that one client cannot evict the others'. Defaults to
-	// max(1, MaxSessions/4).
+	// so that one client cannot evict the others'. Clients without a
+	// certificate are not told apart and only MaxSessions applies. Defaults
+	// to max(1, MaxSessions/4).
 	MaxSessionsPerPeer int
 	// MaxUploads bounds the key uploads in progress at once (each holds up
 	// to one plan's keys while it decodes), and a client certificate has
@@ -439,8 +440,10 @@ func (s *Server) add(id []byte, fp [32]byte, srv *he.Server) *session {
 	sess := &session{key: key, tag: hex.EncodeToString(key[:4]), peer: fp, server: srv, lastUsed: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Without a client certificate (fp zero) there is no peer to cap.
+	capped := fp != ([32]byte{})
 	own := 0
-	for e := s.lru.Front(); e != nil; e = e.Next() {
+	for e := s.lru.Front(); capped && e != nil; e = e.Next() {
 		if e.Value.(*session).peer == fp {
 			own++
 		}
@@ -450,13 +453,13 @@ func (s *Server) add(id []byte, fp [32]byte, srv *he.Server) *session {
 		old := e.Value.(*session)
 		switch {
 		case now.Sub(old.lastUsed) > s.cfg.SessionTTL:
-		case old.peer == fp && own >= s.cfg.MaxSessionsPerPeer:
+		case capped && old.peer == fp && own >= s.cfg.MaxSessionsPerPeer:
 		case own < s.cfg.MaxSessionsPerPeer && s.lru.Len() >= s.cfg.MaxSessions:
 		default:
 			e = prev
 			continue
 		}
-		if old.peer == fp {
+		if capped && old.peer == fp {
 			own--
 		}
 		s.lru.Remove(e)
