@@ -99,3 +99,53 @@ func TestOneClientCannotHoldAllUploadSlots(t *testing.T) {
 }
 
 var errStall = status.Error(codes.Aborted, "test: client 0 stalls its uploads and leaves")
+
+// TestStalledUploadFreedAtStageEnd: a client that takes the only upload
+// slot and then sends nothing loses the slot when the stage closes (round
+// 1 aborts: no one else could upload), so round 2's uploads go through.
+func TestStalledUploadFreedAtStageEnd(t *testing.T) {
+	const n, dim = 4, 40
+	cfg := baseConfig(n, dim, 2)
+	cfg.MaxConcurrentUploads = 1
+	cfg.StageTimeout = 2 * time.Second
+	h := newHarness(t, cfg, Limits{})
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	attacked := make(chan struct{})
+	wait := h.runClients(ctx, ids(n), func(id int, c *ClientConfig) {
+		c.BeforeStage = func(round uint64, st Stage) error {
+			if st != transportpb.Stage_STAGE_MASKED_INPUT || round != 1 {
+				return nil
+			}
+			if id != 0 {
+				select {
+				case <-attacked:
+				case <-ctx.Done():
+				}
+				return nil
+			}
+			own := h.raw(0)
+			hello, err := own.Hello(ctx, &transportpb.HelloRequest{})
+			require.NoError(t, err)
+			fr := &transportpb.Frame{Session: hello.Session, Round: round, Stage: st}
+			up, err := own.Upload(ctx)
+			require.NoError(t, err)
+			require.NoError(t, up.Send(&transportpb.UploadChunk{Kind: &transportpb.UploadChunk_Header{Header: &transportpb.UploadHeader{Frame: fr, TotalSize: uint64(38 + 7 + (dim+1)*4)}}}))
+			_, err = up.Recv() // ready: the slot is taken
+			require.NoError(t, err)
+			close(attacked)
+			_, err = up.Recv() // the server ends the stalled upload with the stage
+			assert.Equal(t, codes.FailedPrecondition, status.Code(err), "%v", err)
+			return errStall
+		}
+	})
+	require.NoError(t, h.wait())
+	errs := wait()
+	reps := h.roundReports()
+	require.Len(t, reps, 2)
+	require.NotNil(t, reps[1].Result, "round 2: %v (errors %v)", reps[1].Err, errs)
+	require.Error(t, reps[0].Err, "round 1: no upload got a slot")
+	assert.Equal(t, []int{0, 1, 2, 3}, reps[1].Result.Survivors)
+	assert.Equal(t, plainSum(ids(n), 2, dim+1), reps[1].Result.Sum)
+}
