@@ -229,9 +229,11 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	done := make(chan result, 1)
 	go func() {
 		// The upload slot is freed when the decoding ends, not when the
-		// call does, so that the keys in memory stay bounded.
-		defer s.endUpload(fp)
+		// call does, so that the keys in memory stay bounded; and before
+		// the result is sent, so that a client told of the end may start
+		// its next upload at once.
 		srv, n, err := s.readKeys(stream)
+		s.endUpload(fp)
 		done <- result{srv, n, err}
 	}()
 	var res result
