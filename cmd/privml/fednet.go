@@ -201,6 +201,11 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		if prev != nil {
 			ck = prev
 		}
+		if ck.Epoch == math.MaxUint32 {
+			// A wrap would make the secagg Sequences of earlier starts
+			// come round again.
+			return cfg, nil, fmt.Errorf("%s: %w: the start count is at its maximum", path, transport.ErrCheckpoint)
+		}
 		ck.Epoch++
 		// Record the start before any round, so that a crash in the
 		// next round still advances the epoch (and the Sequence).

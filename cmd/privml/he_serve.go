@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/privml/privml/federated/transport"
 	"github.com/privml/privml/he"
 	"github.com/privml/privml/he/heservice"
 	"github.com/privml/privml/internal/mtls"
@@ -83,6 +84,7 @@ func heServeContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	ttl := f.fs.Duration("session-ttl", 10*time.Minute, "idle time after which a session's keys are dropped")
 	maxSessions := f.fs.Int("max-sessions", 16, "sessions cached at once (least recently used evicted)")
 	maxConc := f.fs.Int("max-concurrent", 0, "evaluations at once (0: GOMAXPROCS)")
+	maxConns := f.fs.Int("max-connections", 256, "connections open at once, TLS handshakes included; more wait in the listen backlog")
 	evalTimeout := f.fs.Duration("evaluate-timeout", time.Minute, "deadline of an evaluation whose call carries none")
 	asJSON := f.fs.Bool("json", false, "log JSON lines on stderr instead of text")
 	logLevel := f.fs.String("log-level", "info", "log level: debug, info, warn or error")
@@ -92,6 +94,9 @@ func heServeContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	log, err := heLogger(stderr, *asJSON, *logLevel)
 	if err != nil {
 		return cliFail(stderr, name, err)
+	}
+	if *maxConns < 1 {
+		return cliFail(stderr, name, usageErr("--max-connections %d, want at least 1", *maxConns))
 	}
 	plan, err := readPlanPath(*f.plan)
 	if err != nil {
@@ -106,10 +111,12 @@ func heServeContext(ctx context.Context, args []string, stdout, stderr io.Writer
 	if err != nil {
 		return cliFail(stderr, name, err)
 	}
-	lis, err := net.Listen("tcp", *listen)
+	ln, err := net.Listen("tcp", *listen)
 	if err != nil {
 		return cliFail(stderr, name, fmt.Errorf("--listen %s: %w", *listen, err))
 	}
+	// Silent connections hold a slot for at most the handshake timeout.
+	lis := transport.LimitListener(ln, *maxConns)
 	g := heservice.NewGRPCServer(srv, tlsConf)
 	log.Info("he serve listening", "addr", lis.Addr().String(), "plan", plan.String(), "mtls", *mutual,
 		"max_message_bytes", srv.MaxMessageBytes(), "session_ttl", *ttl, "max_sessions", *maxSessions)

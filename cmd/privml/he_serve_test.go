@@ -5,6 +5,7 @@ import (
 	"context"
 	"io"
 	"math/rand/v2"
+	"net"
 	"path/filepath"
 	"strconv"
 	"strings"
@@ -97,4 +98,36 @@ func TestHEServeInfer(t *testing.T) {
 	assert.Equal(t, 1, code)
 	assert.NotEmpty(t, errs)
 	t.Log(errs)
+}
+
+// TestHEServeSilentConnections: with --max-connections 1, a peer that
+// connects and says nothing holds the only slot until the 10-second
+// handshake timeout closes it; a client meanwhile waits in the backlog
+// and is served after.
+func TestHEServeSilentConnections(t *testing.T) {
+	if testing.Short() {
+		t.Skip("waits for the 10-second handshake timeout")
+	}
+	dir, plan, keys := heKeysFixture(t)
+	pki := filepath.Join(dir, "pki")
+	require.NoError(t, mtls.WriteDevPKI(pki, mtls.DevPKI{Clients: 1}))
+	addr := startHEServe(t, "--plan", plan, "--tls", pki, "--max-connections", "1")
+	silent, err := net.Dial("tcp", addr)
+	require.NoError(t, err)
+	defer silent.Close()
+	time.Sleep(100 * time.Millisecond) // the server accepts it first
+
+	in := filepath.Join(dir, "in.csv")
+	writeSamplesCSV(t, in, uniformRows(rand.New(rand.NewPCG(9, 10)), 1, 10))
+	start := time.Now()
+	code, _, errs := runHECLI("he", "infer", "--server", addr, "--tls", pki, "--plan", plan, "--key", keys, "--in", in)
+	require.Equal(t, 0, code, errs)
+	assert.Greater(t, time.Since(start), 8*time.Second, "the client was served while the only slot was held")
+	require.NoError(t, silent.SetReadDeadline(time.Now().Add(time.Second)))
+	_, err = silent.Read(make([]byte, 1))
+	require.ErrorIs(t, err, io.EOF, "the server closes a silent connection")
+
+	code, _, errs = runHECLI("he", "serve", "--plan", plan, "--tls", pki, "--listen", "127.0.0.1:0", "--max-connections", "0")
+	assert.Equal(t, 2, code, errs)
+	assert.Contains(t, errs, "--max-connections")
 }

@@ -101,7 +101,12 @@
 // once (reusing their buffers), and a client sends its data only after
 // the server's ready, when a slot is free: the server's live memory is
 // O(Dim), independent of the number of clients (BENCHMARKS.md has the
-// peak RSS at 20 and 100 clients).
+// peak RSS at 20 and 100 clients). A client has at most one upload in
+// progress (a second gets ResourceExhausted and is retried), and an upload
+// holds its slot no longer than its stage: one that is still waiting or
+// sending when the stage closes ends with FailedPrecondition, so a client
+// that stalls cannot keep a slot across rounds. MaxConcurrentUploads
+// colluding clients that stall can still starve one stage's uploads.
 //
 // # Logs
 //

@@ -39,6 +39,9 @@ var (
 	// ErrConflict reports a second, different message for a stage in which
 	// the client's first message was already accepted.
 	ErrConflict = errors.New("transport: a different message was already accepted")
+	// ErrBusy reports a second upload of a client while its first is in
+	// progress.
+	ErrBusy = errors.New("transport: an upload of this client is already in progress")
 	// ErrFinished reports that the federation has run its last round.
 	ErrFinished = errors.New("transport: federation finished")
 	// ErrCheckpoint reports a checkpoint file that is missing, truncated,
@@ -63,6 +66,7 @@ var toGRPCErrorMap = []struct {
 	{ErrTooLarge, codes.OutOfRange},
 	{ErrUpload, codes.InvalidArgument},
 	{ErrConflict, codes.AlreadyExists},
+	{ErrBusy, codes.ResourceExhausted},
 	{ErrConfig, codes.InvalidArgument},
 
 	{secagg.ErrMalformed, codes.InvalidArgument},

@@ -113,6 +113,9 @@ type Server struct {
 	opened  chan struct{} // closed and replaced when a round opens
 	present map[int]bool  // clients seen since the last round opened
 	arrive  chan struct{} // closed and replaced when present grows
+	// uploading holds the clients with an upload in progress (waiting for
+	// a slot or sending): one each, so that no client holds all slots.
+	uploading map[int]bool
 }
 
 // roundState is one round's state, guarded by Server.mu.
@@ -167,7 +170,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
-		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}),
+		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[int]bool),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -627,7 +630,11 @@ func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32
 // Upload receives a masked input in chunks. The header is checked (frame,
 // announced size) and an upload slot taken before the client is told to
 // send data, and the identity in the first chunk is checked before it is
-// buffered: at most MaxConcurrentUploads masked inputs are in memory.
+// buffered: at most MaxConcurrentUploads masked inputs are in memory. A
+// client has at most one upload in progress (a second is refused with
+// ErrBusy, which its retry loop waits out), so that one client cannot
+// take every slot, and an upload unfinished when its stage closes ends
+// with ErrDropped, freeing its slot.
 func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 	ctx := stream.Context()
 	id, err := s.checkPeer(ctx)
@@ -661,8 +668,20 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	s.mu.Lock()
 	rs, prev, err := s.admitLocked(id, f)
 	var lo, hi uint64
+	var stageDone chan struct{} // closed when the stage closes
 	if err == nil {
 		lo, hi = rs.sr.uploadBounds()
+		stageDone = rs.closed[f.Stage]
+		if prev == nil && s.uploading[id] {
+			err = errorf(ErrBusy, "client %d has an upload in progress in round %d", id, f.GetRound())
+		} else if prev == nil {
+			s.uploading[id] = true
+			defer func() {
+				s.mu.Lock()
+				delete(s.uploading, id)
+				s.mu.Unlock()
+			}()
+		}
 	}
 	s.mu.Unlock()
 	if err != nil {
@@ -673,10 +692,13 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		return false, 0, err
 	}
 	var buf []byte
+	slot := false
 	if prev == nil {
 		select {
 		case s.uploads <- struct{}{}:
-			defer func() { <-s.uploads }()
+			slot = true
+		case <-stageDone:
+			return false, 0, errorf(ErrDropped, "stage %v of round %d closed while client %d waited for an upload slot", f.Stage, f.Round, id)
 		case <-ctx.Done():
 			return false, 0, ctx.Err()
 		}
@@ -684,46 +706,48 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		case buf = <-s.bufs:
 		default:
 		}
+	} else {
+		stageDone = nil // a retry of an accepted upload only hashes
 	}
 	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf)
 	if err != nil {
+		if slot {
+			<-s.uploads
+		}
 		return false, 0, err
 	}
-	defer func() {
+	// The slot and buffer are freed when the receiver ends, which may be
+	// after this handler returns (the return cancels the stream).
+	received := make(chan error, 1)
+	free := func() {
 		if b := a.release(); b != nil {
 			select {
 			case s.bufs <- b:
 			default:
 			}
 		}
-	}()
+		if slot {
+			<-s.uploads
+		}
+	}
 	// Only now may the client send data: an upload waiting for a slot
 	// holds nothing but its header.
 	if err := stream.Send(&pb.UploadReply{Kind: &pb.UploadReply_Ready{Ready: &pb.UploadReady{}}}); err != nil {
+		free()
 		return false, 0, err
 	}
-	for {
-		m, err := stream.Recv()
-		if err == io.EOF {
-			break
-		}
-		if err != nil {
-			return false, 0, recvError(err, "chunk")
-		}
-		data := m.GetData()
-		if m.GetHeader() != nil {
-			return false, 0, errorf(ErrUpload, "second header at offset %d", a.got)
-		}
-		if a.got == 0 {
-			// The sender's id is in the first bytes: refuse an
-			// impersonation before buffering anything.
-			if c, ok := peekClient(data); ok && c != id {
-				return false, 0, errorf(ErrIdentity, "masked input for client %d on the channel of client %d", c, id)
-			}
-		}
-		if err := a.add(data); err != nil {
-			return false, 0, err
-		}
+	go func() { received <- receiveChunks(stream, a, id) }()
+	select {
+	case err = <-received:
+	case <-stageDone:
+		// A client that stalls its upload holds its slot no longer than
+		// the stage.
+		go func() { <-received; free() }()
+		return false, 0, errorf(ErrDropped, "stage %v of round %d closed before client %d's upload finished", f.Stage, f.Round, id)
+	}
+	defer free()
+	if err != nil {
+		return false, 0, err
 	}
 	msg, digest, err := a.finish()
 	if err != nil {
@@ -737,6 +761,34 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	}
 	dup, err := s.submit(id, f, msg, digest)
 	return dup, a.want, err
+}
+
+// receiveChunks adds the data chunks of an upload to a until the client
+// closes its side.
+func receiveChunks(stream pb.Aggregation_UploadServer, a *assembler, id int) error {
+	for {
+		m, err := stream.Recv()
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return recvError(err, "chunk")
+		}
+		data := m.GetData()
+		if m.GetHeader() != nil {
+			return errorf(ErrUpload, "second header at offset %d", a.got)
+		}
+		if a.got == 0 {
+			// The sender's id is in the first bytes: refuse an
+			// impersonation before buffering anything.
+			if c, ok := peekClient(data); ok && c != id {
+				return errorf(ErrIdentity, "masked input for client %d on the channel of client %d", c, id)
+			}
+		}
+		if err := a.add(data); err != nil {
+			return err
+		}
+	}
 }
 
 func recvError(err error, what string) error {

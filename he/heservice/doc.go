@@ -35,8 +35,15 @@
 // expire [ServerConfig.SessionTTL] after their last use (10 minutes), so
 // the memory held is at most MaxSessions times the plan's key size; an
 // unknown, expired, evicted or foreign session is NotFound, without saying
-// which. A key upload must finish within [ServerConfig.OpenTimeout] (2
-// minutes). Evaluations run at most [ServerConfig.MaxConcurrent] at once
+// which. One client certificate holds at most
+// [ServerConfig.MaxSessionsPerPeer] sessions (a quarter of MaxSessions by
+// default): opening one more evicts its own oldest, so a single client
+// cannot evict the others' (clients that collude, each with its own
+// certificate, still can). At most [ServerConfig.MaxUploads] key uploads
+// are decoded at once (a quarter of MaxSessions), and one per client
+// certificate; one more is refused with ResourceExhausted. (Without client
+// certificates only the global bound applies.) A key upload must finish within
+// [ServerConfig.OpenTimeout] (2 minutes). Evaluations run at most [ServerConfig.MaxConcurrent] at once
 // (GOMAXPROCS by default); a call waits for a slot until its deadline (or
 // [ServerConfig.EvaluateTimeout] when it carries none). An evaluation that
 // has started is not interrupted (lattigo's evaluator cannot be), but its

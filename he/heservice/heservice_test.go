@@ -232,7 +232,7 @@ func TestServiceAgreesWithPlaintext(t *testing.T) {
 // TestBadPeers: every misbehaving client gets a status code naming the
 // problem, and the server keeps serving the others.
 func TestBadPeers(t *testing.T) {
-	e := newEnv(t, he.Latency, ServerConfig{MaxChunkBytes: 64 << 10, OpenTimeout: 500 * time.Millisecond})
+	e := newEnv(t, he.Latency, ServerConfig{MaxChunkBytes: 64 << 10, OpenTimeout: 2 * time.Second})
 	good := e.dial(t, 0)
 	sess, err := good.OpenSession(ctxT(t), e.keys)
 	require.NoError(t, err)
@@ -386,7 +386,7 @@ func TestBadPeers(t *testing.T) {
 // TestSessionExpiryAndEviction: an idle session expires after its TTL
 // and the least recently used session is evicted beyond MaxSessions.
 func TestSessionExpiryAndEviction(t *testing.T) {
-	e := newEnv(t, he.Latency, ServerConfig{SessionTTL: time.Minute, MaxSessions: 2})
+	e := newEnv(t, he.Latency, ServerConfig{SessionTTL: time.Minute, MaxSessions: 2, MaxSessionsPerPeer: 2})
 	c := e.dial(t, 0)
 	cts, err := e.client.Encrypt(e.plan, [][]float64{make([]float64, 12)})
 	require.NoError(t, err)

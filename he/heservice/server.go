@@ -38,6 +38,17 @@ type ServerConfig struct {
 	// evicts the least recently used. Memory is bounded by MaxSessions
 	// times the plan's key size. Defaults to 16.
 	MaxSessions int
+	// MaxSessionsPerPeer bounds the sessions one client certificate holds;
+	// opening one more evicts that peer's own least recently used session,
+	// so that one client cannot evict the others'. Clients without a
+	// certificate are not told apart and only MaxSessions applies. Defaults
+	// to max(1, MaxSessions/4).
+	MaxSessionsPerPeer int
+	// MaxUploads bounds the key uploads in progress at once (each holds up
+	// to one plan's keys while it decodes), and a client certificate has
+	// at most one in progress; one more is refused with
+	// ResourceExhausted. Defaults to max(1, MaxSessions/4).
+	MaxUploads int
 	// MaxChunkBytes bounds one key chunk. Defaults to [DefaultChunkBytes].
 	MaxChunkBytes int
 	// OpenTimeout bounds a key upload, so that a client that stops
@@ -70,15 +81,19 @@ const messageSlack = 4 << 10
 // evaluation keys, which are public under the RLWE assumption.
 type Server struct {
 	hepb.UnimplementedInferenceServer
-	cfg    ServerConfig
-	plan   *he.Plan
-	digest []byte
-	log    *slog.Logger
-	slots  chan struct{}
+	cfg     ServerConfig
+	plan    *he.Plan
+	digest  []byte
+	log     *slog.Logger
+	slots   chan struct{}
+	uploads chan struct{}
 
 	mu       sync.Mutex
 	lru      *list.List // of *session, most recent first
 	sessions map[[32]byte]*list.Element
+	// uploading holds the certificates with a key upload in progress: one
+	// each, so that one client cannot take every upload slot.
+	uploading map[[32]byte]bool
 }
 
 type session struct {
@@ -100,6 +115,12 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	if cfg.MaxSessions <= 0 {
 		cfg.MaxSessions = 16
 	}
+	if cfg.MaxSessionsPerPeer <= 0 {
+		cfg.MaxSessionsPerPeer = max(1, cfg.MaxSessions/4)
+	}
+	if cfg.MaxUploads <= 0 {
+		cfg.MaxUploads = max(1, cfg.MaxSessions/4)
+	}
 	if cfg.MaxChunkBytes <= 0 {
 		cfg.MaxChunkBytes = DefaultChunkBytes
 	}
@@ -119,13 +140,15 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 		cfg.now = time.Now
 	}
 	return &Server{
-		cfg:      cfg,
-		plan:     cfg.Plan,
-		digest:   PlanDigest(cfg.Plan),
-		log:      cfg.Logger,
-		slots:    make(chan struct{}, cfg.MaxConcurrent),
-		lru:      list.New(),
-		sessions: map[[32]byte]*list.Element{},
+		cfg:       cfg,
+		plan:      cfg.Plan,
+		digest:    PlanDigest(cfg.Plan),
+		log:       cfg.Logger,
+		slots:     make(chan struct{}, cfg.MaxConcurrent),
+		uploads:   make(chan struct{}, cfg.MaxUploads),
+		lru:       list.New(),
+		sessions:  map[[32]byte]*list.Element{},
+		uploading: map[[32]byte]bool{},
 	}, nil
 }
 
@@ -194,6 +217,10 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	ctx, cancel := context.WithTimeout(stream.Context(), s.cfg.OpenTimeout)
 	defer cancel()
 	fp := peerFingerprint(stream.Context())
+	if err := s.startUpload(fp); err != nil {
+		s.log.Warn("he session refused", "peer", fpTag(fp), "code", codes.ResourceExhausted.String(), "err", err)
+		return err
+	}
 	type result struct {
 		srv   *he.Server
 		bytes int64
@@ -201,7 +228,12 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	}
 	done := make(chan result, 1)
 	go func() {
+		// The upload slot is freed when the decoding ends, not when the
+		// call does, so that the keys in memory stay bounded; and before
+		// the result is sent, so that a client told of the end may start
+		// its next upload at once.
 		srv, n, err := s.readKeys(stream)
+		s.endUpload(fp)
 		done <- result{srv, n, err}
 	}()
 	var res result
@@ -222,6 +254,32 @@ func (s *Server) OpenSession(stream hepb.Inference_OpenSessionServer) error {
 	sess := s.add(id, fp, res.srv)
 	s.log.Info("he session opened", "session", sess.tag, "peer", fpTag(fp), "key_bytes", res.bytes, "duration", s.cfg.now().Sub(start))
 	return stream.SendAndClose(&hepb.Session{Id: id, TtlMs: uint64(s.cfg.SessionTTL.Milliseconds())})
+}
+
+// startUpload takes an upload slot for the peer fp: at most MaxUploads in
+// all and, with client certificates, one per certificate.
+func (s *Server) startUpload(fp [32]byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if fp != ([32]byte{}) && s.uploading[fp] {
+		return status.Error(codes.ResourceExhausted, "heservice: this client already has a key upload in progress")
+	}
+	select {
+	case s.uploads <- struct{}{}:
+	default:
+		return status.Errorf(codes.ResourceExhausted, "heservice: %d key uploads in progress, retry later", s.cfg.MaxUploads)
+	}
+	if fp != ([32]byte{}) {
+		s.uploading[fp] = true
+	}
+	return nil
+}
+
+func (s *Server) endUpload(fp [32]byte) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	delete(s.uploading, fp)
+	<-s.uploads
 }
 
 // readKeys reads the chunks, checks the plan digest, decodes the keys and
@@ -375,22 +433,40 @@ func (s *Server) Sessions() int {
 	return s.lru.Len()
 }
 
-// add caches a new session, sweeping expired ones and evicting the least
-// recently used beyond MaxSessions.
+// add caches a new session, sweeping expired ones; a peer at its
+// MaxSessionsPerPeer loses its own least recently used session, and
+// beyond MaxSessions the least recently used session goes.
 func (s *Server) add(id []byte, fp [32]byte, srv *he.Server) *session {
 	key := sha256.Sum256(id)
 	now := s.cfg.now()
 	sess := &session{key: key, tag: hex.EncodeToString(key[:4]), peer: fp, server: srv, lastUsed: now}
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// Without a client certificate (fp zero) there is no peer to cap.
+	capped := fp != ([32]byte{})
+	own := 0
+	for e := s.lru.Front(); capped && e != nil; e = e.Next() {
+		if e.Value.(*session).peer == fp {
+			own++
+		}
+	}
 	for e := s.lru.Back(); e != nil; {
 		prev := e.Prev()
 		old := e.Value.(*session)
-		if now.Sub(old.lastUsed) > s.cfg.SessionTTL || s.lru.Len() >= s.cfg.MaxSessions {
-			s.lru.Remove(e)
-			delete(s.sessions, old.key)
-			s.log.Info("he session evicted", "session", old.tag, "idle", now.Sub(old.lastUsed))
+		switch {
+		case now.Sub(old.lastUsed) > s.cfg.SessionTTL:
+		case capped && old.peer == fp && own >= s.cfg.MaxSessionsPerPeer:
+		case own < s.cfg.MaxSessionsPerPeer && s.lru.Len() >= s.cfg.MaxSessions:
+		default:
+			e = prev
+			continue
 		}
+		if capped && old.peer == fp {
+			own--
+		}
+		s.lru.Remove(e)
+		delete(s.sessions, old.key)
+		s.log.Info("he session evicted", "session", old.tag, "idle", now.Sub(old.lastUsed))
 		e = prev
 	}
 	s.sessions[key] = s.lru.PushFront(sess)
