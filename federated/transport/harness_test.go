@@ -85,7 +85,8 @@ func newHarness(t testing.TB, cfg ServerConfig, lim Limits) *harness {
 	h.addr = ln.Addr().String()
 	h.lim = lim
 	h.g = NewGRPCServer(h.srv, tlsConf, lim)
-	go func() { _ = h.g.Serve(h.lis) }()
+	g, lis := h.g, h.lis // the goroutine must not read h's fields, which restartGRPC rewrites
+	go func() { _ = g.Serve(lis) }()
 	t.Cleanup(func() { h.g.Stop() })
 	return h
 }
@@ -97,7 +98,8 @@ func (h *harness) restartGRPC() {
 	h.lis = LimitListener(ln, h.lim.MaxConnections)
 	h.addr = ln.Addr().String()
 	h.g = NewGRPCServer(h.srv, h.tlsConf, h.lim)
-	go func() { _ = h.g.Serve(h.lis) }()
+	g, lis := h.g, h.lis // the goroutine must not read h's fields, which restartGRPC rewrites
+	go func() { _ = g.Serve(lis) }()
 }
 
 // start runs the server's rounds in the background.
