@@ -231,7 +231,8 @@ func writePlan(p namedPath, id fileID, plan *he.Plan) error {
 }
 
 // describePlan prints the plan and, per layer, its shape, activation and
-// the approximation settings the planner resolved.
+// the approximation settings the planner resolved, then the plan's
+// explanation.
 func describePlan(w io.Writer, p *he.Plan, path string) {
 	fmt.Fprintf(w, "wrote %s: %v\n", path, p)
 	fmt.Fprintf(w, "samples per ciphertext: %d\n", p.SamplesPerCiphertext())
@@ -256,4 +257,7 @@ func describePlan(w io.Writer, p *he.Plan, path string) {
 		}
 		fmt.Fprintf(w, "%-6d %-14s %-9s %s\n", li, fmt.Sprintf("%d -> %d", l.In(), l.Out()), act, strings.Join(det, "; "))
 	}
+	// The per-layer levels, intervals, noise and expected error, and the
+	// precision a public decryption would leave (he.Plan.Explain).
+	fmt.Fprintf(w, "\n%s", p.Explain())
 }

@@ -40,6 +40,11 @@ func TestHECompileONNX(t *testing.T) {
 	assert.Contains(t, out, "depth=3")
 	assert.Contains(t, out, "10 -> 8")
 	assert.Contains(t, out, "square")
+	// The plan's explanation: per-layer estimates and why a public
+	// decryption would be refused (no input range, too small a scale).
+	assert.Contains(t, out, "expected err")
+	assert.Contains(t, out, "no input range")
+	assert.Contains(t, out, "DecryptPublic (s = 30")
 
 	p := readPlanFile(t, planPath)
 	assert.Equal(t, 3, p.Depth())
