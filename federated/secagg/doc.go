@@ -214,9 +214,13 @@
 // SHA-256 of their encoding (header with sender and session id included).
 // The server refuses with [ErrAuth] a message that is unsigned, altered,
 // relabelled to another client or signed by another one. Verifying a
-// masked input costs one SHA-256 pass over it. A transport that also
-// authenticates the channel should check that the channel's identity is
-// the message's Client.
+// masked input costs one SHA-256 pass over it, more than adding it into
+// the sum. A transport that authenticates the channel (mutual TLS with the
+// client's certificate) passes the channel's identity to
+// [Server.HandleMaskedInputFrom], which refuses a masked input whose
+// Client differs from it and, the channel having bound the message to
+// its sender, skips that pass; it must not take the identity from the
+// message.
 //
 // Adverts are checked by the server and again by each client for its
 // neighbours: both X25519 public keys must be canonical (bit 255 clear,

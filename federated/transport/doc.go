@@ -35,6 +35,11 @@
 // message is also signed with it (secagg wire version 2): the server's
 // state machine refuses a message that is unsigned, altered or signed by
 // another client, and the channel check and the signature must agree.
+// The exception is the masked input, the one large message: the adapter
+// hands it over with the channel's identity (secagg's
+// HandleMaskedInputFrom), which skips verifying its signature, a SHA-256
+// pass over the whole vector, since the mutual-TLS channel has already
+// bound it to its sender and protected its contents.
 //
 // # What the client checks
 //

@@ -159,7 +159,7 @@ func (r *serverRound) handle(stage pb.Stage, peer int, payload []byte) error {
 		if err := decodeFrom(&m, func() uint32 { return m.Client }, payload, peer); err != nil {
 			return err
 		}
-		return r.s.HandleMaskedInput(&m)
+		return r.s.HandleMaskedInputFrom(peer, &m)
 	case pb.Stage_STAGE_CONSISTENCY:
 		var m secagg.ConsistencyReply
 		if err := decodeFrom(&m, func() uint32 { return m.Client }, payload, peer); err != nil {
