@@ -214,13 +214,15 @@
 // SHA-256 of their encoding (header with sender and session id included).
 // The server refuses with [ErrAuth] a message that is unsigned, altered,
 // relabelled to another client or signed by another one. Verifying a
-// masked input costs one SHA-256 pass over it, more than adding it into
-// the sum. A transport that authenticates the channel (mutual TLS with the
-// client's certificate) passes the channel's identity to
-// [Server.HandleMaskedInputFrom], which refuses a masked input whose
-// Client differs from it and, the channel having bound the message to
-// its sender, skips that pass; it must not take the identity from the
-// message.
+// masked input costs one SHA-256 pass over it, several times the cost of
+// adding it into the sum. A transport whose channel authenticates the
+// holder of the client's identity (mutual TLS with a certificate whose
+// key is the client's entry in Config.Identities) passes the channel's
+// identity to [Server.HandleMaskedInputFrom], which refuses a masked input
+// whose Client differs from it and, the channel having bound the message
+// to that identity, skips that pass. A certificate that only names the
+// client does not authenticate its identity key; the identity must come
+// from the channel, never from the message.
 //
 // Adverts are checked by the server and again by each client for its
 // neighbours: both X25519 public keys must be canonical (bit 255 clear,

@@ -260,21 +260,24 @@ func (s *Server) HandleMaskedInput(m *MaskedInput) error {
 }
 
 // HandleMaskedInputFrom is [Server.HandleMaskedInput] for a caller whose
-// channel authenticates its peer, as a mutual-TLS transport does: sender
-// is the client id the channel authenticated (never one read from the
-// message), and m is refused with [ErrAuth] unless m.Client is sender. In
-// the malicious model it does not verify m's signature: the channel has
-// already bound the message to its sender and protected its contents,
-// which is what the signature gives the server, and the SHA-256 pass over
-// the vector that verifying costs is most of the server's work per input
-// (BENCHMARKS.md). Other messages carry no large vector and are verified
-// as always.
+// channel authenticates its peer as the holder of the client's identity:
+// sender is the client id the channel authenticated (never one read from
+// the message), and m is refused with [ErrAuth] unless m.Client is
+// sender. In the malicious model it does not verify m's signature, so the
+// channel must authenticate the holder of Config.Identities[sender] (a
+// mutual-TLS certificate whose key is that identity), not merely a name:
+// it then binds the message to its sender and protects its contents,
+// which is what the signature gives the server, and skips the SHA-256
+// pass over the vector that verifying costs, several times the cost of
+// adding the vector into the sum (BENCHMARKS.md). A message without a
+// signature is accepted on this path. Other messages carry no large
+// vector and are verified as always.
 func (s *Server) HandleMaskedInputFrom(sender int, m *MaskedInput) error {
 	if m == nil {
 		return errorf(ServerID, RoundMaskedInput, ErrMalformed, "nil message")
 	}
 	if sender < 0 || int64(m.Client) != int64(sender) {
-		return errorf(sender, RoundMaskedInput, ErrAuth, "masked input of client %d on the channel of client %d", m.Client, sender)
+		return errorf(int(m.Client), RoundMaskedInput, ErrAuth, "masked input of client %d on the channel of client %d", m.Client, sender)
 	}
 	return s.handleMaskedInput(m, false)
 }
