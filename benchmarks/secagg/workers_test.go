@@ -1,18 +1,23 @@
 package secaggbench
 
 import (
+	"context"
 	"crypto/ed25519"
 	"encoding"
 	"fmt"
 	"math/rand/v2"
 	"runtime"
+	"runtime/pprof"
 	"slices"
+	"strconv"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/secagg/sim"
 	"github.com/privml/privml/internal/prg"
+	"github.com/privml/privml/internal/vec"
 )
 
 // BenchmarkServerWorkers measures the server's parallel speed-up and its
@@ -34,16 +39,44 @@ import (
 // survivor, one pairwise mask per dropped client and surviving
 // neighbour); floor-ms, masks x the measured floor / GOMAXPROCS;
 // server/floor, server-ms / floor-ms; mask-floor-ms, the floor itself.
+// The floor leaves out work no server can skip: reading every survivor's
+// masked input from memory and adding it into the sum. add-floor-ms is
+// that, measured the same way (survivors x the median time to add one
+// D-element 32-bit vector, fresh from memory, into a sum on every core),
+// and server/(floor+add) the server's distance to both.
+//
+// The malicious model runs twice: "malicious" hands the masked inputs over
+// with the sender's channel identity (HandleMaskedInputFrom, as the gRPC
+// transport does under mutual TLS), "malicious-signed" has the server
+// verify each masked input's signature (HandleMaskedInput), a SHA-256 pass
+// over every 4 MB vector.
 func BenchmarkServerWorkers(b *testing.B) {
 	c := clientCase{n: 1000, d: 1_000_000, bits: 32, dropout: 0.05, corrupt: 0.05}
-	for _, threat := range []secagg.Threat{secagg.SemiHonest, secagg.Malicious} {
-		b.Run(c.String()+"_"+threat.String(), func(b *testing.B) {
+	for _, mode := range workerModes {
+		b.Run(c.String()+"_"+mode.String(), func(b *testing.B) {
 			if testing.Short() {
 				b.Skip("large session in -short mode")
 			}
-			benchWorkers(b, c, threat)
+			benchWorkers(b, c, mode)
 		})
 	}
+}
+
+// workersMode is a threat model and, in the malicious one, whether the
+// server verifies the masked inputs' signatures (signed) or takes the
+// sender from an authenticated channel.
+type workersMode struct {
+	threat secagg.Threat
+	signed bool
+}
+
+var workerModes = []workersMode{{secagg.SemiHonest, false}, {secagg.Malicious, false}, {secagg.Malicious, true}}
+
+func (m workersMode) String() string {
+	if m.signed {
+		return m.threat.String() + "-signed"
+	}
+	return m.threat.String()
 }
 
 // twin is a pair of servers fed the same messages: srv[0] runs with
@@ -52,6 +85,31 @@ type twin struct {
 	srv   [2]*secagg.Server
 	procs [2]int
 	wall  [2]time.Duration
+	// stage names the protocol step being fed; byStage is each server's
+	// wall time per step, for the breakdown printed with -v.
+	stage   string
+	byStage map[string]*[2]time.Duration
+}
+
+// labelled runs f with the profiler labels server=k and stage, which the
+// goroutines f starts inherit: go tool pprof -tagfocus server=1 shows the
+// parallel server alone.
+func (tw *twin) labelled(k int, f func()) {
+	pprof.Do(context.Background(), pprof.Labels("server", strconv.Itoa(k), "stage", tw.stage), func(context.Context) { f() })
+}
+
+// add charges d to server k, in total and to the current stage.
+func (tw *twin) add(k int, d time.Duration) {
+	tw.wall[k] += d
+	if tw.byStage == nil {
+		tw.byStage = map[string]*[2]time.Duration{}
+	}
+	st := tw.byStage[tw.stage]
+	if st == nil {
+		st = new([2]time.Duration)
+		tw.byStage[tw.stage] = st
+	}
+	st[k] += d
 }
 
 // feed decodes raw for each server and hands it over, timing both.
@@ -63,12 +121,15 @@ func feed[T any, PT interface {
 	for k := range 2 {
 		runtime.GOMAXPROCS(tw.procs[k])
 		start := time.Now()
-		var m T
-		err := PT(&m).UnmarshalBinary(raw)
-		if err == nil {
-			err = handle(tw.srv[k], PT(&m))
-		}
-		tw.wall[k] += time.Since(start)
+		var err error
+		tw.labelled(k, func() {
+			var m T
+			err = PT(&m).UnmarshalBinary(raw)
+			if err == nil {
+				err = handle(tw.srv[k], PT(&m))
+			}
+		})
+		tw.add(k, time.Since(start))
 		if err != nil {
 			return fmt.Errorf("server %d: %w", k, err)
 		}
@@ -84,8 +145,10 @@ func call[R any](tw *twin, f func(*secagg.Server) (R, error)) (R, error) {
 	for k := range 2 {
 		runtime.GOMAXPROCS(tw.procs[k])
 		start := time.Now()
-		r, err := f(tw.srv[k])
-		tw.wall[k] += time.Since(start)
+		var r R
+		var err error
+		tw.labelled(k, func() { r, err = f(tw.srv[k]) })
+		tw.add(k, time.Since(start))
 		if err != nil {
 			return out, fmt.Errorf("server %d: %w", k, err)
 		}
@@ -119,15 +182,17 @@ func down(ck *clock, m encoding.BinaryMarshaler, into encoding.BinaryUnmarshaler
 
 type workersRun struct {
 	clientWall, clientCPU, server1, serverN, floor time.Duration
+	addFloor                                       time.Duration // survivors x one parallel add
 	masks                                          int
+	stages                                         string
 }
 
-func benchWorkers(b *testing.B, c clientCase, threat secagg.Threat) {
+func benchWorkers(b *testing.B, c clientCase, mode workersMode) {
 	var sum workersRun
 	iters := 0
 	for b.Loop() {
 		b.StopTimer()
-		r, err := runTwin(c, threat, uint64(iters))
+		r, err := runTwin(c, mode, uint64(iters))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -136,7 +201,9 @@ func benchWorkers(b *testing.B, c clientCase, threat secagg.Threat) {
 		sum.server1 += r.server1
 		sum.serverN += r.serverN
 		sum.floor += r.floor
+		sum.addFloor += r.addFloor
 		sum.masks += r.masks
+		b.Logf("server wall per step (1 worker/%d workers):%s", runtime.GOMAXPROCS(0), r.stages)
 		iters++
 		b.StartTimer()
 	}
@@ -153,12 +220,15 @@ func benchWorkers(b *testing.B, c clientCase, threat secagg.Threat) {
 	b.ReportMetric(masks, "masks")
 	b.ReportMetric(ms(sum.floor), "mask-floor-ms")
 	b.ReportMetric(floor, "floor-ms")
+	b.ReportMetric(ms(sum.addFloor), "add-floor-ms")
+	b.ReportMetric(ms(sum.serverN)/(floor+ms(sum.addFloor)), "server/(floor+add)")
 	b.ReportMetric(ms(sum.serverN)/floor, "server/floor")
 }
 
 // runTwin runs one session and returns its figures.
-func runTwin(c clientCase, threat secagg.Threat, iter uint64) (workersRun, error) {
+func runTwin(c clientCase, mode workersMode, iter uint64) (workersRun, error) {
 	var out workersRun
+	threat := mode.threat
 	cfg := secagg.Config{NumClients: c.n, Dim: c.d, Bits: c.bits, DropoutRate: c.dropout, CorruptRate: c.corrupt,
 		Threat: threat, SessionSeed: [32]byte{byte(iter), 2}, Sequence: iter}
 	var priv []ed25519.PrivateKey
@@ -196,6 +266,7 @@ func runTwin(c clientCase, threat secagg.Threat, iter uint64) (workersRun, error
 	rng := rand.New(rand.NewPCG(iter, 3))
 	dropped := rng.Perm(c.n)[:int(c.dropout*float64(c.n))]
 	s := &twinSession{p: p, tw: tw, clients: clients, clocks: clocks, dropped: dropped, in: inputs(p, iter)}
+	s.signed = mode.signed
 	res, err := s.run(threat)
 	if err != nil {
 		return out, err
@@ -210,8 +281,14 @@ func runTwin(c clientCase, threat secagg.Threat, iter uint64) (workersRun, error
 	out.clientWall /= time.Duration(len(res.Survivors))
 	out.clientCPU /= time.Duration(len(res.Survivors))
 	out.server1, out.serverN = tw.wall[0], tw.wall[1]
+	for _, st := range []string{"advertise", "share-keys", "masked-input", "consistency", "unmask", "finish"} {
+		if d := tw.byStage[st]; d != nil {
+			out.stages += fmt.Sprintf(" %s %.0f/%.0f ms", st, ms(d[0]), ms(d[1]))
+		}
+	}
 	out.masks = maskCount(p, res.Survivors, dropped)
 	out.floor = measureFloor(c.d)
+	out.addFloor = time.Duration(len(res.Survivors)) * measureAddFloor(c.d)
 	return out, nil
 }
 
@@ -234,6 +311,45 @@ func maskCount(p *secagg.Params, survivors, dropped []int) int {
 	}
 	return n
 }
+
+// measureAddFloor is the median time of 15 additions of a d-element
+// 32-bit vector into a sum, split among GOMAXPROCS goroutines as the
+// server's workers split it, each vector one of 16 distinct ones (64 MB at D = 1,000,000, more
+// than the caches hold) so that it comes from memory like a client's
+// message.
+func measureAddFloor(d int) time.Duration {
+	srcs := make([][]uint32, 16)
+	for i := range srcs {
+		srcs[i] = make([]uint32, d)
+		for j := range srcs[i] {
+			srcs[i][j] = uint32(i*j + j)
+		}
+	}
+	acc := make([]uint32, d)
+	w := runtime.GOMAXPROCS(0)
+	add := func(src []uint32) {
+		var wg sync.WaitGroup
+		per := (d + w - 1) / w
+		for k := range w {
+			lo, hi := min(k*per, d), min((k+1)*per, d)
+			wg.Go(func() { vec.AddMod32(acc[lo:hi], src[lo:hi], 32) })
+		}
+		wg.Wait()
+	}
+	for _, src := range srcs {
+		add(src)
+	}
+	ts := make([]time.Duration, 15)
+	for i := range ts {
+		start := time.Now()
+		add(srcs[i%len(srcs)])
+		ts[i] = time.Since(start)
+	}
+	slices.Sort(ts)
+	return ts[len(ts)/2]
+}
+
+func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // measureFloor is the median time of 15 expansions of one d-element 32-bit
 // mask added into a vector (BenchmarkMaskFloor's operation).
@@ -258,10 +374,14 @@ type twinSession struct {
 	clocks  []clock
 	dropped []int
 	in      sim.Inputs
+	// signed: the server verifies each masked input's signature instead
+	// of taking its sender from the channel.
+	signed bool
 }
 
 func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 	tw := s.tw
+	tw.stage = "advertise"
 	for i, c := range s.clients {
 		var raw []byte
 		if err := s.clocks[i].time(func() error {
@@ -281,6 +401,7 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	tw.stage = "share-keys"
 	for i, c := range s.clients {
 		var l secagg.AdvertList
 		if err := down(&s.clocks[i], lists[i], &l); err != nil {
@@ -304,14 +425,17 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	tw.stage = "masked-input"
 	if err := s.maskedInputs(bundles); err != nil {
 		return nil, err
 	}
+	tw.stage = "consistency"
 	if threat == secagg.Malicious {
 		if err := s.consistency(); err != nil {
 			return nil, err
 		}
 	}
+	tw.stage = "unmask"
 	reqs, err := call(tw, (*secagg.Server).UnmaskRequests)
 	if err != nil {
 		return nil, err
@@ -335,6 +459,7 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 			return nil, err
 		}
 	}
+	tw.stage = "finish"
 	var res [2]*secagg.Result
 	k := 0
 	if _, err := call(tw, func(srv *secagg.Server) (struct{}, error) {
@@ -379,7 +504,11 @@ func (s *twinSession) maskedInputs(bundles map[int]*secagg.ShareBundle) error {
 		}); err != nil {
 			return err
 		}
-		if err := feed(s.tw, raw, (*secagg.Server).HandleMaskedInput); err != nil {
+		handle := func(srv *secagg.Server, m *secagg.MaskedInput) error { return srv.HandleMaskedInputFrom(i, m) }
+		if s.signed {
+			handle = (*secagg.Server).HandleMaskedInput
+		}
+		if err := feed(s.tw, raw, handle); err != nil {
 			return err
 		}
 	}
@@ -437,16 +566,16 @@ func (s *twinSession) check(res *secagg.Result) error {
 // surviving neighbours.
 func TestServerWorkersDriver(t *testing.T) {
 	c := clientCase{n: 100, d: 5000, bits: 32, dropout: 0.05, corrupt: 0.05}
-	for _, threat := range []secagg.Threat{secagg.SemiHonest, secagg.Malicious} {
-		r, err := runTwin(c, threat, 7)
+	for _, mode := range workerModes {
+		r, err := runTwin(c, mode, 7)
 		if err != nil {
-			t.Fatalf("%s: %v", threat, err)
+			t.Fatalf("%s: %v", mode, err)
 		}
 		if r.masks <= 95 || r.masks > 95+5*99 {
-			t.Fatalf("%s: %d masks for 95 survivors and 5 dropped clients", threat, r.masks)
+			t.Fatalf("%s: %d masks for 95 survivors and 5 dropped clients", mode, r.masks)
 		}
 		if r.server1 <= 0 || r.serverN <= 0 || r.floor <= 0 || r.clientWall <= 0 {
-			t.Fatalf("%s: a time is not measured: %+v", threat, r)
+			t.Fatalf("%s: a time is not measured: %+v", mode, r)
 		}
 	}
 }

@@ -214,9 +214,15 @@
 // SHA-256 of their encoding (header with sender and session id included).
 // The server refuses with [ErrAuth] a message that is unsigned, altered,
 // relabelled to another client or signed by another one. Verifying a
-// masked input costs one SHA-256 pass over it. A transport that also
-// authenticates the channel should check that the channel's identity is
-// the message's Client.
+// masked input costs one SHA-256 pass over it, several times the cost of
+// adding it into the sum. A transport whose channel authenticates the
+// holder of the client's identity (mutual TLS with a certificate whose
+// key is the client's entry in Config.Identities) passes the channel's
+// identity to [Server.HandleMaskedInputFrom], which refuses a masked input
+// whose Client differs from it and, the channel having bound the message
+// to that identity, skips that pass. A certificate that only names the
+// client does not authenticate its identity key; the identity must come
+// from the channel, never from the message.
 //
 // Adverts are checked by the server and again by each client for its
 // neighbours: both X25519 public keys must be canonical (bit 255 clear,
@@ -261,14 +267,17 @@
 // O(Dim) memory per aggregation, never n x Dim.
 //
 // The server's heavy steps run on GOMAXPROCS workers. Each masked input is
-// added by all workers at once, each taking a range of coordinates. At
-// unmasking, the Shamir reconstructions run in order (which holders were
-// caught sending corrupted shares decides the shares tried first for the
-// next secret) and queue each recovered seed; the dropped clients'
-// pairwise seeds (one X25519 agreement per surviving neighbour) are
-// derived in parallel; then the queued masks are removed piece by piece:
-// the accumulator is cut into 32 KiB pieces, and each worker takes the
-// next piece and subtracts or adds every queued mask over it, starting
+// added by all workers at once, each taking a range of coordinates, read
+// in place from the message. At unmasking, every secret (each survivor's
+// self-mask seed, each dropped client's mask key) is first reconstructed
+// from t of its shares on all workers at once; the few whose first try
+// fails verification (a holder revealed a corrupted share) then go through
+// the error-locating reconstruction in order on one worker, since which
+// holders were caught decides the shares tried first for the next secret.
+// The dropped clients' pairwise seeds (one X25519 agreement per surviving
+// neighbour) are derived in parallel; then the masks are removed piece by
+// piece: the accumulator is cut into 128 KiB pieces, and each worker takes
+// the next piece and subtracts or adds every queued mask over it, starting
 // each mask's AES-CTR keystream at the piece's offset, so the piece stays
 // in the worker's cache. All of this is addition in Z_{2^B}, so the result
 // is bit-identical to the sequential one for any number of workers. The

@@ -7,6 +7,7 @@ import (
 	"encoding/binary"
 	"hash/maphash"
 	"slices"
+	"sync"
 
 	"github.com/privml/privml/internal/shamir"
 )
@@ -252,7 +253,36 @@ func (s *Server) FinishShareKeys() (map[int]*ShareBundle, error) {
 }
 
 // HandleMaskedInput adds a client's masked input into the running sum.
+// In the malicious model it first verifies the client's signature over
+// the message, a SHA-256 pass over the vector.
 func (s *Server) HandleMaskedInput(m *MaskedInput) error {
+	return s.handleMaskedInput(m, true)
+}
+
+// HandleMaskedInputFrom is [Server.HandleMaskedInput] for a caller whose
+// channel authenticates its peer as the holder of the client's identity:
+// sender is the client id the channel authenticated (never one read from
+// the message), and m is refused with [ErrAuth] unless m.Client is
+// sender. In the malicious model it does not verify m's signature, so the
+// channel must authenticate the holder of Config.Identities[sender] (a
+// mutual-TLS certificate whose key is that identity), not merely a name:
+// it then binds the message to its sender and protects its contents,
+// which is what the signature gives the server, and skips the SHA-256
+// pass over the vector that verifying costs, several times the cost of
+// adding the vector into the sum (BENCHMARKS.md). A message without a
+// signature is accepted on this path. Other messages carry no large
+// vector and are verified as always.
+func (s *Server) HandleMaskedInputFrom(sender int, m *MaskedInput) error {
+	if m == nil {
+		return errorf(ServerID, RoundMaskedInput, ErrMalformed, "nil message")
+	}
+	if sender < 0 || int64(m.Client) != int64(sender) {
+		return errorf(int(m.Client), RoundMaskedInput, ErrAuth, "masked input of client %d on the channel of client %d", m.Client, sender)
+	}
+	return s.handleMaskedInput(m, false)
+}
+
+func (s *Server) handleMaskedInput(m *MaskedInput, verify bool) error {
 	const r = RoundMaskedInput
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
@@ -267,8 +297,10 @@ func (s *Server) HandleMaskedInput(m *MaskedInput) error {
 	if uint(m.Bits) != s.p.bits || int(m.Length) != s.p.length {
 		return errorf(id, r, ErrMalformed, "masked input of client %d has %d elements of %d bits, want %d of %d", id, m.Length, m.Bits, s.p.length, s.p.bits)
 	}
-	if err := s.checkSignature(r, id, "masked input", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
-		return err
+	if verify || s.p.cfg.Threat != Malicious {
+		if err := s.checkSignature(r, id, "masked input", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
+			return err
+		}
 	}
 	if err := s.acc.addPackedParallel(m.Packed, &s.scratch); err != nil {
 		return errorf(id, r, ErrMalformed, "masked input of client %d: %v", id, err)
@@ -524,48 +556,27 @@ func (s *Server) Finish() (*Result, error) {
 	}
 	s.done = true
 	s.suspect = make([]bool, s.p.n)
-	cache := newLagrangeCache()
-	um := s.newUnmasker()
-	for u := range s.p.n {
-		if !s.u3[u] {
-			continue
-		}
-		var b [32]byte
-		err := s.reconstruct(cache, s.selfSh[u], s.selfFrom[u], u, "self-mask seed", func(seed []byte) bool {
-			copy(b[:], seed)
-			c := selfMaskCommitment(&s.session, u, &b)
-			return subtle.ConstantTimeCompare(c[:], s.commit[u][:]) == 1
-		})
-		if err != nil {
-			clear(b[:])
-			return nil, err
-		}
-		um.self(&b)
-		clear(b[:])
+	secrets, err := s.reconstructAll()
+	if err != nil {
+		return nil, err
 	}
-	for d := range s.p.n {
-		if !s.u2[d] || s.u3[d] {
+	um := s.newUnmasker()
+	for i := range secrets {
+		sec := &secrets[i]
+		if sec.self {
+			um.self(&sec.seed)
+			clear(sec.seed[:])
 			continue
-		}
-		var sk *ecdh.PrivateKey
-		err := s.reconstruct(cache, s.keySh[d], s.keyFrom[d], d, "mask key", func(raw []byte) bool {
-			k, err := ecdh.X25519().NewPrivateKey(raw)
-			if err != nil || subtle.ConstantTimeCompare(k.PublicKey().Bytes(), s.adverts[d].MaskKey[:]) != 1 {
-				return false
-			}
-			sk = k
-			return true
-		})
-		if err != nil {
-			return nil, err
 		}
 		var peers []int
-		s.forNeighbours(d, func(v int) {
+		s.forNeighbours(sec.owner, func(v int) {
 			if s.u3[v] {
 				peers = append(peers, v)
 			}
 		})
-		if err := um.pairwise(sk, d, peers); err != nil {
+		err := um.pairwise(sec.key, sec.owner, peers)
+		sec.key = nil
+		if err != nil {
 			return nil, err
 		}
 	}
@@ -581,6 +592,102 @@ func (s *Server) Finish() (*Result, error) {
 	s.acc.wipe()
 	s.selfSh, s.keySh, s.selfFrom, s.keyFrom = nil, nil, nil, nil
 	return res, nil
+}
+
+// secret is one secret Finish reconstructs: the self-mask seed of the
+// survivor owner (self) or the mask private key of the client owner, which
+// dropped after sharing its keys.
+type secret struct {
+	owner int
+	self  bool
+	seed  [32]byte
+	key   *ecdh.PrivateKey
+}
+
+func (sec *secret) what() string {
+	if sec.self {
+		return "self-mask seed"
+	}
+	return "mask key"
+}
+
+// verifier returns the check of a candidate for sec against its owner's
+// commitment (self-mask seed) or advertised public key (mask key); on
+// success it keeps the secret in sec.
+func (s *Server) verifier(sec *secret) func([]byte) bool {
+	if sec.self {
+		return func(seed []byte) bool {
+			copy(sec.seed[:], seed)
+			c := selfMaskCommitment(&s.session, sec.owner, &sec.seed)
+			if subtle.ConstantTimeCompare(c[:], s.commit[sec.owner][:]) != 1 {
+				clear(sec.seed[:])
+				return false
+			}
+			return true
+		}
+	}
+	return func(raw []byte) bool {
+		k, err := ecdh.X25519().NewPrivateKey(raw)
+		if err != nil || subtle.ConstantTimeCompare(k.PublicKey().Bytes(), s.adverts[sec.owner].MaskKey[:]) != 1 {
+			return false
+		}
+		sec.key = k
+		return true
+	}
+}
+
+// reconstructAll reconstructs the self-mask seed of every survivor and the
+// mask key of every client that dropped after sharing its keys, in that
+// order of owners. Each secret is first tried from the first t of its
+// shares, all secrets in parallel (the common case: no holder revealed a
+// corrupted share); the secrets whose first try fails then go, in order,
+// through reconstruct on one goroutine, which works around and names the
+// holders of corrupted shares. The outcome depends only on the shares, not
+// on the number of workers.
+func (s *Server) reconstructAll() ([]secret, error) {
+	var out []secret
+	for u := range s.p.n {
+		if s.u3[u] {
+			out = append(out, secret{owner: u, self: true})
+		}
+	}
+	for d := range s.p.n {
+		if s.u2[d] && !s.u3[d] {
+			out = append(out, secret{owner: d})
+		}
+	}
+	cache := newLagrangeCache()
+	done := make([]bool, len(out))
+	parallel(len(out), func(i int) {
+		sec := &out[i]
+		shares, from := s.sharesOf(sec)
+		if len(shares) >= s.p.t {
+			done[i], _ = s.firstTry(cache, shares, from, sec.owner, sec.what(), s.verifier(sec))
+		}
+	})
+	for i := range out {
+		if done[i] {
+			continue
+		}
+		sec := &out[i]
+		shares, from := s.sharesOf(sec)
+		if err := s.reconstruct(cache, shares, from, sec.owner, sec.what(), s.verifier(sec)); err != nil {
+			for j := range out {
+				clear(out[j].seed[:])
+				out[j].key = nil
+			}
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sharesOf returns the revealed shares of sec and their holders.
+func (s *Server) sharesOf(sec *secret) ([]shamir.Share, []int) {
+	if sec.self {
+		return s.selfSh[sec.owner], s.selfFrom[sec.owner]
+	}
+	return s.keySh[sec.owner], s.keyFrom[sec.owner]
 }
 
 // maxExtraTries bounds, for each secret, the reconstructions tried after
@@ -742,6 +849,7 @@ func nextCombination(c []int, n int) bool {
 // reconstruction uses the same points.
 type lagrangeCache struct {
 	seed maphash.Seed
+	mu   sync.Mutex // Finish's workers share the cache
 	m    map[uint64][]*shamir.Lagrange
 }
 
@@ -760,17 +868,28 @@ func (c *lagrangeCache) get(shares []shamir.Share) (*shamir.Lagrange, error) {
 		h.Write(b[:])
 	}
 	key := h.Sum64()
-	for _, l := range c.m[key] {
-		if slices.Equal(l.X(), xs) {
-			return l, nil
-		}
+	if l := c.lookup(key, xs); l != nil {
+		return l, nil
 	}
-	l, err := shamir.NewLagrange(xs)
+	l, err := shamir.NewLagrange(xs) // outside the lock: the costly part
 	if err != nil {
 		return nil, err
 	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
 	c.m[key] = append(c.m[key], l)
 	return l, nil
+}
+
+func (c *lagrangeCache) lookup(key uint64, xs []uint32) *shamir.Lagrange {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, l := range c.m[key] {
+		if slices.Equal(l.X(), xs) {
+			return l
+		}
+	}
+	return nil
 }
 
 // checkMinInputs aborts a round after which fewer than Config.MinInputs

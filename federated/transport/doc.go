@@ -35,6 +35,17 @@
 // message is also signed with it (secagg wire version 2): the server's
 // state machine refuses a message that is unsigned, altered or signed by
 // another client, and the channel check and the signature must agree.
+// The exception is the masked input, the one large message, when the
+// channel carries the sender's roster identity: if the certificate's
+// Ed25519 key is the client's entry in Config.Identities, the adapter hands
+// the masked input over with the channel's identity (secagg's
+// HandleMaskedInputFrom), which skips verifying its signature (a SHA-256
+// pass over the whole vector, several times the cost of adding it), since
+// the mutual-TLS channel then authenticates the holder of that identity
+// and protects the message's contents. A certificate that only names the
+// client (another certificate the CA issued for the same id, or an ECDSA
+// certificate beside a separate Ed25519 identity) does not, and the
+// signature is verified.
 //
 // # What the client checks
 //
@@ -95,8 +106,8 @@
 //
 // The secagg server adds each masked input into one running sum. The
 // transport checks each chunk as it arrives but hands the state machine a
-// whole message (in the malicious model it is authenticated as a whole,
-// and a sum cannot take back half an input from a stream cut half-way), so
+// whole message (a sum cannot take back half an input from a stream cut
+// half-way, and a signature, where it is verified, covers the whole), so
 // it buffers at most ServerConfig.MaxConcurrentUploads masked inputs at
 // once (reusing their buffers), and a client sends its data only after
 // the server's ready, when a slot is free: the server's live memory is

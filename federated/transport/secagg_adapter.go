@@ -139,8 +139,11 @@ func decodeFrom(m wireMessage, client func() uint32, payload []byte, peer int) e
 }
 
 // handle validates a client message of stage and hands it to the state
-// machine.
-func (r *serverRound) handle(stage pb.Stage, peer int, payload []byte) error {
+// machine. bound reports that the channel's certificate carries the
+// peer's roster identity: the masked input is then handed over with the
+// channel's identity, which skips verifying its signature (a SHA-256 pass
+// over the vector); otherwise the signature is verified.
+func (r *serverRound) handle(stage pb.Stage, peer int, bound bool, payload []byte) error {
 	switch stage {
 	case pb.Stage_STAGE_ADVERTISE:
 		var m secagg.KeyAdvert
@@ -158,6 +161,9 @@ func (r *serverRound) handle(stage pb.Stage, peer int, payload []byte) error {
 		var m secagg.MaskedInput
 		if err := decodeFrom(&m, func() uint32 { return m.Client }, payload, peer); err != nil {
 			return err
+		}
+		if bound {
+			return r.s.HandleMaskedInputFrom(peer, &m)
 		}
 		return r.s.HandleMaskedInput(&m)
 	case pb.Stage_STAGE_CONSISTENCY:

@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"crypto/ed25519"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -413,6 +414,30 @@ func peerID(ctx context.Context) (int, error) {
 	return mtls.PeerClientID(ti.State)
 }
 
+// rosterBound reports whether, in the malicious model, the caller's
+// verified certificate carries client id's roster identity (its Ed25519
+// key is Identities[id]). Only then does the channel speak for the holder
+// of that identity, as the message signatures do; a certificate that
+// merely names the client (another certificate the CA issued for the
+// same id, or an ECDSA certificate beside a separate Ed25519 identity)
+// does not, and the masked input's signature is then verified.
+func (s *Server) rosterBound(ctx context.Context, id int) bool {
+	if s.cfg.Secagg.Threat != secagg.Malicious || id < 0 || id >= len(s.cfg.Secagg.Identities) {
+		return false
+	}
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return false
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return false
+	}
+	pk, ok := ti.State.VerifiedChains[0][0].PublicKey.(ed25519.PublicKey)
+	return ok && len(pk) == ed25519.PublicKeySize &&
+		subtle.ConstantTimeCompare(pk, s.cfg.Secagg.Identities[id]) == 1
+}
+
 // checkPeer authenticates the caller and checks it is on the roster.
 func (s *Server) checkPeer(ctx context.Context) (int, error) {
 	id, err := peerID(ctx)
@@ -554,7 +579,7 @@ func (s *Server) Submit(ctx context.Context, req *pb.SubmitRequest) (*pb.SubmitR
 	if c, ok := peekClient(req.GetPayload()); ok && c != id {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), errorf(ErrIdentity, "message for client %d on the channel of client %d", c, id))
 	}
-	dup, err := s.submit(id, f, req.GetPayload(), sha256.Sum256(req.GetPayload()))
+	dup, err := s.submit(id, false, f, req.GetPayload(), sha256.Sum256(req.GetPayload()))
 	if err != nil {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), err)
 	}
@@ -591,7 +616,10 @@ func (s *Server) admitLocked(id int, f *pb.Frame) (*roundState, *[32]byte, error
 	return rs, nil, nil
 }
 
-func (s *Server) submit(id int, f *pb.Frame, payload []byte, digest [32]byte) (bool, error) {
+// submit hands a client's message to the round's state machine. bound
+// reports that the channel's certificate carries the client's roster
+// identity (rosterBound), which lets the masked input skip its signature.
+func (s *Server) submit(id int, bound bool, f *pb.Frame, payload []byte, digest [32]byte) (bool, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rs, prev, err := s.admitLocked(id, f)
@@ -604,7 +632,7 @@ func (s *Server) submit(id int, f *pb.Frame, payload []byte, digest [32]byte) (b
 		}
 		return false, errorf(ErrConflict, "client %d already sent another message in stage %v of round %d", id, f.Stage, rs.round)
 	}
-	if err := rs.sr.handle(f.Stage, id, payload); err != nil {
+	if err := rs.sr.handle(f.Stage, id, bound, payload); err != nil {
 		return false, err
 	}
 	s.acceptLocked(rs, f.Stage, id, digest)
@@ -642,7 +670,7 @@ func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 		return s.refuse("Upload", -1, 0, 0, err)
 	}
 	var f *pb.Frame
-	dup, n, err := s.upload(stream, id, &f)
+	dup, n, err := s.upload(stream, id, s.rosterBound(ctx, id), &f)
 	if err != nil {
 		return s.refuse("Upload", id, f.GetRound(), f.GetStage(), err)
 	}
@@ -650,7 +678,7 @@ func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 	return stream.Send(&pb.UploadReply{Kind: &pb.UploadReply_Done{Done: &pb.SubmitResponse{Duplicate: dup}}})
 }
 
-func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Frame) (bool, uint64, error) {
+func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, fp **pb.Frame) (bool, uint64, error) {
 	ctx := stream.Context()
 	first, err := stream.Recv()
 	if err != nil {
@@ -759,7 +787,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		}
 		return false, 0, errorf(ErrConflict, "client %d already sent another masked input in round %d", id, f.Round)
 	}
-	dup, err := s.submit(id, f, msg, digest)
+	dup, err := s.submit(id, bound, f, msg, digest)
 	return dup, a.want, err
 }
 

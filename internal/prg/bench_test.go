@@ -80,7 +80,7 @@ func BenchmarkMaskBlocks(b *testing.B) {
 		}
 		b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*masks), "ns/mask")
 	})
-	for _, piece := range []int{8192, 32768, 131072} {
+	for _, piece := range []int{8192, 16384, 32768, 65536, 131072} {
 		b.Run(fmt.Sprintf("piece=%d", piece), func(b *testing.B) {
 			b.SetBytes(4 * n)
 			for b.Loop() {

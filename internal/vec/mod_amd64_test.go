@@ -79,3 +79,9 @@ func BenchmarkAddMod32SSE2(b *testing.B) {
 	defer func() { useAVX2 = saved }()
 	benchMod32(b, AddMod32)
 }
+
+// TestAddMod32UnalignedKernels runs the unaligned-src test on the SSE2
+// and the AVX2 kernels.
+func TestAddMod32UnalignedKernels(t *testing.T) {
+	withAVX2(t, TestAddMod32UnalignedSrc)
+}

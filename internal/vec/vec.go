@@ -142,7 +142,10 @@ func clipFactor(x []float64, bound float64) float64 {
 
 // AddMod32 computes dst[i] = (dst[i] + src[i]) mod 2^bits, for
 // 1 <= bits <= 32. It panics if the lengths differ or bits is out of range.
-// dst and src must be the same slice or not overlap.
+// dst and src must be the same slice or not overlap. On amd64 and arm64
+// src need not be 4-byte aligned (a view of a message's bytes): every
+// kernel loads it with unaligned loads (MOVOU, VMOVDQU, plain Go loads),
+// which callers rely on.
 func AddMod32(dst, src []uint32, bits uint) {
 	m := mask32(bits)
 	if len(dst) != len(src) {
