@@ -110,8 +110,10 @@
 // a Reed-Solomon codeword (unique decoding, Gao's algorithm): up to
 // (m-t)/2 wrong shares are located, and if the secret rebuilt without
 // them matches its commitment, their holders are reported in
-// Result.Inconsistent and their shares go last for every later secret, so
-// a few corrupt holders cost one decoding, not an abort. Past that bound
+// Result.Inconsistent and their shares go last for every later secret
+// that needs more than its first try (every secret is first tried, in
+// parallel, from the first t shares to arrive), so a few corrupt holders
+// cost one decoding, not an abort. Past that bound
 // it tries other sets of t shares (leaving out one share of the first t,
 // then two, within a fixed budget) before aborting with [ErrAuth]: the
 // result is never a wrong sum, and a round aborts only when some secret
@@ -270,10 +272,11 @@
 // added by all workers at once, each taking a range of coordinates, read
 // in place from the message. At unmasking, every secret (each survivor's
 // self-mask seed, each dropped client's mask key) is first reconstructed
-// from t of its shares on all workers at once; the few whose first try
-// fails verification (a holder revealed a corrupted share) then go through
-// the error-locating reconstruction in order on one worker, since which
-// holders were caught decides the shares tried first for the next secret.
+// from t of its shares on all workers at once; those whose first try
+// fails verification (a holder revealed a corrupted share; all of them if
+// a corrupt holder answered first) then go through the error-locating
+// reconstruction in order on one worker, since which holders were caught
+// decides the shares tried first for the next secret.
 // The dropped clients' pairwise seeds (one X25519 agreement per surviving
 // neighbour) are derived in parallel; then the masks are removed piece by
 // piece: the accumulator is cut into 128 KiB pieces, and each worker takes

@@ -560,6 +560,12 @@ func (s *Server) Finish() (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	defer func() { // on every path out, a panic included
+		for i := range secrets {
+			clear(secrets[i].seed[:])
+			secrets[i].key = nil
+		}
+	}()
 	um := s.newUnmasker()
 	for i := range secrets {
 		sec := &secrets[i]
@@ -639,11 +645,18 @@ func (s *Server) verifier(sec *secret) func([]byte) bool {
 // reconstructAll reconstructs the self-mask seed of every survivor and the
 // mask key of every client that dropped after sharing its keys, in that
 // order of owners. Each secret is first tried from the first t of its
-// shares, all secrets in parallel (the common case: no holder revealed a
-// corrupted share); the secrets whose first try fails then go, in order,
-// through reconstruct on one goroutine, which works around and names the
-// holders of corrupted shares. The outcome depends only on the shares, not
-// on the number of workers.
+// shares (in the order the unmask responses arrived), all secrets in
+// parallel: with no corrupted share, that is all the work. The secrets
+// whose first try fails then go, in order, through reconstruct on one
+// goroutine, which works around and names the holders of corrupted
+// shares; it does not repeat a first try on the same shares. A corrupt
+// holder among the first responders can so send every secret down that
+// path, at the cost of one failed parallel try per secret beyond the
+// sequential work. The outcome depends on the shares and their order of
+// arrival, not on the number of workers. Which holders are named can
+// differ from trying the secrets one by one with the caught holders'
+// shares last: a secret whose first t shares are clean is rebuilt from
+// them, and a corrupted share that is never needed goes unnoticed.
 func (s *Server) reconstructAll() ([]secret, error) {
 	var out []secret
 	for u := range s.p.n {
@@ -657,12 +670,14 @@ func (s *Server) reconstructAll() ([]secret, error) {
 		}
 	}
 	cache := newLagrangeCache()
-	done := make([]bool, len(out))
+	// done: the first try verified; tried: it ran and failed verification.
+	done, tried := make([]bool, len(out)), make([]bool, len(out))
 	parallel(len(out), func(i int) {
 		sec := &out[i]
 		shares, from := s.sharesOf(sec)
 		if len(shares) >= s.p.t {
-			done[i], _ = s.firstTry(cache, shares, from, sec.owner, sec.what(), s.verifier(sec))
+			ok, err := s.firstTry(cache, shares, from, sec.owner, sec.what(), s.verifier(sec))
+			done[i], tried[i] = ok, !ok && err == nil
 		}
 	})
 	for i := range out {
@@ -671,7 +686,7 @@ func (s *Server) reconstructAll() ([]secret, error) {
 		}
 		sec := &out[i]
 		shares, from := s.sharesOf(sec)
-		if err := s.reconstruct(cache, shares, from, sec.owner, sec.what(), s.verifier(sec)); err != nil {
+		if err := s.reconstruct(cache, shares, from, sec.owner, sec.what(), s.verifier(sec), tried[i]); err != nil {
 			for j := range out {
 				clear(out[j].seed[:])
 				out[j].key = nil
@@ -705,15 +720,23 @@ const maxExtraTries = 64
 // with ErrAuth if none verifies. When a later subset verifies, blame finds
 // the holders whose shares are off the sharing polynomial; their shares go
 // last for the secrets reconstructed next, so one corrupt holder costs
-// O(t) attempts once, not per secret. The candidate secrets are wiped.
-func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, from []int, u int, what string, verify func([]byte) bool) error {
+// O(t) attempts once, not per secret (plus the first try of each secret it
+// held, made in parallel by reconstructAll: triedPlain says it was made
+// and failed, and it is not repeated on the same shares). The candidate
+// secrets are wiped.
+func (s *Server) reconstruct(cache *lagrangeCache, shares []shamir.Share, from []int, u int, what string, verify func([]byte) bool, triedPlain bool) error {
 	const r = RoundUnmask
 	t, m := s.p.t, len(shares)
 	if m < t {
 		return errorf(u, r, ErrTooFewClients, "only %d shares of the %s of client %d arrived, threshold is %d: too many clients dropped out", m, what, u, t)
 	}
-	if ok, err := s.firstTry(cache, shares, from, u, what, verify); ok || err != nil {
-		return err
+	// The first try takes the first t shares of holders not caught: the
+	// same shares as the parallel pass's try (triedPlain) unless one of
+	// their holders has been caught since, and then it is not repeated.
+	if !triedPlain || slices.ContainsFunc(from[:t], func(h int) bool { return s.suspect[h] }) {
+		if ok, err := s.firstTry(cache, shares, from, u, what, verify); ok || err != nil {
+			return err
+		}
 	}
 	if s.decodeAndVerify(cache, shares, from, verify) { // see decode.go
 		return nil
@@ -877,6 +900,11 @@ func (c *lagrangeCache) get(shares []shamir.Share) (*shamir.Lagrange, error) {
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	for _, o := range c.m[key] { // another worker may have added it meanwhile
+		if slices.Equal(o.X(), xs) {
+			return o, nil
+		}
+	}
 	c.m[key] = append(c.m[key], l)
 	return l, nil
 }
