@@ -52,6 +52,7 @@ func BenchmarkRound(b *testing.B) {
 
 func benchInProcess(b *testing.B, drop float64) {
 	var times []time.Duration
+	cpu0 := cpuNow()
 	for i := range b.N {
 		cfg := benchSecagg()
 		cfg.Sequence = uint64(i + 1)
@@ -69,6 +70,7 @@ func benchInProcess(b *testing.B, drop float64) {
 		require.NoError(b, rep.Err)
 		times = append(times, time.Since(start))
 	}
+	reportCPU(b, cpuNow()-cpu0)
 	reportTimes(b, times)
 }
 
@@ -108,13 +110,24 @@ func benchGRPC(b *testing.B, drop float64) {
 		}
 	})
 	b.ResetTimer()
+	cpu0 := cpuNow()
 	h.start()
 	require.NoError(b, h.wait())
+	cpu := cpuNow() - cpu0
 	b.StopTimer()
 	cancel()
 	wait()
+	reportCPU(b, cpu)
 	reportTimes(b, times)
 	b.ReportMetric(float64(wire.Load())/float64(benchN)/float64(b.N), "wire-B/client/round")
+}
+
+// reportCPU reports the process's CPU time per round (server and clients
+// together in the gRPC runs, the simulation in the in-process ones).
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/round")
+	}
 }
 
 func reportTimes(b *testing.B, times []time.Duration) {
