@@ -466,18 +466,38 @@ func (s *Server) roundLocked(f *pb.Frame) (*roundState, error) {
 	return nil, nil
 }
 
-// Await returns the server's message that closes the frame's stage.
-func (s *Server) Await(ctx context.Context, req *pb.AwaitRequest) (*pb.AwaitResponse, error) {
-	id, err := s.checkPeer(ctx)
+// Await streams the server's message that closes the frame's stage: a
+// header announcing its size, then chunks of at most MaxChunkSize, so that
+// no message (a configuration carrying a large model, say) is one gRPC
+// message, and a connection holds at most a chunk of it in flight.
+func (s *Server) Await(req *pb.AwaitRequest, stream pb.Aggregation_AwaitServer) error {
+	id, err := s.checkPeer(stream.Context())
 	if err != nil {
-		return nil, s.refuse("Await", -1, 0, 0, err)
+		return s.refuse("Await", -1, 0, 0, err)
 	}
 	f := req.GetFrame()
-	payload, err := s.await(ctx, id, f)
+	payload, err := s.await(stream.Context(), id, f)
 	if err != nil {
-		return nil, s.refuse("Await", id, f.GetRound(), f.GetStage(), err)
+		return s.refuse("Await", id, f.GetRound(), f.GetStage(), err)
 	}
-	return &pb.AwaitResponse{Frame: f, Payload: payload}, nil
+	return sendDownload(stream, f, payload)
+}
+
+// sendDownload sends payload as a header and data chunks. The chunks are
+// slices of payload (shared by every client that downloads it); gRPC
+// encodes each when it is sent.
+func sendDownload(stream pb.Aggregation_AwaitServer, f *pb.Frame, payload []byte) error {
+	h := &pb.DownloadChunk{Kind: &pb.DownloadChunk_Header{Header: &pb.DownloadHeader{Frame: f, TotalSize: uint64(len(payload))}}}
+	if err := stream.Send(h); err != nil {
+		return err
+	}
+	for off := 0; off < len(payload); off += MaxChunkSize {
+		end := min(off+MaxChunkSize, len(payload))
+		if err := stream.Send(&pb.DownloadChunk{Kind: &pb.DownloadChunk_Data{Data: payload[off:end]}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) await(ctx context.Context, id int, f *pb.Frame) ([]byte, error) {

@@ -5,18 +5,32 @@ import (
 	"hash"
 )
 
-// MaxChunkSize is the largest data chunk of an upload stream: 1 MiB.
+// MaxChunkSize is the largest data chunk of an upload or download stream:
+// 1 MiB.
 const MaxChunkSize = 1 << 20
 
-// assembler checks an upload stream's chunks against the size announced
-// in its header and either collects them (buf non-nil) or only hashes
-// them (a retry of an upload already accepted: the digest tells whether
-// it is the same message). It is a pure state machine, fuzzed.
+// maxPrealloc bounds what a download reserves before its bytes arrive, so
+// that a header announcing a large message costs the client nothing until
+// the data follow.
+const maxPrealloc = 16 * MaxChunkSize
+
+// assembler checks a stream's chunks against the size announced in its
+// header and either collects them or only hashes them (a retry of an
+// upload already accepted: the digest tells whether it is the same
+// message). Uploads (client to server) and downloads (server to client)
+// follow the same rules: chunks of 1 to MaxChunkSize bytes, never past the
+// announced size, which must be reached. It is a pure state machine,
+// fuzzed.
 type assembler struct {
-	want uint64
-	got  uint64
-	buf  []byte
-	h    hash.Hash
+	want    uint64
+	got     uint64
+	collect bool
+	buf     []byte
+	h       hash.Hash // nil: no digest (downloads)
+	// what names the stream in errors; malformed and tooLarge are the
+	// sentinels its errors wrap.
+	what                string
+	malformed, tooLarge error
 }
 
 // newAssembler starts an upload of total bytes, where the round accepts
@@ -29,31 +43,49 @@ func newAssembler(total, lo, hi uint64, collect bool, buf []byte) (*assembler, e
 	if total < lo {
 		return nil, errorf(ErrUpload, "upload announces %d bytes, the round's masked input has at least %d", total, lo)
 	}
-	want := total
-	a := &assembler{want: want, h: sha256.New()}
+	a := &assembler{want: total, collect: collect, h: sha256.New(), what: "upload", malformed: ErrUpload, tooLarge: ErrTooLarge}
 	if collect {
-		if uint64(cap(buf)) >= want {
+		if uint64(cap(buf)) >= total {
 			a.buf = buf[:0]
 		} else {
-			a.buf = make([]byte, 0, want)
+			a.buf = make([]byte, 0, total)
 		}
 	}
 	return a, nil
 }
 
-// add takes the next chunk.
+// newDownload starts the download of a server message of total bytes,
+// where the client accepts at most limit. Its errors wrap ErrDownload.
+func newDownload(total, limit uint64) (*assembler, error) {
+	if total > limit {
+		return nil, errorf(ErrDownload, "the server announces a message of %d bytes, the client accepts at most %d (ClientConfig.MaxDownloadSize)", total, limit)
+	}
+	return &assembler{want: total, collect: true, what: "download", malformed: ErrDownload, tooLarge: ErrDownload}, nil
+}
+
+// add takes the next chunk. A collecting assembler without a buffer keeps
+// a chunk that is the whole message as it is, without a copy.
 func (a *assembler) add(chunk []byte) error {
 	if len(chunk) == 0 {
-		return errorf(ErrUpload, "empty chunk at offset %d", a.got)
+		return errorf(a.malformed, "empty %s chunk at offset %d", a.what, a.got)
 	}
 	if len(chunk) > MaxChunkSize {
-		return errorf(ErrTooLarge, "chunk of %d bytes at offset %d exceeds the %d-byte limit", len(chunk), a.got, MaxChunkSize)
+		return errorf(a.tooLarge, "%s chunk of %d bytes at offset %d exceeds the %d-byte limit", a.what, len(chunk), a.got, MaxChunkSize)
 	}
 	if uint64(len(chunk)) > a.want-a.got {
-		return errorf(ErrTooLarge, "chunk of %d bytes at offset %d runs past the announced %d bytes", len(chunk), a.got, a.want)
+		return errorf(a.tooLarge, "%s chunk of %d bytes at offset %d runs past the announced %d bytes", a.what, len(chunk), a.got, a.want)
 	}
-	a.h.Write(chunk)
-	if a.buf != nil {
+	if a.h != nil {
+		a.h.Write(chunk)
+	}
+	switch {
+	case !a.collect:
+	case a.buf == nil && uint64(len(chunk)) == a.want:
+		a.buf = chunk
+	default:
+		if a.buf == nil {
+			a.buf = make([]byte, 0, min(a.want, maxPrealloc))
+		}
 		a.buf = append(a.buf, chunk...)
 	}
 	a.got += uint64(len(chunk))
@@ -61,13 +93,16 @@ func (a *assembler) add(chunk []byte) error {
 }
 
 // finish checks that the announced size arrived and returns the message
-// (nil when not collecting) and its digest.
+// (nil when not collecting, or empty) and its digest (zero for a
+// download).
 func (a *assembler) finish() ([]byte, [32]byte, error) {
 	var d [32]byte
 	if a.got != a.want {
-		return nil, d, errorf(ErrUpload, "stream ended after %d of the announced %d bytes", a.got, a.want)
+		return nil, d, errorf(a.malformed, "%s stream ended after %d of the announced %d bytes", a.what, a.got, a.want)
 	}
-	a.h.Sum(d[:0])
+	if a.h != nil {
+		a.h.Sum(d[:0])
+	}
 	return a.buf, d, nil
 }
 
