@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -109,11 +110,26 @@ func benchGRPC(b *testing.B, drop float64) {
 			return nil
 		}
 	})
+	// Every client has connected (TLS handshake done) and said Hello:
+	// the measurement is of rounds, not of connection set-up.
+	for {
+		h.srv.mu.Lock()
+		n := len(h.srv.present)
+		h.srv.mu.Unlock()
+		if n == benchN {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	b.ResetTimer()
-	cpu0 := cpuNow()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cpu0, alloc0 := cpuNow(), ms.TotalAlloc
 	h.start()
 	require.NoError(b, h.wait())
 	cpu := cpuNow() - cpu0
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.TotalAlloc-alloc0)/(1<<20)/float64(b.N), "alloc-MiB/round")
 	b.StopTimer()
 	cancel()
 	wait()
@@ -123,7 +139,8 @@ func benchGRPC(b *testing.B, drop float64) {
 }
 
 // reportCPU reports the process's CPU time per round (server and clients
-// together in the gRPC runs, the simulation in the in-process ones).
+// together in the gRPC runs, from the moment every client has connected;
+// the simulation in the in-process ones).
 func reportCPU(b *testing.B, cpu time.Duration) {
 	if cpu > 0 {
 		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/round")

@@ -153,7 +153,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPingInterval, Timeout: pingTimeout, PermitWithoutStream: true}),
 		// The server's messages arrive in chunks of at most MaxChunkSize.
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage)),
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage), grpc.ForceCodecV2(newChunkCodec())),
 	}
 	conn, err := grpc.NewClient(cfg.Addr, append(opts, cfg.DialOptions...)...)
 	if err != nil {

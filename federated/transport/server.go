@@ -104,6 +104,7 @@ type Server struct {
 	session [16]byte
 	uploads chan struct{} // upload slots
 	bufs    chan []byte   // upload buffers kept for reuse, one per slot
+	seeds   uploadSeeds   // key the fingerprints of uploads
 
 	mu      sync.Mutex
 	cur     *roundState // the open round, or nil
@@ -171,6 +172,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
 		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[int]bool),
+		seeds: newUploadSeeds(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -708,7 +710,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 		return false, 0, err
 	}
 	if t := h.GetTotalSize(); t < lo || t > hi {
-		_, err := newAssembler(t, lo, hi, false, nil)
+		_, err := newAssembler(t, lo, hi, false, nil, s.seeds)
 		return false, 0, err
 	}
 	var buf []byte
@@ -729,7 +731,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, fp **pb.Fram
 	} else {
 		stageDone = nil // a retry of an accepted upload only hashes
 	}
-	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf)
+	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf, s.seeds)
 	if err != nil {
 		if slot {
 			<-s.uploads
