@@ -162,7 +162,7 @@ func FuzzChunkCodec(f *testing.F) {
 	f.Add(big(minDirect), []byte{1, 3})
 	f.Add(big(3*minDirect+5), []byte{0, 0, 40})
 	f.Add(append(big(minDirect), 0x08, 0x01), []byte{}) // a second field after the data
-	f.Add(big(minDirect)[:minDirect], []byte{2})       // cut short
+	f.Add(big(minDirect)[:minDirect], []byte{2})        // cut short
 	hdr, _ := proto.Marshal(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{TotalSize: 9}}})
 	f.Add(hdr, []byte{})
 	f.Add([]byte{0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, []byte{})
