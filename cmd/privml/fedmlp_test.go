@@ -354,3 +354,51 @@ func TestDecodeTrainTaskRefusesBadShapes(t *testing.T) {
 	_, _, err = decodeTrainTask([]byte(nan))
 	assert.Error(t, err, "an overflowing parameter")
 }
+
+// TestFedServerRefusesOtherTasksCheckpoint: a server given the --state of
+// a federation that ran another task (or another model shape) stops with
+// an error naming both, even when that federation's rounds are all done,
+// and leaves the checkpoint's rounds and state as they were.
+func TestFedServerRefusesOtherTasksCheckpoint(t *testing.T) {
+	dir := t.TempDir()
+	state := filepath.Join(dir, "state")
+	require.NoError(t, os.MkdirAll(state, 0o700))
+	path := filepath.Join(state, checkpointFile)
+	base := []string{"fed", "server", "--tls", filepath.Join(dir, "tls"), "--clients", "2", "--rounds", "3", "--dim", "2", "--state", state}
+	for name, tc := range map[string]struct {
+		state []byte
+		args  []string
+		want  string
+	}{
+		"mean state, logreg server": {[]byte(`{"round":3,"survivors":[0,1],"rows":3}`), []string{"--task", "logreg"}, "made by --task mean, not logreg"},
+		"logreg state, mean server": {[]byte(`{"task":"logreg","features":2,"model":[0,0,0]}`), nil, "made by --task logreg, not mean"},
+		"logreg state, mlp server":  {[]byte(`{"task":"logreg","features":2,"model":[0,0,0]}`), []string{"--task", "mlp"}, "made by --task logreg, not mlp"},
+		"mlp state, other hidden":   {mlpState(t, 2, 8), []string{"--task", "mlp", "--hidden", "4"}, "restart with the --task, --dim and --hidden"},
+	} {
+		require.NoError(t, transport.WriteCheckpoint(path, &transport.Checkpoint{Round: 3, Epoch: 1, State: tc.state}))
+		var out, errb bytes.Buffer
+		code := run(append(slices.Clone(base), tc.args...), &out, &errb)
+		assert.Equal(t, 1, code, name)
+		assert.Contains(t, errb.String(), tc.want, name)
+		assert.NotContains(t, out.String(), "already completed", name)
+		ck, err := transport.ReadCheckpoint(path)
+		require.NoError(t, err)
+		assert.Equal(t, uint64(3), ck.Round, name)
+		assert.Equal(t, tc.state, ck.State, name)
+	}
+	// The same task's finished federation is reported as done.
+	require.NoError(t, transport.WriteCheckpoint(path, &transport.Checkpoint{Round: 3, Epoch: 1, State: mlpState(t, 2, 8)}))
+	var out, errb bytes.Buffer
+	require.Equal(t, 0, run(append(slices.Clone(base), "--task", "mlp", "--hidden", "8"), &out, &errb), errb.String())
+	assert.Contains(t, out.String(), "all 3 rounds already completed")
+}
+
+func mlpState(t *testing.T, d, h int) []byte {
+	f, code := parseFedServer([]string{"--tls", "x", "--clients", "2", "--rounds", "3", "--dim", fmt.Sprint(d), "--task", "mlp", "--hidden", fmt.Sprint(h)}, io.Discard)
+	require.NotNil(t, f, "exit %d", code)
+	s, err := newTrainServer(f, nil)
+	require.NoError(t, err)
+	b, err := json.Marshal(&s.task)
+	require.NoError(t, err)
+	return b
+}

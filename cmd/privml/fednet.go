@@ -144,16 +144,20 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privml fed server: %v\n", err)
 		return 1
 	}
+	// A trained task's checkpoint must have this shape even when every
+	// round is done (fedServerConfig checked the task).
+	if f.task != "mean" {
+		if _, err := configureTrain(f, &cfg, ck, stdout); err != nil {
+			fmt.Fprintf(stderr, "privml fed server: %v\n", err)
+			return 1
+		}
+	}
 	if cfg.FirstRound > f.rounds {
 		fmt.Fprintf(stdout, "all %d rounds already completed (checkpoint in %s)\n", f.rounds, f.stateDir)
 		return 0
 	}
 	cfg.Logger = log
 	if f.task != "mean" {
-		if _, err := configureTrain(f, &cfg, ck, stdout); err != nil {
-			fmt.Fprintf(stderr, "privml fed server: %v\n", err)
-			return 1
-		}
 		return serveFederation(f, cfg, log, stderr)
 	}
 	cfg.OnRound = func(rep *transport.RoundReport) ([]byte, error) {
@@ -172,6 +176,22 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 		return nil, nil
 	}
 	return serveFederation(f, cfg, log, stderr)
+}
+
+// checkpointTask names the task whose state a checkpoint holds: a trained
+// task's name, "mean" for the mean task's state (the last round's
+// report), or "" for none (a start before any round).
+func checkpointTask(state []byte) string {
+	if len(state) == 0 {
+		return ""
+	}
+	var t struct {
+		Task string `json:"task"`
+	}
+	if json.Unmarshal(state, &t) == nil && t.Task != "" {
+		return t.Task
+	}
+	return "mean"
 }
 
 // fedServerConfig builds the server's configuration and reads (and
@@ -206,6 +226,16 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		}
 		if prev != nil {
 			ck = prev
+		}
+		// The checkpoint must be of this task, or a server pointed at
+		// another task's --state would take that task's rounds for its
+		// own.
+		got := checkpointTask(ck.State)
+		if got == "" && ck.Round > 0 {
+			got = "mean" // whose state is empty after an aborted round; a trained task's never is
+		}
+		if got != "" && got != f.task {
+			return cfg, nil, fmt.Errorf("the checkpoint %s was made by --task %s, not %s; give another --state directory or the same task", path, got, f.task)
 		}
 		if ck.Epoch == math.MaxUint32 {
 			// A wrap would make the secagg Sequences of earlier starts
