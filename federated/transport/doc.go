@@ -62,7 +62,10 @@
 //
 //   - Retries are idempotent, keyed by session, round, stage and client:
 //     the same message again is answered "duplicate" and changes nothing;
-//     a different one is refused with AlreadyExists. A client retries
+//     a different one is refused with AlreadyExists (told apart by a
+//     SHA-256 digest, or for masked inputs a 128-bit fingerprint keyed by
+//     the server's secret seeds; either answer leaves the round as it
+//     was). A client retries
 //     calls that fail with Unavailable, DeadlineExceeded or
 //     ResourceExhausted (a lost reply, a server restart, a full upload
 //     queue).
@@ -118,7 +121,9 @@
 // colluding clients that stall can still starve one stage's uploads.
 //
 // Downloads are encoded once per round (the configuration) or per
-// client and stage, and sent as slices of that encoding: a connection
+// client and stage, and sent as slices of that encoding (the service's
+// codec, protobuf's wire format, hands chunk bytes to gRPC without
+// copying them, and decodes a received chunk with one copy): a connection
 // has at most about a chunk of it in flight, so broadcasting a model of M
 // bytes to N clients holds M plus O(N) chunks, not N copies of M, and a
 // client receives at most a chunk at a time besides the message it
