@@ -402,3 +402,23 @@ func mlpState(t *testing.T, d, h int) []byte {
 	require.NoError(t, err)
 	return b
 }
+
+// TestFedServerTaskFlags: an unknown --task, or a --hidden or --dim out of
+// a trained task's range, is refused at the command line with the flag's
+// name.
+func TestFedServerTaskFlags(t *testing.T) {
+	base := []string{"fed", "server", "--tls", t.TempDir(), "--clients", "3", "--rounds", "1"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--dim", "2", "--task", "cnn"}, `--task "cnn", want mean, logreg or mlp`},
+		{[]string{"--dim", "2", "--task", "mlp", "--hidden", "0"}, "--hidden 0, want 1 to 4096"},
+		{[]string{"--dim", "2", "--task", "mlp", "--hidden", "5000"}, "--hidden 5000"},
+		{[]string{"--dim", "2000000", "--task", "logreg"}, "--dim 2000000, a trained task takes at most 1048576 features"},
+	} {
+		var out, errb bytes.Buffer
+		assert.Equal(t, 2, run(append(slices.Clone(base), tc.args...), &out, &errb), "%q", tc.args)
+		assert.Contains(t, errb.String(), tc.want, "%q", tc.args)
+	}
+}
