@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -43,6 +44,7 @@ type fedServerFlags struct {
 	listen, tlsDir, stateDir, threat string
 	beacon, task, optimizer          string
 	clients, dim, localEpochs, batch int
+	hidden                           int
 	serverLR, updateClip, noise      float64
 	delta, localLR                   float64
 	rounds                           uint64
@@ -51,6 +53,9 @@ type fedServerFlags struct {
 	stageTimeout, startTimeout       time.Duration
 	linger                           time.Duration
 	asJSON                           bool
+	// insecureSeed, when not 0, seeds the initial model (tests only; no
+	// flag sets it).
+	insecureSeed uint64
 }
 
 func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
@@ -68,15 +73,16 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 	fs.Float64Var(&f.dropout, "dropout", 0.1, "expected fraction of clients that drop out (drives the neighbourhood size)")
 	fs.StringVar(&f.threat, "threat", "semi-honest", "threat model: semi-honest or malicious (identities from the client certificates)")
 	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, the same for the server and every client; the malicious model's session seeds derive from it (required with --threat malicious)")
-	fs.StringVar(&f.task, "task", "mean", "mean (column sums and means of the shards) or logreg (federated logistic regression on the shards' features, last column the 0/1 label)")
-	fs.StringVar(&f.optimizer, "optimizer", "fedavg", "logreg: server optimizer (fedavg, fedavgm, fedadam, fedyogi, fedadagrad)")
-	fs.Float64Var(&f.serverLR, "server-lr", 1, "logreg: server learning rate")
-	fs.Float64Var(&f.updateClip, "update-clip", 1, "logreg: L2 bound of each client's model update")
-	fs.Float64Var(&f.noise, "noise", 0, "logreg: noise multiplier of the server's Gaussian noise (standard deviation noise*update-clip); 0 for none")
-	fs.Float64Var(&f.delta, "delta", 1e-5, "logreg: delta of the reported client-level epsilon")
-	fs.Float64Var(&f.localLR, "local-lr", 0.5, "logreg: clients' SGD learning rate")
-	fs.IntVar(&f.localEpochs, "local-epochs", 1, "logreg: clients' local epochs per round")
-	fs.IntVar(&f.batch, "batch", 16, "logreg: clients' minibatch size")
+	fs.StringVar(&f.task, "task", "mean", "mean (column sums and means of the shards), logreg (federated logistic regression on the shards' features, last column the 0/1 label) or mlp (a one-hidden-layer tanh network on the same data)")
+	fs.IntVar(&f.hidden, "hidden", 16, "mlp: hidden units")
+	fs.StringVar(&f.optimizer, "optimizer", "fedavg", "logreg, mlp: server optimizer (fedavg, fedavgm, fedadam, fedyogi, fedadagrad)")
+	fs.Float64Var(&f.serverLR, "server-lr", 1, "logreg, mlp: server learning rate")
+	fs.Float64Var(&f.updateClip, "update-clip", 1, "logreg, mlp: L2 bound of each client's model update")
+	fs.Float64Var(&f.noise, "noise", 0, "logreg, mlp: noise multiplier of the server's Gaussian noise (standard deviation noise*update-clip); 0 for none")
+	fs.Float64Var(&f.delta, "delta", 1e-5, "logreg, mlp: delta of the reported client-level epsilon")
+	fs.Float64Var(&f.localLR, "local-lr", 0.5, "logreg, mlp: clients' SGD learning rate")
+	fs.IntVar(&f.localEpochs, "local-epochs", 1, "logreg, mlp: clients' local epochs per round")
+	fs.IntVar(&f.batch, "batch", 16, "logreg, mlp: clients' minibatch size")
 	fs.DurationVar(&f.stageTimeout, "stage-timeout", 30*time.Second, "deadline of each stage; silent clients count as dropped")
 	fs.DurationVar(&f.startTimeout, "start-timeout", time.Minute, "how long each round waits for every client to be present")
 	fs.DurationVar(&f.linger, "linger", 3*time.Second, "how long to keep serving after the last round, so clients learn it ended")
@@ -96,8 +102,12 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 		fmt.Fprintf(stderr, "privml fed server: --threat %q, want semi-honest or malicious\n", f.threat)
 	case f.threat == "malicious" && f.beacon == "":
 		fmt.Fprintln(stderr, "privml fed server: --threat malicious needs --beacon, a value the clients know too (the server must not choose the session seeds)")
-	case f.task != "mean" && f.task != "logreg":
-		fmt.Fprintf(stderr, "privml fed server: --task %q, want mean or logreg\n", f.task)
+	case f.task != "mean" && !slices.Contains(trainTasks, f.task):
+		fmt.Fprintf(stderr, "privml fed server: --task %q, want mean, logreg or mlp\n", f.task)
+	case f.task == "mlp" && (f.hidden < 1 || f.hidden > maxHidden):
+		fmt.Fprintf(stderr, "privml fed server: --hidden %d, want 1 to %d\n", f.hidden, maxHidden)
+	case f.task != "mean" && f.dim > maxFeatures:
+		fmt.Fprintf(stderr, "privml fed server: --dim %d, a trained task takes at most %d features\n", f.dim, maxFeatures)
 	case !(f.noise >= 0) || math.IsInf(f.noise, 0) || !(f.delta > 0 && f.delta < 1) || !(f.localLR > 0) || f.localEpochs < 1 || f.batch < 1:
 		fmt.Fprintln(stderr, "privml fed server: --noise must be >= 0, --delta in (0, 1), --local-lr > 0, --local-epochs and --batch >= 1")
 	case !(f.scale > 0) || math.IsInf(f.scale, 0):
@@ -116,11 +126,11 @@ type fedRoundLine struct {
 	Dropouts  int       `json:"dropouts"`
 	Error     string    `json:"error,omitempty"`
 	MS        int64     `json:"round_ms"`
-	Epsilon   *float64  `json:"epsilon"` // null: no DP noise (the mean task, or logreg with --noise 0)
+	Epsilon   *float64  `json:"epsilon"` // null: no DP noise (the mean task, or --noise 0)
 	Sum       []int64   `json:"sum,omitempty"`
 	Rows      int64     `json:"rows"`
 	Mean      []float64 `json:"mean,omitempty"`
-	Model     []float64 `json:"model,omitempty"` // logreg: the global model after the round
+	Model     []float64 `json:"model,omitempty"` // logreg, mlp: the global model after the round
 }
 
 func fedServer(args []string, stdout, stderr io.Writer) int {
@@ -134,20 +144,20 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privml fed server: %v\n", err)
 		return 1
 	}
+	// A trained task's checkpoint must have this shape even when every
+	// round is done (fedServerConfig checked the task).
+	if f.task != "mean" {
+		if _, err := configureTrain(f, &cfg, ck, stdout); err != nil {
+			fmt.Fprintf(stderr, "privml fed server: %v\n", err)
+			return 1
+		}
+	}
 	if cfg.FirstRound > f.rounds {
 		fmt.Fprintf(stdout, "all %d rounds already completed (checkpoint in %s)\n", f.rounds, f.stateDir)
 		return 0
 	}
 	cfg.Logger = log
-	if f.task == "logreg" {
-		tr, err := newLogRegServer(f, ck.State)
-		if err != nil {
-			fmt.Fprintf(stderr, "privml fed server: %v\n", err)
-			return 1
-		}
-		cfg.Secagg.Dim, cfg.Secagg.MaxAbs, cfg.Secagg.MaxSideAbs = f.dim+1, uint64(tr.codec.MaxAbs), 1
-		cfg.Model = tr.payload
-		cfg.OnRound = tr.onRound(f, ck, stdout)
+	if f.task != "mean" {
 		return serveFederation(f, cfg, log, stderr)
 	}
 	cfg.OnRound = func(rep *transport.RoundReport) ([]byte, error) {
@@ -166,6 +176,22 @@ func fedServer(args []string, stdout, stderr io.Writer) int {
 		return nil, nil
 	}
 	return serveFederation(f, cfg, log, stderr)
+}
+
+// checkpointTask names the task whose state a checkpoint holds: a trained
+// task's name, "mean" for the mean task's state (the last round's
+// report), or "" for none (a start before any round).
+func checkpointTask(state []byte) string {
+	if len(state) == 0 {
+		return ""
+	}
+	var t struct {
+		Task string `json:"task"`
+	}
+	if json.Unmarshal(state, &t) == nil && t.Task != "" {
+		return t.Task
+	}
+	return "mean"
 }
 
 // fedServerConfig builds the server's configuration and reads (and
@@ -200,6 +226,16 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		}
 		if prev != nil {
 			ck = prev
+		}
+		// The checkpoint must be of this task, or a server pointed at
+		// another task's --state would take that task's rounds for its
+		// own.
+		got := checkpointTask(ck.State)
+		if got == "" && ck.Round > 0 {
+			got = "mean" // whose state is empty after an aborted round; a trained task's never is
+		}
+		if got != "" && got != f.task {
+			return cfg, nil, fmt.Errorf("the checkpoint %s was made by --task %s, not %s; give another --state directory or the same task", path, got, f.task)
 		}
 		if ck.Epoch == math.MaxUint32 {
 			// A wrap would make the secagg Sequences of earlier starts
@@ -369,7 +405,7 @@ func fedClient(args []string, stdout, stderr io.Writer) int {
 	if f == nil {
 		return code
 	}
-	sums, rows, err := readShard(f.data, f.scale, f.clip)
+	task, err := newClientTask(f.data, f.scale, f.clip, stdout)
 	if err != nil {
 		fmt.Fprintf(stderr, "privml fed client: %v\n", err)
 		return 1
@@ -379,32 +415,7 @@ func fedClient(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "privml fed client: %v\n", err)
 		return 1
 	}
-	var shard *logRegShard // read when the server first asks for the logreg task
-	cfg.Input = func(_ context.Context, _ uint64, payload []byte, length int) ([]int64, error) {
-		task, ok, err := decodeLogRegTask(payload)
-		if err != nil {
-			return nil, err
-		}
-		if ok {
-			if shard == nil {
-				if shard, err = readLabelled(f.data); err != nil {
-					return nil, err
-				}
-			}
-			return shard.train(task, length)
-		}
-		if length != len(sums)+1 {
-			return nil, fmt.Errorf("the server expects %d columns, %s has %d", length-1, f.data, len(sums))
-		}
-		return append(append([]int64(nil), sums...), rows), nil
-	}
-	cfg.OnResult = func(round uint64, survivors []int, payload []byte) {
-		if task, ok, err := decodeLogRegTask(payload); err == nil && ok && shard != nil && len(task.Model) == len(shard.x[0])+1 {
-			fmt.Fprintf(stdout, "round %d: done, %d clients in the sum, accuracy on the local shard %.4f\n", round, len(survivors), shard.accuracy(task.Model))
-			return
-		}
-		fmt.Fprintf(stdout, "round %d: done, %d clients in the sum\n", round, len(survivors))
-	}
+	cfg.Input, cfg.OnResult = task.input, task.onResult
 	c, err := transport.NewClient(cfg)
 	if err != nil {
 		fmt.Fprintf(stderr, "privml fed client: %v\n", err)

@@ -1,11 +1,13 @@
 package main
 
-// The logistic-regression task of "privml fed server/client": the model of
-// examples/federated (internal/fedmodels.LogReg) trained with federated
-// averaging over secure aggregation, client-level DP noise added by the
-// server to the unmasked sum, and a federated.ServerOptimizer.
+// The trained tasks of "privml fed server/client": the models of
+// examples/federated (internal/fedmodels: logistic regression, and the MLP
+// with one hidden layer of tanh units) trained with federated averaging
+// over secure aggregation, client-level DP noise added by the server to
+// the unmasked sum, and a federated.ServerOptimizer.
 
 import (
+	"context"
 	"encoding/csv"
 	"encoding/json"
 	"errors"
@@ -20,16 +22,26 @@ import (
 
 	"github.com/privml/privml/dp"
 	"github.com/privml/privml/federated"
+	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/transport"
 	"github.com/privml/privml/internal/fedmodels"
 )
 
-// logRegTask is what the server sends with each round (the application
-// payload) and checkpoints: the global model, the local training
-// settings, the codec, and the accountant's state (the rounds whose noisy
-// aggregate was released).
-type logRegTask struct {
-	Task        string    `json:"task"` // "logreg"
+// Limits of a trained task's shape, checked on both sides: a payload
+// beyond them is refused before anything is allocated for it.
+const (
+	maxHidden   = 4096
+	maxFeatures = 1 << 20
+)
+
+// trainTask is what the server sends with each round (the application
+// payload) and checkpoints: the model's kind and shape, the global
+// parameters, the local training settings, the codec, and the
+// accountant's state (the rounds whose noisy aggregate was released).
+type trainTask struct {
+	Task        string    `json:"task"`             // "logreg" or "mlp"
+	Features    int       `json:"features"`         // input features (the shards' columns but the label)
+	Hidden      int       `json:"hidden,omitempty"` // mlp: hidden units
 	Model       []float64 `json:"model"`
 	Clip        float64   `json:"clip"`  // L2 bound of a client's update
 	Scale       float64   `json:"scale"` // the codec's integers per unit
@@ -42,19 +54,64 @@ type logRegTask struct {
 	DPRounds    int       `json:"dp_rounds"`
 }
 
-// logRegServer runs the task on the server side.
-type logRegServer struct {
-	task  logRegTask
+// trainTasks are the --task values that train a model.
+var trainTasks = []string{"logreg", "mlp"}
+
+// model returns the task's model after checking its kind and that the
+// parameter vector has the model's shape: a payload whose parameters do
+// not fit its own shape is refused, never trained on.
+func (t *trainTask) model() (fedmodels.Model, error) {
+	if t.Task == "logreg" && t.Features == 0 {
+		// Payloads and checkpoints written before the field was added.
+		t.Features = len(t.Model) - 1
+	}
+	if t.Features < 1 || t.Features > maxFeatures {
+		return nil, fmt.Errorf("the %s model's %d features are out of range (1 to %d)", t.Task, t.Features, maxFeatures)
+	}
+	var m fedmodels.Model
+	switch t.Task {
+	case "logreg":
+		m = fedmodels.LogReg{D: t.Features}
+	case "mlp":
+		if t.Hidden < 1 || t.Hidden > maxHidden {
+			return nil, fmt.Errorf("the mlp model's %d hidden units are out of range (1 to %d)", t.Hidden, maxHidden)
+		}
+		m = fedmodels.MLP{D: t.Features, H: t.Hidden}
+	default:
+		return nil, fmt.Errorf("unknown task %q (this program trains %s)", t.Task, strings.Join(trainTasks, " and "))
+	}
+	if size := m.Shape().Size(); len(t.Model) != size || size >= secagg.MaxLength {
+		return nil, fmt.Errorf("the %s has %d parameters, the round's model %d", t.describe(), size, len(t.Model))
+	}
+	for j, v := range t.Model {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("parameter %d of the %s is %v", j, t.describe(), v)
+		}
+	}
+	return m, nil
+}
+
+// describe names the task's model and shape, for errors.
+func (t *trainTask) describe() string {
+	if t.Task == "mlp" {
+		return fmt.Sprintf("mlp model of %d features and %d hidden units", t.Features, t.Hidden)
+	}
+	return fmt.Sprintf("%s model of %d features", t.Task, t.Features)
+}
+
+// trainServer runs a trained task on the server side.
+type trainServer struct {
+	task  trainTask
 	opt   federated.ServerOptimizer
 	codec *federated.Codec
 	smp   *dp.Sampler
 }
 
-// newLogRegServer builds the task from the flags, or restores it from a
-// checkpoint's state: the model and the number of DP rounds carry over, so
-// a restarted server's epsilon never resets. (A stateful optimizer's
+// newTrainServer builds the task from the flags, or restores it from a
+// checkpoint's state: the model and the number of DP rounds carry over,
+// so a restarted server's epsilon never resets. (A stateful optimizer's
 // moments, FedAvgM's or FedAdam's, start again from zero.)
-func newLogRegServer(f *fedServerFlags, state []byte) (*logRegServer, error) {
+func newTrainServer(f *fedServerFlags, state []byte) (*trainServer, error) {
 	opt, err := federated.NewServerOptimizer(f.optimizer, federated.WithServerLearningRate(f.serverLR))
 	if err != nil {
 		return nil, err
@@ -63,29 +120,71 @@ func newLogRegServer(f *fedServerFlags, state []byte) (*logRegServer, error) {
 	if err != nil {
 		return nil, err
 	}
-	s := &logRegServer{opt: opt, codec: codec, smp: dp.NewSampler()}
-	s.task = logRegTask{
-		Task: "logreg", Model: fedmodels.LogReg{D: f.dim}.Init(nil), Clip: codec.Clip, Scale: codec.Scale, MaxAbs: codec.MaxAbs,
+	s := &trainServer{opt: opt, codec: codec, smp: dp.NewSampler()}
+	s.task = trainTask{
+		Task: f.task, Features: f.dim, Clip: codec.Clip, Scale: codec.Scale, MaxAbs: codec.MaxAbs,
 		LocalLR: f.localLR, LocalEpochs: f.localEpochs, Batch: f.batch, Noise: f.noise, Delta: f.delta,
 	}
+	if f.task == "mlp" {
+		s.task.Hidden = f.hidden
+		// The initial weights are public (every client receives them):
+		// a seed from the default source suffices.
+		src := rand.NewPCG(rand.Uint64(), rand.Uint64())
+		if f.insecureSeed != 0 {
+			src = rand.NewPCG(f.insecureSeed, 0)
+		}
+		s.task.Model = fedmodels.MLP{D: f.dim, H: f.hidden}.Init(rand.New(src))
+	} else {
+		s.task.Model = fedmodels.LogReg{D: f.dim}.Init(nil)
+	}
+	if _, err := s.task.model(); err != nil {
+		return nil, err
+	}
 	if len(state) > 0 {
-		var prev logRegTask
-		if err := json.Unmarshal(state, &prev); err != nil || prev.Task != "logreg" || len(prev.Model) != f.dim+1 || prev.DPRounds < 0 {
-			return nil, fmt.Errorf("the checkpoint's state is not a logistic-regression model of %d features", f.dim)
+		if err := s.restore(state); err != nil {
+			return nil, err
 		}
-		if prev.Noise != f.noise || prev.Delta != f.delta {
-			return nil, fmt.Errorf("the checkpoint was made with --noise %v --delta %v; restart with the same values", prev.Noise, prev.Delta)
-		}
-		s.task.Model, s.task.DPRounds = prev.Model, prev.DPRounds
 	}
 	return s, nil
 }
 
-func (s *logRegServer) payload(uint64) ([]byte, error) { return json.Marshal(&s.task) }
+// configureTrain sets cfg up for the trained task of the flags, restored
+// from the checkpoint's state if any: the round's payload is the task,
+// the secure sum's main part the model update and its side coordinate
+// the count of clients, and OnRound applies each round.
+func configureTrain(f *fedServerFlags, cfg *transport.ServerConfig, ck *transport.Checkpoint, stdout io.Writer) (*trainServer, error) {
+	tr, err := newTrainServer(f, ck.State)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Secagg.Dim, cfg.Secagg.MaxAbs, cfg.Secagg.MaxSideAbs = len(tr.task.Model), uint64(tr.codec.MaxAbs), 1
+	cfg.Model = tr.payload
+	cfg.OnRound = tr.onRound(f, ck, stdout)
+	return tr, nil
+}
+
+// restore takes the model and the accountant's state from a checkpoint
+// made with the same task, shape and noise.
+func (s *trainServer) restore(state []byte) error {
+	var prev trainTask
+	if err := json.Unmarshal(state, &prev); err != nil {
+		return fmt.Errorf("the checkpoint's state is not a trained model: %v", err)
+	}
+	if _, err := prev.model(); err != nil || prev.Task != s.task.Task || prev.Features != s.task.Features || prev.Hidden != s.task.Hidden || prev.DPRounds < 0 {
+		return fmt.Errorf("the checkpoint's state is not a %s; restart with the --task, --dim and --hidden it was made with", s.task.describe())
+	}
+	if prev.Noise != s.task.Noise || prev.Delta != s.task.Delta {
+		return fmt.Errorf("the checkpoint was made with --noise %v --delta %v; restart with the same values", prev.Noise, prev.Delta)
+	}
+	s.task.Model, s.task.DPRounds = prev.Model, prev.DPRounds
+	return nil
+}
+
+func (s *trainServer) payload(uint64) ([]byte, error) { return json.Marshal(&s.task) }
 
 // epsilon is the client-level epsilon spent so far (every client takes
 // part in every round: sampling rate 1), +Inf without noise.
-func (s *logRegServer) epsilon() (float64, error) {
+func (s *trainServer) epsilon() (float64, error) {
 	if s.task.Noise == 0 {
 		return math.Inf(1), nil
 	}
@@ -98,7 +197,7 @@ func (s *logRegServer) epsilon() (float64, error) {
 // apply decodes a round's sum of clipped updates, adds Gaussian noise of
 // standard deviation Noise*Clip (one client changes the sum by at most
 // Clip in L2), averages over the survivors and takes an optimizer step.
-func (s *logRegServer) apply(main []int64, survivors int) error {
+func (s *trainServer) apply(main []int64, survivors int) error {
 	if len(main) != len(s.task.Model) || survivors < 1 {
 		return fmt.Errorf("a sum of %d coordinates over %d clients for a model of %d", len(main), survivors, len(s.task.Model))
 	}
@@ -119,16 +218,17 @@ func (s *logRegServer) apply(main []int64, survivors int) error {
 	return nil
 }
 
-// logRegShard is a client's labelled rows: features, then a 0/1 label in
-// the last column.
-type logRegShard struct {
-	x [][]float64
-	y []int
+// labelledShard is a client's labelled rows: features, then a 0/1 label
+// in the last column.
+type labelledShard struct {
+	path string
+	x    [][]float64
+	y    []int
 }
 
 // readLabelled reads a CSV file with a header row, numeric feature
 // columns and a last column of 0/1 labels.
-func readLabelled(path string) (*logRegShard, error) {
+func readLabelled(path string) (*labelledShard, error) {
 	fh, err := os.Open(path)
 	if err != nil {
 		return nil, err
@@ -142,7 +242,7 @@ func readLabelled(path string) (*logRegShard, error) {
 	if len(header) < 2 {
 		return nil, fmt.Errorf("%s: want feature columns and a label column, found %d columns", path, len(header))
 	}
-	sh := &logRegShard{}
+	sh := &labelledShard{path: path}
 	for line := 2; ; line++ {
 		rec, err := r.Read()
 		if errors.Is(err, io.EOF) {
@@ -173,17 +273,19 @@ func readLabelled(path string) (*logRegShard, error) {
 	return sh, nil
 }
 
-// decodeLogRegTask parses a round's payload; ok is false for another task.
-func decodeLogRegTask(payload []byte) (*logRegTask, bool, error) {
+// decodeTrainTask parses a round's payload: ok is false for an empty
+// payload (the mean task), and a payload naming a task this program does
+// not train, or a model that does not fit its own shape, is an error.
+func decodeTrainTask(payload []byte) (*trainTask, bool, error) {
 	if len(payload) == 0 {
 		return nil, false, nil
 	}
-	var t logRegTask
+	var t trainTask
 	if err := json.Unmarshal(payload, &t); err != nil {
 		return nil, false, fmt.Errorf("the round's model payload: %v", err)
 	}
-	if t.Task != "logreg" {
-		return nil, false, nil
+	if _, err := t.model(); err != nil {
+		return nil, false, fmt.Errorf("the round's model payload: %v", err)
 	}
 	if !(t.Clip > 0) || !(t.Scale > 0) || t.MaxAbs < 1 || !(t.LocalLR > 0) || t.LocalEpochs < 1 || t.LocalEpochs > 1000 || t.Batch < 1 {
 		return nil, false, fmt.Errorf("the round's training settings are out of range")
@@ -193,15 +295,26 @@ func decodeLogRegTask(payload []byte) (*logRegTask, bool, error) {
 
 // train runs local SGD on the shard from the task's model and returns
 // the encoded update (clipped, scaled, stochastically rounded) followed
-// by the side coordinate 1 (this client's count).
-func (sh *logRegShard) train(t *logRegTask, length int) ([]int64, error) {
-	d := len(t.Model) - 1
-	if length != len(t.Model)+1 || len(sh.x[0]) != d {
-		return nil, fmt.Errorf("the server's model has %d features, the shard %d", d, len(sh.x[0]))
+// by the side coordinate 1 (this client's count). r shuffles the rows and
+// rounds the update; nil draws a fresh source. A shard whose number of
+// features differs from the model's is refused with an error wrapping
+// transport.ErrConfig: the client's data can never fit this federation,
+// so the client stops rather than trying again each round.
+func (sh *labelledShard) train(t *trainTask, length int, r *rand.Rand) ([]int64, error) {
+	m, err := t.model()
+	if err != nil {
+		return nil, err
 	}
-	m := fedmodels.LogReg{D: d}
+	if len(sh.x[0]) != t.Features {
+		return nil, fmt.Errorf("%w: the server's %s, %s has %d feature columns (and the label)", transport.ErrConfig, t.describe(), sh.path, len(sh.x[0]))
+	}
+	if length != len(t.Model)+1 {
+		return nil, fmt.Errorf("the round's secure sum has %d coordinates, the server's %s needs %d", length, t.describe(), len(t.Model)+1)
+	}
 	p := append([]float64(nil), t.Model...)
-	r := rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	if r == nil {
+		r = rand.New(rand.NewPCG(rand.Uint64(), rand.Uint64()))
+	}
 	order := make([]int, len(sh.x))
 	for i := range order {
 		order[i] = i
@@ -231,22 +344,22 @@ func (sh *logRegShard) train(t *logRegTask, length int) ([]int64, error) {
 	return append(out, 1), nil
 }
 
-// accuracy is the fraction of the shard's rows the model classifies right.
-func (sh *logRegShard) accuracy(model []float64) float64 {
-	m := fedmodels.LogReg{D: len(model) - 1}
+// accuracy is the fraction of the shard's rows that model m with
+// parameters p classifies right.
+func (sh *labelledShard) accuracy(m fedmodels.Model, p []float64) float64 {
 	ok := 0
 	for i, x := range sh.x {
-		if (m.Prob(model, x) >= 0.5) == (sh.y[i] == 1) {
+		if (m.Prob(p, x) >= 0.5) == (sh.y[i] == 1) {
 			ok++
 		}
 	}
 	return float64(ok) / float64(len(sh.x))
 }
 
-// onRound is the logreg task's ServerConfig.OnRound: it applies the
+// onRound is a trained task's ServerConfig.OnRound: it applies the
 // round's aggregate, checkpoints the model with the accountant's state,
 // prints the round and returns the new model for the clients.
-func (s *logRegServer) onRound(f *fedServerFlags, ck *transport.Checkpoint, stdout io.Writer) func(*transport.RoundReport) ([]byte, error) {
+func (s *trainServer) onRound(f *fedServerFlags, ck *transport.Checkpoint, stdout io.Writer) func(*transport.RoundReport) ([]byte, error) {
 	return func(rep *transport.RoundReport) ([]byte, error) {
 		line := &fedRoundLine{Round: rep.Round, Present: rep.Present, Dropouts: len(rep.DroppedAt), MS: rep.Duration.Milliseconds()}
 		if rep.Err != nil {
@@ -287,4 +400,63 @@ func l2norm(v []float64) float64 {
 		s += x * x
 	}
 	return math.Sqrt(s)
+}
+
+// clientTask is a client's side of every task: the mean task's column
+// sums, or local training of the model the server names in the round's
+// payload (the client has no --task: the server's payload decides, and
+// a shard that does not fit it is refused).
+type clientTask struct {
+	path   string
+	sums   []int64
+	rows   int64
+	shard  *labelledShard // read when the server first names a trained task
+	stdout io.Writer
+	// rng, when set, shuffles and rounds every local update (tests
+	// only); nil draws a fresh source per round.
+	rng *rand.Rand
+}
+
+// newClientTask reads the shard's column sums (the mean task).
+func newClientTask(path string, scale, clip float64, stdout io.Writer) (*clientTask, error) {
+	sums, rows, err := readShard(path, scale, clip)
+	if err != nil {
+		return nil, err
+	}
+	return &clientTask{path: path, sums: sums, rows: rows, stdout: stdout}, nil
+}
+
+// input is the ClientConfig.Input of the task. Errors that mean this
+// client's data can never take part (a shard of the wrong width, or not
+// labelled for a trained task) wrap transport.ErrConfig, which stops the
+// client with the message.
+func (c *clientTask) input(_ context.Context, _ uint64, payload []byte, length int) ([]int64, error) {
+	task, ok, err := decodeTrainTask(payload)
+	if err != nil {
+		return nil, err
+	}
+	if ok {
+		if c.shard == nil {
+			if c.shard, err = readLabelled(c.path); err != nil {
+				return nil, fmt.Errorf("%w: the server trains the %s: %v", transport.ErrConfig, task.describe(), err)
+			}
+		}
+		return c.shard.train(task, length, c.rng)
+	}
+	if length != len(c.sums)+1 {
+		return nil, fmt.Errorf("%w: the server sums %d columns (its --dim), %s has %d", transport.ErrConfig, length-1, c.path, len(c.sums))
+	}
+	return append(append([]int64(nil), c.sums...), c.rows), nil
+}
+
+// onResult is the ClientConfig.OnResult of the task: it prints the round
+// and, for a trained task, the new model's accuracy on the local shard.
+func (c *clientTask) onResult(round uint64, survivors []int, payload []byte) {
+	if task, ok, err := decodeTrainTask(payload); err == nil && ok && c.shard != nil && len(c.shard.x[0]) == task.Features {
+		if m, err := task.model(); err == nil {
+			fmt.Fprintf(c.stdout, "round %d: done, %d clients in the sum, accuracy on the local shard %.4f\n", round, len(survivors), c.shard.accuracy(m, task.Model))
+			return
+		}
+	}
+	fmt.Fprintf(c.stdout, "round %d: done, %d clients in the sum\n", round, len(survivors))
 }

@@ -17,14 +17,15 @@ import (
 
 	"github.com/privml/privml/federated"
 	"github.com/privml/privml/federated/transport"
+	"github.com/privml/privml/internal/fedmodels"
 	"github.com/privml/privml/internal/mtls"
 )
 
 // logRegSetup writes the PKI and n labelled CSV shards (two features, the
 // label 1 when x1 + 0.5*x2 > 0.2), and returns every row for evaluation.
-func logRegSetup(t *testing.T, dir string, n, rows int) *logRegShard {
+func logRegSetup(t *testing.T, dir string, n, rows int) *labelledShard {
 	require.NoError(t, mtls.WriteDevPKI(filepath.Join(dir, "tls"), mtls.DevPKI{Clients: n}))
-	all := &logRegShard{}
+	all := &labelledShard{}
 	for id := range n {
 		var b strings.Builder
 		b.WriteString("x1,x2,y\n")
@@ -92,7 +93,7 @@ func TestMultiProcessLogReg(t *testing.T) {
 	_ = srv.Wait()
 	ck, err := transport.ReadCheckpoint(filepath.Join(state, checkpointFile))
 	require.NoError(t, err)
-	var saved logRegTask
+	var saved trainTask
 	require.NoError(t, json.Unmarshal(ck.State, &saved))
 	assert.Equal(t, 2, saved.DPRounds)
 	assert.Equal(t, last.Model, saved.Model)
@@ -112,7 +113,7 @@ func TestMultiProcessLogReg(t *testing.T) {
 	// rounds of one local epoch reach well above chance (half the rows);
 	// the noise on the mean update is 0.06 per coordinate (0.3 x clip 1 / 5
 	// clients), small against the steps.
-	acc := all.accuracy(last.Model)
+	acc := all.accuracy(fedmodels.LogReg{D: 2}, last.Model)
 	t.Logf("model %v, accuracy %.3f on %d rows", last.Model, acc, len(all.x))
 	assert.Greater(t, acc, 0.85, "model %v", last.Model)
 	ck, err = transport.ReadCheckpoint(filepath.Join(state, checkpointFile))
@@ -142,19 +143,22 @@ func TestReadLabelledRefusesBadRows(t *testing.T) {
 	}
 }
 
-// FuzzLogRegTask decodes arbitrary round payloads and trains on them: a
+// FuzzTrainTask decodes arbitrary round payloads and trains on them: a
 // payload is refused or trained on, never a panic, and an update always
 // has the length the round asks for, within the codec's bound.
-func FuzzLogRegTask(f *testing.F) {
-	good, _ := json.Marshal(&logRegTask{Task: "logreg", Model: []float64{0.1, -0.2, 0}, Clip: 1, Scale: 1000, MaxAbs: 1001,
+func FuzzTrainTask(f *testing.F) {
+	good, _ := json.Marshal(&trainTask{Task: "logreg", Model: []float64{0.1, -0.2, 0}, Clip: 1, Scale: 1000, MaxAbs: 1001,
 		LocalLR: 0.5, LocalEpochs: 1, Batch: 2})
 	f.Add(good, 4)
+	mlp, _ := json.Marshal(&trainTask{Task: "mlp", Features: 2, Hidden: 2, Model: []float64{0.1, -0.2, 0.3, 0, 0, 0, 0.5, -0.5, 0}, Clip: 1, Scale: 1000, MaxAbs: 1001,
+		LocalLR: 0.5, LocalEpochs: 1, Batch: 2})
+	f.Add(mlp, 10)
 	f.Add([]byte(`{"task":"logreg","model":[],"clip":1,"scale":1,"max_abs":1,"local_lr":1,"local_epochs":1,"batch":1}`), 1)
 	f.Add([]byte(`{"task":"mean"}`), 3)
 	f.Add([]byte(`{`), 3)
-	sh := &logRegShard{x: [][]float64{{1, 0}, {-1, 0.5}, {0.3, -2}}, y: []int{1, 0, 1}}
+	sh := &labelledShard{x: [][]float64{{1, 0}, {-1, 0.5}, {0.3, -2}}, y: []int{1, 0, 1}}
 	f.Fuzz(func(t *testing.T, payload []byte, length int) {
-		task, ok, err := decodeLogRegTask(payload)
+		task, ok, err := decodeTrainTask(payload)
 		if err != nil || !ok {
 			assert.Nil(t, task)
 			return
@@ -162,7 +166,7 @@ func FuzzLogRegTask(f *testing.F) {
 		if length < 1 || length > 1<<16 {
 			return
 		}
-		out, err := sh.train(task, length)
+		out, err := sh.train(task, length, nil)
 		if err != nil {
 			return
 		}

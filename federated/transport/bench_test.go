@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -52,6 +53,7 @@ func BenchmarkRound(b *testing.B) {
 
 func benchInProcess(b *testing.B, drop float64) {
 	var times []time.Duration
+	cpu0 := cpuNow()
 	for i := range b.N {
 		cfg := benchSecagg()
 		cfg.Sequence = uint64(i + 1)
@@ -69,6 +71,7 @@ func benchInProcess(b *testing.B, drop float64) {
 		require.NoError(b, rep.Err)
 		times = append(times, time.Since(start))
 	}
+	reportCPU(b, cpuNow()-cpu0)
 	reportTimes(b, times)
 }
 
@@ -107,14 +110,41 @@ func benchGRPC(b *testing.B, drop float64) {
 			return nil
 		}
 	})
+	// Every client has connected (TLS handshake done) and said Hello:
+	// the measurement is of rounds, not of connection set-up.
+	for {
+		h.srv.mu.Lock()
+		n := len(h.srv.present)
+		h.srv.mu.Unlock()
+		if n == benchN {
+			break
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
 	b.ResetTimer()
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	cpu0, alloc0 := cpuNow(), ms.TotalAlloc
 	h.start()
 	require.NoError(b, h.wait())
+	cpu := cpuNow() - cpu0
+	runtime.ReadMemStats(&ms)
+	b.ReportMetric(float64(ms.TotalAlloc-alloc0)/(1<<20)/float64(b.N), "alloc-MiB/round")
 	b.StopTimer()
 	cancel()
 	wait()
+	reportCPU(b, cpu)
 	reportTimes(b, times)
 	b.ReportMetric(float64(wire.Load())/float64(benchN)/float64(b.N), "wire-B/client/round")
+}
+
+// reportCPU reports the process's CPU time per round (server and clients
+// together in the gRPC runs, from the moment every client has connected;
+// the simulation in the in-process ones).
+func reportCPU(b *testing.B, cpu time.Duration) {
+	if cpu > 0 {
+		b.ReportMetric(float64(cpu.Microseconds())/1000/float64(b.N), "cpu-ms/round")
+	}
 }
 
 func reportTimes(b *testing.B, times []time.Duration) {

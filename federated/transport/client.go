@@ -1,11 +1,13 @@
 package transport
 
 import (
+	"bytes"
 	"context"
 	"crypto/ed25519"
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"time"
 
@@ -19,6 +21,10 @@ import (
 	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
 )
+
+// maxRecvMessage bounds one gRPC message the client receives: a download
+// chunk and its framing.
+const maxRecvMessage = MaxChunkSize + 64<<10
 
 // Stage is a step of a round, as named on the wire.
 type Stage = pb.Stage
@@ -74,7 +80,10 @@ type ClientConfig struct {
 	MinInputs, MinThreshold int
 	// Input returns the client's input vector for a round (length
 	// coordinates, within the configuration's bounds), given the
-	// application payload of the round's configuration. Required.
+	// application payload of the round's configuration. Required. An
+	// error abandons the round (the client counts as dropped in it); one
+	// that wraps ErrConfig, for input that can never fit the federation
+	// (data of the wrong shape, say), also stops Run.
 	Input func(ctx context.Context, round uint64, model []byte, length int) ([]int64, error)
 	// OnResult is called with each round's result the client took part
 	// in: the survivors and the application payload. Optional.
@@ -86,6 +95,11 @@ type ClientConfig struct {
 	// ChunkSize is the size of upload chunks. Defaults to MaxChunkSize
 	// (1 MiB).
 	ChunkSize int
+	// MaxDownloadSize bounds a message from the server (a round's
+	// configuration with the application's payload, a result), which
+	// arrives in chunks: a larger announced size is refused before any of
+	// it is received. Defaults to 256 MiB.
+	MaxDownloadSize int
 	// Logger defaults to slog.Default(). Logs never contain vectors,
 	// masks, shares or keys.
 	Logger *slog.Logger
@@ -124,6 +138,9 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	if cfg.Sequences == nil {
 		cfg.Sequences = new(secagg.MemorySequenceStore)
 	}
+	if cfg.MaxDownloadSize <= 0 {
+		cfg.MaxDownloadSize = 256 << 20
+	}
 	if cfg.ChunkSize <= 0 || cfg.ChunkSize > MaxChunkSize {
 		cfg.ChunkSize = MaxChunkSize
 	}
@@ -135,7 +152,8 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 	opts := []grpc.DialOption{
 		grpc.WithTransportCredentials(credentials.NewTLS(cfg.TLS)),
 		grpc.WithKeepaliveParams(keepalive.ClientParameters{Time: clientPingInterval, Timeout: pingTimeout, PermitWithoutStream: true}),
-		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(256 << 20)),
+		// The server's messages arrive in chunks of at most MaxChunkSize.
+		grpc.WithDefaultCallOptions(grpc.MaxCallRecvMsgSize(maxRecvMessage), grpc.ForceCodecV2(newChunkCodec())),
 	}
 	conn, err := grpc.NewClient(cfg.Addr, append(opts, cfg.DialOptions...)...)
 	if err != nil {
@@ -345,14 +363,75 @@ func (c *Client) await(ctx context.Context, f *pb.Frame, stageTimeout time.Durat
 			ctx, cancel = context.WithTimeout(ctx, 2*stageTimeout+5*time.Second)
 			defer cancel()
 		}
-		r, err := c.rpc.Await(ctx, &pb.AwaitRequest{Frame: f})
-		if err != nil {
-			return err
-		}
-		out = r.Payload
-		return nil
+		var err error
+		out, err = c.download(ctx, f)
+		return err
 	})
 	return out, err
+}
+
+// download calls Await and receives the server's message for frame f.
+func (c *Client) download(ctx context.Context, f *pb.Frame) ([]byte, error) {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel() // ends the stream if the download is refused half-way
+	st, err := c.rpc.Await(ctx, &pb.AwaitRequest{Frame: f})
+	if err != nil {
+		return nil, err
+	}
+	return receiveDownload(st.Recv, f, uint64(c.cfg.MaxDownloadSize))
+}
+
+// receiveDownload reads an Await stream from recv: a header for frame f
+// announcing at most limit bytes, then data chunks that add up to it, then
+// the end of the stream. A status from the server passes through (a retry
+// may help, or the client was dropped); a malformed stream is refused with
+// ErrDownload. It is a pure function of what recv returns, fuzzed.
+func receiveDownload(recv func() (*pb.DownloadChunk, error), f *pb.Frame, limit uint64) ([]byte, error) {
+	first, err := recv()
+	if err != nil {
+		return nil, downloadError(err, "before the header")
+	}
+	h := first.GetHeader()
+	if h == nil {
+		return nil, errorf(ErrDownload, "the first message of the stream is not a header")
+	}
+	if g := h.GetFrame(); g.GetRound() != f.GetRound() || g.GetStage() != f.GetStage() || !bytes.Equal(g.GetSession(), f.GetSession()) {
+		return nil, errorf(ErrDownload, "the header is for round %d stage %v, the client asked for round %d stage %v", g.GetRound(), g.GetStage(), f.GetRound(), f.GetStage())
+	}
+	a, err := newDownload(h.GetTotalSize(), limit)
+	if err != nil {
+		return nil, err
+	}
+	for {
+		m, err := recv()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return nil, downloadError(err, fmt.Sprintf("at offset %d of the announced %d bytes", a.got, a.want))
+		}
+		if m.GetHeader() != nil {
+			return nil, errorf(ErrDownload, "a second header at offset %d", a.got)
+		}
+		if err := a.add(m.GetData()); err != nil {
+			return nil, err
+		}
+	}
+	msg, _, err := a.finish()
+	return msg, err
+}
+
+// downloadError passes a status through, except that the client's own
+// receive limit (ResourceExhausted, a message far above a chunk) is a
+// malformed download: retrying would receive it again.
+func downloadError(err error, where string) error {
+	if errors.Is(err, io.EOF) {
+		return errorf(ErrDownload, "the stream ended %s", where)
+	}
+	if status.Code(err) == codes.ResourceExhausted {
+		return errorf(ErrDownload, "a message %s exceeds the client's receive limit: %v", where, err)
+	}
+	return err
 }
 
 // retry calls f until it succeeds, fails with a status that a retry

@@ -9,11 +9,15 @@
 // may sit behind NAT (the split of Flower's SuperLink and SuperNodes). The
 // Aggregation service (schema in package transportpb) has four calls:
 // Hello (where is the federation), Await (long-poll for the server's
-// message that closes a stage), Submit (a client's message for a stage)
-// and Upload (a masked input, streamed in chunks of at most
-// [MaxChunkSize], 1 MiB). Every message is framed by the federation
-// session (16 random bytes per server start), the training round and the
-// stage; secagg messages travel in their own binary encodings.
+// message that closes a stage, streamed back), Submit (a client's message
+// for a stage) and Upload (a masked input, streamed). Large vectors go
+// both ways in chunks of at most [MaxChunkSize], 1 MiB, after a header
+// that announces the total size: masked inputs up, and down the server's
+// messages, among them the round's configuration with the application's
+// payload (the global model, say) and the round's result. Every message
+// is framed by the federation session (16 random bytes per server
+// start), the training round and the stage; secagg messages travel in
+// their own binary encodings.
 //
 // A [Server] runs rounds FirstRound to LastRound. Each round has the
 // stages of secagg (AdvertiseKeys, ShareKeys, MaskedInputCollection,
@@ -69,7 +73,10 @@
 //
 //   - Retries are idempotent, keyed by session, round, stage and client:
 //     the same message again is answered "duplicate" and changes nothing;
-//     a different one is refused with AlreadyExists. A client retries
+//     a different one is refused with AlreadyExists (told apart by a
+//     SHA-256 digest, or for masked inputs a 128-bit fingerprint keyed by
+//     the server's secret seeds; either answer leaves the round as it
+//     was). A client retries
 //     calls that fail with Unavailable, DeadlineExceeded or
 //     ResourceExhausted (a lost reply, a server restart, a full upload
 //     queue).
@@ -96,7 +103,12 @@
 // that announces more than the round's masked input (whose size is exact:
 // header, packed vector and, in the malicious model, a signature), sends
 // a chunk above 1 MiB or past the announced size (OutOfRange), announces
-// less, or ends early (InvalidArgument). The listener ([LimitListener]) bounds open
+// less, or ends early (InvalidArgument). A client likewise refuses a
+// download from the server (ErrDownload) that comes without a header or
+// with one for another frame, announces more than
+// ClientConfig.MaxDownloadSize (256 MiB by default), sends an empty chunk,
+// one above 1 MiB or past the announced size, or ends before it; it then
+// abandons the round rather than retry. The listener ([LimitListener]) bounds open
 // connections and each connection's concurrent calls ([Limits]); a peer
 // that connects and never completes its handshake is dropped after
 // Limits.HandshakeTimeout. Status codes come from one table, in the
@@ -118,6 +130,15 @@
 // sending when the stage closes ends with FailedPrecondition, so a client
 // that stalls cannot keep a slot across rounds. MaxConcurrentUploads
 // colluding clients that stall can still starve one stage's uploads.
+//
+// Downloads are encoded once per round (the configuration) or per
+// client and stage, and sent as slices of that encoding (the service's
+// codec, protobuf's wire format, hands chunk bytes to gRPC without
+// copying them, and decodes a received chunk with one copy): a connection
+// has at most about a chunk of it in flight, so broadcasting a model of M
+// bytes to N clients holds M plus O(N) chunks, not N copies of M, and a
+// client receives at most a chunk at a time besides the message it
+// assembles.
 //
 // # Logs
 //

@@ -33,6 +33,12 @@ var (
 	// the announced size or above the chunk limit, a stream that ends
 	// before the announced size.
 	ErrUpload = errors.New("transport: malformed upload")
+	// ErrDownload reports, on the client, a malformed stream of the
+	// server's message: no header or one for another frame, a size above
+	// ClientConfig.MaxDownloadSize, an empty chunk, a chunk above 1 MiB or
+	// past the announced size, a stream that ends before the announced
+	// size. The client abandons the round (it counts as dropped).
+	ErrDownload = errors.New("transport: malformed download")
 	// ErrTooLarge reports a chunk or upload larger than announced or than
 	// the session allows.
 	ErrTooLarge = errors.New("transport: upload larger than announced")

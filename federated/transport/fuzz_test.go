@@ -9,6 +9,9 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/encoding"
+	grpcproto "google.golang.org/grpc/encoding/proto"
+	"google.golang.org/grpc/mem"
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
@@ -28,7 +31,7 @@ func FuzzAssembler(f *testing.F) {
 	f.Add(uint64(3), uint64(3), []byte{1, 1}, false)
 	f.Fuzz(func(t *testing.T, total, want uint64, sizes []byte, collect bool) {
 		want %= 4096
-		a, err := newAssembler(total, want, want, collect, nil)
+		a, err := newAssembler(total, want, want, collect, nil, newUploadSeeds())
 		if total != want {
 			require.Error(t, err)
 			return
@@ -134,4 +137,53 @@ func TestPeekClient(t *testing.T) {
 	assert.Equal(t, 77, id)
 	_, ok = peekClient(b[:5])
 	assert.False(t, ok)
+}
+
+// splitBuffers cuts b into buffers at the offsets cuts gives, as gRPC
+// hands a message received in several frames to its codec.
+func splitBuffers(b []byte, cuts []byte) mem.BufferSlice {
+	var out mem.BufferSlice
+	for _, c := range cuts {
+		k := min(int(c)*97+1, len(b))
+		out = append(out, mem.SliceBuffer(b[:k]))
+		b = b[k:]
+	}
+	return append(out, mem.SliceBuffer(b))
+}
+
+// FuzzChunkCodec: the service's codec decodes any bytes, cut into any
+// buffers, exactly as the protobuf codec does (the same message or an
+// error from both), and encodes chunk messages to protobuf's bytes.
+func FuzzChunkCodec(f *testing.F) {
+	big := func(n int) []byte {
+		m, _ := proto.Marshal(&pb.UploadChunk{Kind: &pb.UploadChunk_Data{Data: pattern(n)}})
+		return m
+	}
+	f.Add(big(minDirect), []byte{1, 3})
+	f.Add(big(3*minDirect+5), []byte{0, 0, 40})
+	f.Add(append(big(minDirect), 0x08, 0x01), []byte{}) // a second field after the data
+	f.Add(big(minDirect)[:minDirect], []byte{2})        // cut short
+	hdr, _ := proto.Marshal(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{TotalSize: 9}}})
+	f.Add(hdr, []byte{})
+	f.Add([]byte{0x12, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x01}, []byte{})
+	codec, plain := newChunkCodec(), encoding.GetCodecV2(grpcproto.Name)
+	f.Fuzz(func(t *testing.T, b []byte, cuts []byte) {
+		if len(cuts) > 64 {
+			cuts = cuts[:64]
+		}
+		for _, mk := range []func() proto.Message{func() proto.Message { return new(pb.UploadChunk) }, func() proto.Message { return new(pb.DownloadChunk) }} {
+			got, want := mk(), mk()
+			gerr := codec.Unmarshal(splitBuffers(b, cuts), got)
+			werr := plain.Unmarshal(mem.BufferSlice{mem.SliceBuffer(b)}, want)
+			require.Equal(t, werr == nil, gerr == nil, "codec %v, protobuf %v", gerr, werr)
+			if werr == nil {
+				require.True(t, proto.Equal(want, got), "%T decoded differently", got)
+				enc, err := codec.Marshal(got)
+				require.NoError(t, err)
+				ref, err := proto.Marshal(got)
+				require.NoError(t, err)
+				require.True(t, bytes.Equal(ref, enc.Materialize()), "%T encoded differently", got)
+			}
+		}
+	})
 }

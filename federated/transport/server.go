@@ -105,6 +105,7 @@ type Server struct {
 	session [16]byte
 	uploads chan struct{} // upload slots
 	bufs    chan []byte   // upload buffers kept for reuse, one per slot
+	seeds   uploadSeeds   // key the fingerprints of uploads
 
 	mu      sync.Mutex
 	cur     *roundState // the open round, or nil
@@ -172,6 +173,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
 		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[int]bool),
+		seeds: newUploadSeeds(),
 	}
 	if s.log == nil {
 		s.log = slog.Default()
@@ -491,18 +493,38 @@ func (s *Server) roundLocked(f *pb.Frame) (*roundState, error) {
 	return nil, nil
 }
 
-// Await returns the server's message that closes the frame's stage.
-func (s *Server) Await(ctx context.Context, req *pb.AwaitRequest) (*pb.AwaitResponse, error) {
-	id, err := s.checkPeer(ctx)
+// Await streams the server's message that closes the frame's stage: a
+// header announcing its size, then chunks of at most MaxChunkSize, so that
+// no message (a configuration carrying a large model, say) is one gRPC
+// message, and a connection holds at most a chunk of it in flight.
+func (s *Server) Await(req *pb.AwaitRequest, stream pb.Aggregation_AwaitServer) error {
+	id, err := s.checkPeer(stream.Context())
 	if err != nil {
-		return nil, s.refuse("Await", -1, 0, 0, err)
+		return s.refuse("Await", -1, 0, 0, err)
 	}
 	f := req.GetFrame()
-	payload, err := s.await(ctx, id, f)
+	payload, err := s.await(stream.Context(), id, f)
 	if err != nil {
-		return nil, s.refuse("Await", id, f.GetRound(), f.GetStage(), err)
+		return s.refuse("Await", id, f.GetRound(), f.GetStage(), err)
 	}
-	return &pb.AwaitResponse{Frame: f, Payload: payload}, nil
+	return sendDownload(stream, f, payload)
+}
+
+// sendDownload sends payload as a header and data chunks. The chunks are
+// slices of payload (shared by every client that downloads it); gRPC
+// encodes each when it is sent.
+func sendDownload(stream pb.Aggregation_AwaitServer, f *pb.Frame, payload []byte) error {
+	h := &pb.DownloadChunk{Kind: &pb.DownloadChunk_Header{Header: &pb.DownloadHeader{Frame: f, TotalSize: uint64(len(payload))}}}
+	if err := stream.Send(h); err != nil {
+		return err
+	}
+	for off := 0; off < len(payload); off += MaxChunkSize {
+		end := min(off+MaxChunkSize, len(payload))
+		if err := stream.Send(&pb.DownloadChunk{Kind: &pb.DownloadChunk_Data{Data: payload[off:end]}}); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 func (s *Server) await(ctx context.Context, id int, f *pb.Frame) ([]byte, error) {
@@ -716,7 +738,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 		return false, 0, err
 	}
 	if t := h.GetTotalSize(); t < lo || t > hi {
-		_, err := newAssembler(t, lo, hi, false, nil)
+		_, err := newAssembler(t, lo, hi, false, nil, s.seeds)
 		return false, 0, err
 	}
 	var buf []byte
@@ -737,7 +759,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 	} else {
 		stageDone = nil // a retry of an accepted upload only hashes
 	}
-	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf)
+	a, err := newAssembler(h.GetTotalSize(), lo, hi, prev == nil, buf, s.seeds)
 	if err != nil {
 		if slot {
 			<-s.uploads

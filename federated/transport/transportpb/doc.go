@@ -2,7 +2,7 @@
 // (transport.proto) and its generated Go code. Secure-aggregation messages
 // travel in bytes fields in their own versioned encodings; the schema adds
 // the framing (session, round, stage), the round configuration and result,
-// and the chunked upload of masked vectors.
+// and the chunked streams: masked vectors up, the server's messages down.
 //
 // Regenerate with protoc 3.21 or later, protoc-gen-go v1.36.12 and
 // protoc-gen-go-grpc v1.6.2 on the PATH:
