@@ -46,14 +46,17 @@ func TestSecondCertificateMaskedInput(t *testing.T) {
 	hello, err := imp.Hello(ctx, &pb.HelloRequest{})
 	require.NoError(t, err)
 	fr := func(st pb.Stage) *pb.Frame { return &pb.Frame{Session: hello.Session, Round: 1, Stage: st} }
-	cfgRaw, err := imp.Await(ctx, &pb.AwaitRequest{Frame: fr(pb.Stage_STAGE_CONFIG)})
-	require.NoError(t, err)
+	await := func(f *pb.Frame) []byte {
+		st, err := imp.Await(ctx, &pb.AwaitRequest{Frame: f})
+		require.NoError(t, err)
+		msg, err := receiveDownload(st.Recv, f, 1<<30)
+		require.NoError(t, err)
+		return msg
+	}
 	var sc pb.SessionConfig
-	require.NoError(t, proto.Unmarshal(cfgRaw.Payload, &sc))
-	bundleRaw, err := imp.Await(ctx, &pb.AwaitRequest{Frame: fr(pb.Stage_STAGE_SHARE_KEYS)})
-	require.NoError(t, err)
+	require.NoError(t, proto.Unmarshal(await(fr(pb.Stage_STAGE_CONFIG)), &sc))
 	var b secagg.ShareBundle
-	require.NoError(t, b.UnmarshalBinary(bundleRaw.Payload))
+	require.NoError(t, b.UnmarshalBinary(await(fr(pb.Stage_STAGE_SHARE_KEYS))))
 	length := int(sc.Dim + sc.SideDim)
 	m := &secagg.MaskedInput{Client: 1, Session: b.Session, Bits: uint8(sc.Bits), Length: uint32(length),
 		Signature: make([]byte, ed25519.SignatureSize), Packed: make([]byte, length*int(sc.Bits)/8)}
