@@ -102,6 +102,9 @@ func (f *readFn) Setup() {
 }
 
 func (f *readFn) ProcessElement(ctx context.Context, i int, emit func(Line)) error {
+	if f.Cfg.Format == FormatParquet {
+		return f.readParquet(ctx, i, emit)
+	}
 	name := f.Files[i]
 	rc, err := open(ctx, name)
 	if err != nil {
@@ -150,11 +153,17 @@ func (f *shardFn) ProcessElement(line string) (int, string) {
 	return int(h.Sum32() % uint32(f.Shards)), line
 }
 
-// writeFn writes one shard, header first, to Dir/part-SSSSS-of-NNNNN.csv.
+// writeFn writes one shard, header first, to Dir/part-SSSSS-of-NNNNN.csv,
+// or as Parquet to Dir/part-SSSSS-of-NNNNN.parquet.
 type writeFn struct {
 	Dir    string
 	Header string
 	Shards int
+	// Format is FormatCSV or FormatParquet; Columns and Delimiter
+	// describe the lines for Parquet.
+	Format    string
+	Columns   []string
+	Delimiter rune
 
 	written beam.Counter
 }
@@ -162,7 +171,11 @@ type writeFn struct {
 func (f *writeFn) Setup() { f.written = beam.NewCounter("privml", "rows_written") }
 
 func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*string) bool) error {
-	name := fmt.Sprintf("%s/part-%05d-of-%05d.csv", strings.TrimSuffix(f.Dir, "/"), shard, f.Shards)
+	ext := FormatCSV
+	if f.Format == FormatParquet {
+		ext = FormatParquet
+	}
+	name := fmt.Sprintf("%s/part-%05d-of-%05d.%s", strings.TrimSuffix(f.Dir, "/"), shard, f.Shards, ext)
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {
 		return fmt.Errorf("kanon: --out %s: %w", name, err)
@@ -171,6 +184,9 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	wc, err := fs.OpenWrite(ctx, name)
 	if err != nil {
 		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	if f.Format == FormatParquet {
+		return f.writeParquet(ctx, name, wc, lines)
 	}
 	w := bufio.NewWriterSize(wc, 1<<16)
 	_, _ = w.WriteString(f.Header + "\n")
@@ -192,8 +208,54 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	return nil
 }
 
+// writeParquet writes the lines of one shard, parsed back into fields,
+// as a Parquet file.
+func (f *writeFn) writeParquet(ctx context.Context, name string, wc io.WriteCloser, lines func(*string) bool) error {
+	bw := bufio.NewWriterSize(wc, 1<<16)
+	pw := newParquetWriter(bw, f.Columns)
+	var l string
+	for lines(&l) {
+		rec, err := splitLine(l, f.Delimiter)
+		if err == nil && len(rec) != len(f.Columns) {
+			err = fmt.Errorf("output row %q has %d fields, want %d", l, len(rec), len(f.Columns))
+		}
+		if err == nil {
+			err = pw.write(rec)
+		}
+		if err != nil {
+			wc.Close()
+			return fmt.Errorf("kanon: --out %s: %w", name, err)
+		}
+	}
+	err := pw.close()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		wc.Close()
+		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	if err := wc.Close(); err != nil {
+		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	f.written.Inc(ctx, int64(pw.n))
+	return nil
+}
+
+// splitLine parses one output line.
+func splitLine(line string, delim rune) ([]string, error) {
+	r := csv.NewReader(strings.NewReader(line))
+	r.Comma = delim
+	rec, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("output row %q: %w", line, err)
+	}
+	return rec, nil
+}
+
 // EstimateRows estimates the number of input rows from the size of the
-// files and the mean length of the first lines of the first file. It only
+// files and the mean length of the first lines of the first file (for
+// Parquet files, the row count in the first file's footer). It only
 // sizes the pipeline (see AutoLevels); nothing depends on it being exact.
 func EstimateRows(ctx context.Context, files []string) (int64, error) {
 	var total int64
@@ -215,6 +277,9 @@ func EstimateRows(ctx context.Context, files []string) (int64, error) {
 	}
 	defer rc.Close()
 	br := bufio.NewReader(rc)
+	if magic, err := br.Peek(4); err == nil && string(magic) == "PAR1" {
+		return parquetRows(ctx, files, total)
+	}
 	var lines, bytes int64
 	for lines < 1000 {
 		l, err := br.ReadString('\n')

@@ -96,7 +96,8 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 		ws := s.Scope("write")
 		header := strings.Join(cfg.outColumns(), string(cfg.delim()))
 		shards := beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: cfg.Shards}, released))
-		beam.ParDo0(ws, &writeFn{Dir: outDir, Header: header, Shards: cfg.Shards}, shards)
+		beam.ParDo0(ws, &writeFn{Dir: outDir, Header: header, Shards: cfg.Shards,
+			Format: cfg.OutFormat, Columns: cfg.outColumns(), Delimiter: cfg.delim()}, shards)
 	}
 
 	return Outputs{Report: verify(s.Scope("verify"), cfg, released, dom, reportPath)}, nil
