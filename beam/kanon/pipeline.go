@@ -79,6 +79,7 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 	lines := beam.ParDo(s.Scope("read"), &readFn{Cfg: cfg, Files: files}, beam.Reshuffle(s, beam.CreateList(s, idx)))
 	acc := beam.Combine(s.Scope("domain"), &domainFn{Cfg: cfg, QI: qi, S: sens}, lines)
 	dom := beam.ParDo(s.Scope("domain"), &finishDomainFn{Cfg: cfg, Files: files}, acc)
+	dom = checkDependent(s, cfg, lines, dom)
 	recs := beam.ParDo(s.Scope("rank"), &rankFn{Cfg: cfg, QI: qi, S: sens, Out: out}, lines, beam.SideInput{Input: dom})
 
 	for level := range cfg.Levels {
