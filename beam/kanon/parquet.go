@@ -1,6 +1,7 @@
 package kanon
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/deprecated"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
 )
 
@@ -109,7 +111,81 @@ func decodeParquet(name string, ra io.ReaderAt, size int64) (pf *parquetFile, er
 	if err != nil {
 		return nil, err
 	}
+	if err := checkPages(name, ra, size, f.Metadata()); err != nil {
+		return nil, err
+	}
 	return &parquetFile{name: name, file: f, cols: cols}, nil
+}
+
+// maxPage bounds the decompressed size of one page; larger pages are
+// refused as malformed, as is a page whose compressed size runs past its
+// column chunk.
+const maxPage = 1 << 30
+
+// checkPages walks the page headers of every column chunk and checks
+// their sizes against the chunk and the file before the decoder reads a
+// page: the decoder allocates the sizes a page header claims, so a
+// corrupted header would otherwise cost gigabytes before the short read
+// is noticed.
+func checkPages(name string, ra io.ReaderAt, size int64, md *format.FileMetaData) error {
+	for g, rg := range md.RowGroups {
+		for c, cc := range rg.Columns {
+			m := &cc.MetaData
+			start := m.DataPageOffset
+			if m.DictionaryPageOffset > 0 && m.DictionaryPageOffset < start {
+				start = m.DictionaryPageOffset
+			}
+			end := start + m.TotalCompressedSize
+			if start < 4 || m.TotalCompressedSize < 0 || end > size || end < start {
+				return fmt.Errorf("kanon: input: %s: malformed Parquet file: row group %d, column %d spans bytes %d to %d of %d", name, g, c, start, end, size)
+			}
+			if err := checkChunkPages(ra, start, end); err != nil {
+				return fmt.Errorf("kanon: input: %s: malformed Parquet file: row group %d, column %d: %w", name, g, c, err)
+			}
+		}
+	}
+	return nil
+}
+
+// checkChunkPages checks the page headers between start and end.
+func checkChunkPages(ra io.ReaderAt, start, end int64) error {
+	for pos := start; pos < end; {
+		cr := &countingReader{r: bufio.NewReaderSize(io.NewSectionReader(ra, pos, end-pos), 256)}
+		var h format.PageHeader
+		proto := thrift.CompactProtocol{}
+		if err := thrift.NewDecoder(proto.NewReader(cr)).Decode(&h); err != nil {
+			return fmt.Errorf("page header at byte %d: %w", pos, err)
+		}
+		data := pos + cr.n
+		if h.CompressedPageSize < 0 || data+int64(h.CompressedPageSize) > end {
+			return fmt.Errorf("page at byte %d claims %d bytes, past the chunk's end at %d", pos, h.CompressedPageSize, end)
+		}
+		if h.UncompressedPageSize < 0 || h.UncompressedPageSize > maxPage {
+			return fmt.Errorf("page at byte %d claims %d bytes uncompressed", pos, h.UncompressedPageSize)
+		}
+		pos = data + int64(h.CompressedPageSize)
+	}
+	return nil
+}
+
+// countingReader counts the bytes the thrift decoder consumes.
+type countingReader struct {
+	r *bufio.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+func (c *countingReader) ReadByte() (byte, error) {
+	b, err := c.r.ReadByte()
+	if err == nil {
+		c.n++
+	}
+	return b, err
 }
 
 // recoverMalformed turns a panic of the decoder on a malformed file into
