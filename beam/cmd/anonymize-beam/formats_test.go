@@ -1,0 +1,117 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/parquet-go/parquet-go"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// person is a row of the Parquet test table; city is a function of zip.
+type person struct {
+	Name    string `parquet:"name"`
+	Age     int32  `parquet:"age"`
+	Zip     int64  `parquet:"zip"`
+	City    string `parquet:"city"`
+	Disease string `parquet:"disease"`
+}
+
+func writePeople(t *testing.T, dir string) {
+	t.Helper()
+	for s := range 2 {
+		var rows []person
+		for i := s; i < 60; i += 2 {
+			zip := 1000 + (i*7)%10
+			rows = append(rows, person{Name: fmt.Sprint("n", i), Age: int32(20 + i%37), Zip: int64(zip),
+				City: fmt.Sprint("c", zip/5), Disease: fmt.Sprint("d", i%3)})
+		}
+		var buf bytes.Buffer
+		require.NoError(t, parquet.Write(&buf, rows))
+		require.NoError(t, os.WriteFile(filepath.Join(dir, fmt.Sprintf("in-%d.parquet", s)), buf.Bytes(), 0o644))
+	}
+}
+
+// TestRunParquet: Parquet shards in, the format taken from the extension,
+// Parquet shards out; a column that is a function of a QI is refused
+// with the error of `privml anonymize`, kept with --keep-dependent and
+// removed with --drop.
+func TestRunParquet(t *testing.T) {
+	dir := t.TempDir()
+	writePeople(t, dir)
+	in := filepath.Join(dir, "in-*.parquet")
+	base := []string{"--in", in, "--qi", "age,zip", "--sensitive", "disease", "--identifiers", "name", "--k", "4", "--local-threshold", "10"}
+
+	var stdout, stderr bytes.Buffer
+	out := filepath.Join(dir, "refused")
+	require.Equal(t, 1, newCmd(t, append(base, "--out", out)...).run(context.Background(), &stdout, &stderr))
+	assert.Contains(t, stderr.String(), "anonymize-beam: columns left unchanged reveal a quasi-identifier: city ← zip (2 and 10 distinct values); remove them with --drop city, make them QIs, or release them anyway with --keep-dependent")
+	parts, _ := filepath.Glob(filepath.Join(out, "part-*"))
+	assert.Empty(t, parts, "nothing written")
+
+	for _, extra := range [][]string{{"--keep-dependent"}, {"--drop", "city"}} {
+		out := filepath.Join(dir, strings.TrimLeft(extra[0], "-"))
+		stdout.Reset()
+		stderr.Reset()
+		require.Equal(t, 0, newCmd(t, append(append(base, "--out", out), extra...)...).run(context.Background(), &stdout, &stderr), stderr.String())
+		assert.Contains(t, stdout.String(), "rows_written                     60")
+		parts, err := filepath.Glob(filepath.Join(out, "part-*-of-00002.parquet"))
+		require.NoError(t, err)
+		require.Len(t, parts, 2)
+		rows := 0
+		for _, p := range parts {
+			f, err := os.Open(p)
+			require.NoError(t, err)
+			st, err := f.Stat()
+			require.NoError(t, err)
+			pf, err := parquet.OpenFile(f, st.Size())
+			require.NoError(t, err)
+			var names []string
+			for _, c := range pf.Schema().Fields() {
+				names = append(names, c.Name())
+			}
+			want := []string{"age", "zip", "city", "disease"}
+			if extra[0] == "--drop" {
+				want = []string{"age", "zip", "disease"}
+			}
+			assert.Equal(t, want, names)
+			rows += int(pf.NumRows())
+			f.Close()
+		}
+		assert.Equal(t, 60, rows)
+	}
+
+	// CSV out from Parquet in.
+	out = filepath.Join(dir, "csv")
+	stdout.Reset()
+	stderr.Reset()
+	require.Equal(t, 0, newCmd(t, append(base, "--out", out, "--drop", "city", "--out-format", "csv")...).run(context.Background(), &stdout, &stderr), stderr.String())
+	b, err := os.ReadFile(filepath.Join(out, "part-00000-of-00002.csv"))
+	require.NoError(t, err)
+	assert.True(t, strings.HasPrefix(string(b), "age,zip,disease\n"))
+}
+
+func TestFormatFlagErrors(t *testing.T) {
+	dir := t.TempDir()
+	writePeople(t, dir)
+	in := filepath.Join(dir, "in-*.parquet")
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--in", in, "--out", dir, "--qi", "age", "--k", "2", "--format", "xml"}, "--format xml: want csv or parquet"},
+		{[]string{"--in", in, "--out", dir, "--qi", "age", "--k", "2", "--out-format", "json"}, "--out-format json: want csv or parquet"},
+		{[]string{"--in", in, "--out", dir, "--qi", "age", "--k", "2", "--columns", "a,b"}, "--columns: Parquet files name their columns"},
+		{[]string{"--in", in, "--out", dir, "--qi", "age,height", "--k", "2"}, `no column "height" (have name, age, zip, city, disease)`},
+	} {
+		_, _, err := newCmd(t, c.args...).config(context.Background())
+		require.Error(t, err, "%v", c.args)
+		assert.Contains(t, err.Error(), c.want, "%v", c.args)
+	}
+}
