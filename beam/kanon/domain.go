@@ -124,10 +124,10 @@ type finishDomainFn struct {
 func (f *finishDomainFn) ProcessElement(_ context.Context, a *domainAcc, emit func(*Domain)) error {
 	c := &f.Cfg
 	if a.Rows == 0 {
-		return fmt.Errorf("kanon: input: the table has no rows")
+		return fmt.Errorf("kanon: invalid input: the table has no rows")
 	}
 	if int64(c.K) > a.Rows {
-		return fmt.Errorf("kanon: parameter: k = %d is larger than the table (%d rows)", c.K, a.Rows)
+		return fmt.Errorf("kanon: invalid parameter: k = %d is larger than the table (%d rows)", c.K, a.Rows)
 	}
 	d := &Domain{Rows: a.Rows}
 	for q, qi := range c.QIs {
@@ -138,7 +138,7 @@ func (f *finishDomainFn) ProcessElement(_ context.Context, a *domainAcc, emit fu
 		if qi.Kind == "numeric" && bad >= 0 {
 			s := vals[bad]
 			p := a.First[q][s]
-			return fmt.Errorf("kanon: input: %s:%d, column %q: value %q is not a finite number", f.Files[p>>40], p&(1<<40-1), qi.Column, s)
+			return fmt.Errorf("kanon: invalid input: %s:%d, column %q: value %q is not a finite number", f.Files[p>>40], p&(1<<40-1), qi.Column, s)
 		}
 		if qi.Kind == "numeric" || (qi.Kind == "" && bad < 0) {
 			nums = slices.Clone(x)

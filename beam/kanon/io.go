@@ -120,20 +120,20 @@ func (f *readFn) ProcessElement(ctx context.Context, i int, emit func(Line)) err
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("kanon: input: %s: %w", name, err)
+			return fmt.Errorf("kanon: invalid input: %s: %w", name, err)
 		}
 		line, _ := r.FieldPos(0)
 		fields := trim(rec)
 		if first && c.Header {
 			first = false
 			if !slices.Equal(fields, c.Columns) {
-				return fmt.Errorf("kanon: input: %s:%d: header %q differs from %q", name, line, strings.Join(fields, ","), strings.Join(c.Columns, ","))
+				return fmt.Errorf("kanon: invalid input: %s:%d: header %q differs from %q", name, line, strings.Join(fields, ","), strings.Join(c.Columns, ","))
 			}
 			continue
 		}
 		first = false
 		if len(fields) != len(c.Columns) {
-			return fmt.Errorf("kanon: input: %s:%d: row has %d fields, want %d", name, line, len(fields), len(c.Columns))
+			return fmt.Errorf("kanon: invalid input: %s:%d: row has %d fields, want %d", name, line, len(fields), len(c.Columns))
 		}
 		f.read.Inc(ctx, 1)
 		if c.Missing != "" && slices.Contains(fields, c.Missing) {

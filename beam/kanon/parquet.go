@@ -105,7 +105,7 @@ func decodeParquet(name string, ra io.ReaderAt, size int64) (pf *parquetFile, er
 	f, err := parquet.OpenFile(ra, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true),
 		parquet.FileReadMode(parquet.ReadModeSync))
 	if err != nil {
-		return nil, fmt.Errorf("kanon: input: %s: not a readable Parquet file: %w", name, err)
+		return nil, fmt.Errorf("kanon: invalid input: %s: not a readable Parquet file: %w", name, err)
 	}
 	cols, err := parquetColumns(name, f.Schema())
 	if err != nil {
@@ -137,10 +137,10 @@ func checkPages(name string, ra io.ReaderAt, size int64, md *format.FileMetaData
 			}
 			end := start + m.TotalCompressedSize
 			if start < 4 || m.TotalCompressedSize < 0 || end > size || end < start {
-				return fmt.Errorf("kanon: input: %s: malformed Parquet file: row group %d, column %d spans bytes %d to %d of %d", name, g, c, start, end, size)
+				return fmt.Errorf("kanon: invalid input: %s: malformed Parquet file: row group %d, column %d spans bytes %d to %d of %d", name, g, c, start, end, size)
 			}
 			if err := checkChunkPages(ra, start, end); err != nil {
-				return fmt.Errorf("kanon: input: %s: malformed Parquet file: row group %d, column %d: %w", name, g, c, err)
+				return fmt.Errorf("kanon: invalid input: %s: malformed Parquet file: row group %d, column %d: %w", name, g, c, err)
 			}
 		}
 	}
@@ -192,7 +192,7 @@ func (c *countingReader) ReadByte() (byte, error) {
 // an error.
 func recoverMalformed(name string, err *error) {
 	if r := recover(); r != nil {
-		*err = fmt.Errorf("kanon: input: %s: malformed Parquet file (%v)", name, r)
+		*err = fmt.Errorf("kanon: invalid input: %s: malformed Parquet file (%v)", name, r)
 	}
 }
 
@@ -218,16 +218,16 @@ func (pf *parquetFile) names() []string {
 func parquetColumns(name string, s *parquet.Schema) ([]pqColumn, error) {
 	fields := s.Fields()
 	if len(fields) == 0 {
-		return nil, fmt.Errorf("kanon: input: %s: the Parquet schema has no columns", name)
+		return nil, fmt.Errorf("kanon: invalid input: %s: the Parquet schema has no columns", name)
 	}
 	cols := make([]pqColumn, len(fields))
 	for i, f := range fields {
 		if !f.Leaf() || f.Repeated() {
-			return nil, fmt.Errorf("kanon: input: %s: column %q is nested or repeated; a table needs flat columns", name, f.Name())
+			return nil, fmt.Errorf("kanon: invalid input: %s: column %q is nested or repeated; a table needs flat columns", name, f.Name())
 		}
 		dec, err := valueFormat(f.Type())
 		if err != nil {
-			return nil, fmt.Errorf("kanon: input: %s: column %q: %w", name, f.Name(), err)
+			return nil, fmt.Errorf("kanon: invalid input: %s: column %q: %w", name, f.Name(), err)
 		}
 		cols[i] = pqColumn{name: f.Name(), format: dec}
 	}
@@ -296,7 +296,7 @@ func (pf *parquetFile) rows(columns []string, missing string, emit func(row int,
 	defer recoverMalformed(pf.name, &err)
 	have := pf.names()
 	if len(have) != len(columns) || !sameSet(have, columns) {
-		return fmt.Errorf("kanon: input: %s: columns %q differ from %q", pf.name, strings.Join(have, ","), strings.Join(columns, ","))
+		return fmt.Errorf("kanon: invalid input: %s: columns %q differ from %q", pf.name, strings.Join(have, ","), strings.Join(columns, ","))
 	}
 	at := make([]int, len(pf.cols)) // file column → table column
 	for i, c := range pf.cols {
@@ -325,15 +325,15 @@ func (pf *parquetFile) rows(columns []string, missing string, emit func(row int,
 			}
 			if rerr != nil {
 				rr.Close()
-				return fmt.Errorf("kanon: input: %s: row %d: %w", pf.name, row+1, rerr)
+				return fmt.Errorf("kanon: invalid input: %s: row %d: %w", pf.name, row+1, rerr)
 			}
 			if n == 0 {
 				rr.Close()
-				return fmt.Errorf("kanon: input: %s: row %d: the decoder returned no rows", pf.name, row+1)
+				return fmt.Errorf("kanon: invalid input: %s: row %d: the decoder returned no rows", pf.name, row+1)
 			}
 		}
 		if err := rr.Close(); err != nil {
-			return fmt.Errorf("kanon: input: %s: %w", pf.name, err)
+			return fmt.Errorf("kanon: invalid input: %s: %w", pf.name, err)
 		}
 	}
 	return nil
@@ -342,12 +342,12 @@ func (pf *parquetFile) rows(columns []string, missing string, emit func(row int,
 // fill decodes one row into fields.
 func (pf *parquetFile) fill(r parquet.Row, at []int, fields []string, row int, missing string) error {
 	if len(r) != len(pf.cols) {
-		return fmt.Errorf("kanon: input: %s: row %d has %d values, want %d", pf.name, row, len(r), len(pf.cols))
+		return fmt.Errorf("kanon: invalid input: %s: row %d has %d values, want %d", pf.name, row, len(r), len(pf.cols))
 	}
 	for _, v := range r {
 		j := v.Column()
 		if j < 0 || j >= len(pf.cols) {
-			return fmt.Errorf("kanon: input: %s: row %d: value of column %d outside the schema", pf.name, row, j)
+			return fmt.Errorf("kanon: invalid input: %s: row %d: value of column %d outside the schema", pf.name, row, j)
 		}
 		c := &pf.cols[j]
 		switch {
@@ -356,7 +356,7 @@ func (pf *parquetFile) fill(r parquet.Row, at []int, fields []string, row int, m
 		case missing != "":
 			fields[at[j]] = missing
 		default:
-			return fmt.Errorf("kanon: input: %s: row %d, column %q: null value (give --missing to read nulls as missing values)", pf.name, row, c.name)
+			return fmt.Errorf("kanon: invalid input: %s: row %d, column %q: null value (give --missing to read nulls as missing values)", pf.name, row, c.name)
 		}
 	}
 	return nil

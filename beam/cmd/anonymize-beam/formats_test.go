@@ -115,3 +115,34 @@ func TestFormatFlagErrors(t *testing.T) {
 		assert.Contains(t, err.Error(), c.want, "%v", c.args)
 	}
 }
+
+// TestErrorParity: the errors `privml anonymize` gives on the same input
+// (fewer rows than k, a malformed row, an unknown column), for CSV and
+// Parquet input; the pipeline names file and line (or row) where the CLI
+// names the row.
+func TestErrorParity(t *testing.T) {
+	dir := t.TempDir()
+	small := filepath.Join(dir, "small.csv")
+	require.NoError(t, os.WriteFile(small, []byte("age,zip,disease\n30,100,a\n31,101,b\n32,102,a\n"), 0o644))
+	bad := filepath.Join(dir, "bad.csv")
+	require.NoError(t, os.WriteFile(bad, []byte("age,zip,disease\n30,100,a\n31,101\n32,102,a\n33,103,b\n"), 0o644))
+	var buf bytes.Buffer
+	require.NoError(t, parquet.Write(&buf, []person{{Name: "a", Age: 30, Zip: 100}, {Name: "b", Age: 31, Zip: 101}, {Name: "c", Age: 32, Zip: 102}}))
+	smallPq := filepath.Join(dir, "small.parquet")
+	require.NoError(t, os.WriteFile(smallPq, buf.Bytes(), 0o644))
+	for _, c := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"--in", small, "--qi", "age,zip", "--k", "5"}, "anonymize-beam: invalid parameter: k = 5 is larger than the table (3 rows)\n"},
+		{[]string{"--in", smallPq, "--qi", "age,zip", "--drop", "city", "--k", "5"}, "anonymize-beam: invalid parameter: k = 5 is larger than the table (3 rows)\n"},
+		{[]string{"--in", bad, "--qi", "age,zip", "--k", "2"}, "anonymize-beam: invalid input: " + bad + ":3: row has 2 fields, want 3\n"},
+		{[]string{"--in", small, "--qi", "age,height", "--k", "2"}, `anonymize-beam: --qi: unknown or conflicting column: no column "height" (have age, zip, disease)` + "\n"},
+		{[]string{"--in", smallPq, "--qi", "age,height", "--k", "2"}, `anonymize-beam: --qi: unknown or conflicting column: no column "height" (have name, age, zip, city, disease)` + "\n"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := newCmd(t, append(c.args, "--out", filepath.Join(dir, "out"))...).run(context.Background(), &stdout, &stderr)
+		assert.NotZero(t, code, "%v", c.args)
+		assert.True(t, strings.HasSuffix(stderr.String(), c.want), "%v: stderr %q", c.args, stderr.String())
+	}
+}

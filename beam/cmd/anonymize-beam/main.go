@@ -244,7 +244,48 @@ func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) 
 		}
 		cfg.Levels = kanon.AutoLevels(rows, cfg.LocalThreshold)
 	}
+	if err := checkColumns(cfg); err != nil {
+		return cfg, nil, err
+	}
 	return cfg, files, cfg.Validate()
+}
+
+// checkColumns refuses, in the words of `privml anonymize`, a flag naming
+// a column the input does not have and --drop naming a QI or the
+// sensitive column.
+func checkColumns(cfg kanon.Config) error {
+	have := func(flag string, names ...string) error {
+		for _, n := range names {
+			if !slices.Contains(cfg.Columns, n) {
+				return fmt.Errorf("%s: unknown or conflicting column: no column %q (have %s)", flag, n, strings.Join(cfg.Columns, ", "))
+			}
+		}
+		return nil
+	}
+	qis := make([]string, len(cfg.QIs))
+	for i, q := range cfg.QIs {
+		qis[i] = q.Column
+	}
+	if err := have("--qi", qis...); err != nil {
+		return err
+	}
+	if cfg.Sensitive != "" {
+		if err := have("--sensitive", cfg.Sensitive); err != nil {
+			return err
+		}
+	}
+	if err := have("--identifiers/--drop", cfg.Drop...); err != nil {
+		return err
+	}
+	for _, d := range cfg.Drop {
+		switch {
+		case slices.Contains(qis, d):
+			return fmt.Errorf("--drop %s: %q is a quasi-identifier", d, d)
+		case d == cfg.Sensitive:
+			return fmt.Errorf("--drop %s: %q is the sensitive column", d, d)
+		}
+	}
+	return nil
 }
 
 func parseDelim(s string) (rune, error) {
