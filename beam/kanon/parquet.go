@@ -244,7 +244,7 @@ func valueFormat(t parquet.Type) (func(parquet.Value) string, error) {
 		case *format.IntType:
 			unsigned = !v.IsSigned
 		default:
-			return nil, fmt.Errorf("Parquet type %s (%s) is not supported (want strings, integers, floats, doubles or booleans)", t.Kind(), lt)
+			return nil, fmt.Errorf("unsupported Parquet type %s (%s): want strings, integers, floats, doubles or booleans", t.Kind(), lt)
 		}
 	} else if ct := t.ConvertedType(); ct != nil {
 		switch *ct {
@@ -252,7 +252,7 @@ func valueFormat(t parquet.Type) (func(parquet.Value) string, error) {
 		case deprecated.Uint8, deprecated.Uint16, deprecated.Uint32, deprecated.Uint64:
 			unsigned = true
 		default:
-			return nil, fmt.Errorf("Parquet type %s (converted type %d) is not supported (want strings, integers, floats, doubles or booleans)", t.Kind(), *ct)
+			return nil, fmt.Errorf("unsupported Parquet type %s (converted type %d): want strings, integers, floats, doubles or booleans", t.Kind(), *ct)
 		}
 	}
 	switch t.Kind() {
@@ -275,7 +275,7 @@ func valueFormat(t parquet.Type) (func(parquet.Value) string, error) {
 	case parquet.ByteArray:
 		return func(v parquet.Value) string { return strings.TrimSpace(string(v.ByteArray())) }, nil
 	}
-	return nil, fmt.Errorf("Parquet type %s is not supported (want strings, integers, floats, doubles or booleans)", t.Kind())
+	return nil, fmt.Errorf("unsupported Parquet type %s: want strings, integers, floats, doubles or booleans", t.Kind())
 }
 
 // ParquetColumns returns the column names of a Parquet file, in file order.
@@ -432,13 +432,13 @@ func parquetSchema(cols []string) *parquet.Schema {
 // parquetWriter writes rows of strings as a Parquet file with Snappy
 // compression, in row groups of at most rowGroup rows.
 type parquetWriter struct {
-	w    *parquet.Writer
+	w    *parquet.GenericWriter[any]
 	rows []parquet.Row
 	n    int
 }
 
 func newParquetWriter(out io.Writer, cols []string) *parquetWriter {
-	w := parquet.NewWriter(out, parquetSchema(cols), parquet.Compression(&parquet.Snappy))
+	w := parquet.NewGenericWriter[any](out, parquetSchema(cols), parquet.Compression(&parquet.Snappy))
 	return &parquetWriter{w: w, rows: make([]parquet.Row, 0, 1024)}
 }
 

@@ -45,7 +45,7 @@ func typedParquet(t testing.TB, cols, types []string, rows [][]string, null stri
 		g[c] = parquet.Optional(n)
 	}
 	var buf bytes.Buffer
-	w := parquet.NewWriter(&buf, parquet.NewSchema("t", orderedGroup{Group: g, order: cols}))
+	w := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("t", orderedGroup{Group: g, order: cols}))
 	for _, rec := range rows {
 		r := make(parquet.Row, len(cols))
 		for j, s := range rec {
@@ -296,10 +296,21 @@ func TestParquetErrors(t *testing.T) {
 			assert.Contains(t, err.Error(), "Parquet file", name)
 		}
 	})
+	t.Run("unsupported type", func(t *testing.T) {
+		for name, n := range map[string]parquet.Node{"date": parquet.Date(), "decimal": parquet.Decimal(2, 9, parquet.Int32Type),
+			"fixed": parquet.Leaf(parquet.FixedLenByteArrayType(16))} {
+			var buf bytes.Buffer
+			w := parquet.NewGenericWriter[any](&buf, parquet.NewSchema("t", parquet.Group{"a": parquet.String(), "b": n}))
+			require.NoError(t, w.Close())
+			_, err := decodeParquet("u.parquet", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+			require.Error(t, err, name)
+			assert.Contains(t, err.Error(), `u.parquet: column "b": unsupported Parquet type`, name)
+		}
+	})
 	t.Run("nested column", func(t *testing.T) {
 		var buf bytes.Buffer
 		schema := parquet.NewSchema("t", parquet.Group{"a": parquet.String(), "b": parquet.Repeated(parquet.String())})
-		w := parquet.NewWriter(&buf, schema)
+		w := parquet.NewGenericWriter[any](&buf, schema)
 		require.NoError(t, w.Close())
 		_, err := decodeParquet("n.parquet", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
 		require.Error(t, err)
