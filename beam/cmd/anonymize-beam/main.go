@@ -1,15 +1,23 @@
 // Command anonymize-beam releases a k-anonymous (optionally l-diverse and
-// t-close) version of a sharded CSV table with the Mondrian algorithm
+// t-close) version of a sharded CSV or Parquet table with the Mondrian algorithm
 // (LeFevre, DeWitt and Ramakrishnan 2006) run as an Apache Beam pipeline,
 // then verifies the output in the same pipeline. It takes the table and
 // model flags of `privml anonymize`:
 //
-//	anonymize-beam --preset adult --in 'adult_x100/*.csv' --out out/ --k 10 --runner prism
+//	go run ./beam/cmd/anonymize-beam --preset adult --in 'adult_x100/*.csv' --out out/ --k 10 --runner prism
+//
+// (from the repository root, whose go.work includes this module). Parquet
+// files are read when the glob ends in .parquet, .parq or .pq, or with
+// --format parquet; --out-format csv|parquet picks the output format
+// (default: the input's). As `privml anonymize` does, a column left
+// unchanged that determines, or is determined by, a single QI is refused
+// unless --keep-dependent; remove it with --drop.
 //
 // The top --levels levels of the partition tree are cut in the pipeline
 // from per-partition histograms; partitions of at most --local-threshold
 // rows are finished on one worker by package anonymize. The output is
-// written to --out as part-SSSSS-of-NNNNN.csv files, each with a header;
+// written to --out as part-SSSSS-of-NNNNN.csv files, each with a header
+// (or part-SSSSS-of-NNNNN.parquet files);
 // when the verification fails the command exits with status 1 and, on a
 // local filesystem, removes them.
 //
