@@ -60,9 +60,24 @@ func open(ctx context.Context, file string) (io.ReadCloser, error) {
 	}
 	rc, err := fs.OpenRead(ctx, file)
 	if err != nil {
+		fs.Close()
 		return nil, fmt.Errorf("kanon: %s: %w", file, err)
 	}
-	return rc, nil
+	return &fileReader{ReadCloser: rc, fs: fs}, nil
+}
+
+// fileReader closes the filesystem with the file.
+type fileReader struct {
+	io.ReadCloser
+	fs filesystem.Interface
+}
+
+func (r *fileReader) Close() error {
+	err := r.ReadCloser.Close()
+	if ferr := r.fs.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func newReader(r io.Reader, delim rune) *csv.Reader {

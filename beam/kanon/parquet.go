@@ -1,7 +1,6 @@
 package kanon
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"errors"
@@ -71,11 +70,12 @@ func openParquet(ctx context.Context, name string) (pf *parquetFile, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("kanon: %s: %w", name, err)
 	}
-	defer fs.Close()
 	rc, err := fs.OpenRead(ctx, name)
 	if err != nil {
+		fs.Close()
 		return nil, fmt.Errorf("kanon: %s: %w", name, err)
 	}
+	file := &fileReader{ReadCloser: rc, fs: fs} // closes both
 	var ra io.ReaderAt
 	var size int64
 	if r, ok := rc.(io.ReaderAt); ok {
@@ -87,15 +87,15 @@ func openParquet(ctx context.Context, name string) (pf *parquetFile, err error) 
 		ra, size = bytes.NewReader(b), int64(len(b))
 	}
 	if err != nil {
-		rc.Close()
+		file.Close()
 		return nil, fmt.Errorf("kanon: %s: %w", name, err)
 	}
 	pf, err = decodeParquet(name, ra, size)
 	if err != nil {
-		rc.Close()
+		file.Close()
 		return nil, err
 	}
-	pf.closer = rc
+	pf.closer = file
 	return pf, nil
 }
 
@@ -150,13 +150,11 @@ func checkPages(name string, ra io.ReaderAt, size int64, md *format.FileMetaData
 // checkChunkPages checks the page headers between start and end.
 func checkChunkPages(ra io.ReaderAt, start, end int64) error {
 	for pos := start; pos < end; {
-		cr := &countingReader{r: bufio.NewReaderSize(io.NewSectionReader(ra, pos, end-pos), 256)}
-		var h format.PageHeader
-		proto := thrift.CompactProtocol{}
-		if err := thrift.NewDecoder(proto.NewReader(cr)).Decode(&h); err != nil {
+		h, n, err := readPageHeader(ra, pos, end)
+		if err != nil {
 			return fmt.Errorf("page header at byte %d: %w", pos, err)
 		}
-		data := pos + cr.n
+		data := pos + n
 		if h.CompressedPageSize < 0 || data+int64(h.CompressedPageSize) > end {
 			return fmt.Errorf("page at byte %d claims %d bytes, past the chunk's end at %d", pos, h.CompressedPageSize, end)
 		}
@@ -168,24 +166,34 @@ func checkChunkPages(ra io.ReaderAt, start, end int64) error {
 	return nil
 }
 
-// countingReader counts the bytes the thrift decoder consumes.
-type countingReader struct {
-	r *bufio.Reader
-	n int64
-}
+// maxPageHeader bounds the size of a page header (statistics included).
+const maxPageHeader = 16 << 20
 
-func (c *countingReader) Read(p []byte) (int, error) {
-	n, err := c.r.Read(p)
-	c.n += int64(n)
-	return n, err
-}
-
-func (c *countingReader) ReadByte() (byte, error) {
-	b, err := c.r.ReadByte()
-	if err == nil {
-		c.n++
+// readPageHeader decodes the page header at pos from a bounded window of
+// bytes (64 KiB, grown up to maxPageHeader), so that a length inside a
+// corrupted header cannot make the decoder allocate more than the window.
+// It returns the header and its length in bytes.
+func readPageHeader(ra io.ReaderAt, pos, end int64) (format.PageHeader, int64, error) {
+	for window := int64(64 << 10); ; window *= 16 {
+		w := min(window, end-pos)
+		buf := make([]byte, w)
+		if n, err := ra.ReadAt(buf, pos); int64(n) < w {
+			return format.PageHeader{}, 0, err
+		}
+		var h format.PageHeader
+		proto := thrift.CompactProtocol{}
+		r := proto.NewReaderFromBytes(buf)
+		err := thrift.NewDecoder(r).Decode(&h)
+		if err == nil {
+			if br, ok := r.(interface{ BytesRead() int }); ok {
+				return h, int64(br.BytesRead()), nil
+			}
+			return h, 0, fmt.Errorf("the thrift reader does not count bytes")
+		}
+		if w == end-pos || window >= maxPageHeader {
+			return h, 0, err
+		}
 	}
-	return b, err
 }
 
 // recoverMalformed turns a panic of the decoder on a malformed file into

@@ -318,25 +318,48 @@ func TestParquetErrors(t *testing.T) {
 	})
 }
 
-// TestParquetMutations: 20000 files with one to four random bytes changed
-// decode or fail with an error naming the file, none panics; among them a
-// page header claiming a 2 GB page (testdata/page-size-2gb.parquet, which
-// made the decoder allocate it) is refused before any page is read.
+// mutate changes b at random: bytes overwritten, two bytes inserted, or a
+// run of 0xff (a huge varint length) written.
+func mutate(rng *rand.Rand, good []byte) []byte {
+	b := bytes.Clone(good)
+	switch rng.IntN(3) {
+	case 0:
+		for range 1 + rng.IntN(8) {
+			b[rng.IntN(len(b))] = byte(rng.IntN(256))
+		}
+	case 1:
+		p := rng.IntN(len(b))
+		b = append(b[:p:p], append([]byte{byte(rng.IntN(256)), byte(rng.IntN(256))}, b[p:]...)...)
+	default:
+		p := rng.IntN(len(b) - 8)
+		for j := range 4 {
+			b[p+j] = 0xff
+		}
+		b[p+4] = byte(rng.IntN(256))
+	}
+	return b
+}
+
+// TestParquetMutations: 20000 randomly mutated files decode or fail with
+// an error naming the file, none panics; among them two files that made
+// the decoder allocate about 2 GB, a page header claiming a 2 GB page
+// (testdata/page-size-2gb.parquet) and one claiming 2 GB of statistics
+// bytes (testdata/page-header-bytes-2gb.parquet), are refused before any
+// page is read.
 func TestParquetMutations(t *testing.T) {
-	b, err := os.ReadFile("testdata/page-size-2gb.parquet")
-	require.NoError(t, err)
-	_, err = decodeParquet("f.parquet", bytes.NewReader(b), int64(len(b)))
-	require.Error(t, err)
-	assert.Regexp(t, `f.parquet: malformed Parquet file: row group 0, column \d: page at byte \d+ claims \d+ bytes`, err.Error())
+	for _, name := range []string{"page-size-2gb.parquet", "page-header-bytes-2gb.parquet"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		require.NoError(t, err)
+		_, err = decodeParquet("f.parquet", bytes.NewReader(b), int64(len(b)))
+		require.Error(t, err, name)
+		assert.Regexp(t, `f.parquet: malformed Parquet file: row group 0, column \d: page`, err.Error(), name)
+	}
 
 	good := typedParquet(t, []string{"a", "b", "c"}, []string{"int64", "double", "string"}, [][]string{{"1", "2.5", "x"}, {"?", "3", "?"}, {"4", "?", "y"}}, "?")
 	rng := rand.New(rand.NewPCG(1, 2))
 	failed := 0
 	for range 20000 {
-		b := bytes.Clone(good)
-		for range 1 + rng.IntN(4) {
-			b[rng.IntN(len(b))] = byte(rng.IntN(256))
-		}
+		b := mutate(rng, good)
 		pf, err := decodeParquet("f.parquet", bytes.NewReader(b), int64(len(b)))
 		if err == nil {
 			names := pf.names()
@@ -362,8 +385,10 @@ func FuzzParquetDecode(f *testing.F) {
 	f.Add(good[:len(good)-9])
 	f.Add(good[len(good)/2:])
 	f.Add([]byte("PAR1PAR1"))
-	if b, err := os.ReadFile("testdata/page-size-2gb.parquet"); err == nil {
-		f.Add(b)
+	for _, name := range []string{"page-size-2gb.parquet", "page-header-bytes-2gb.parquet"} {
+		if b, err := os.ReadFile(filepath.Join("testdata", name)); err == nil {
+			f.Add(b)
+		}
 	}
 	f.Fuzz(func(t *testing.T, b []byte) {
 		pf, err := decodeParquet("f.parquet", bytes.NewReader(b), int64(len(b)))
