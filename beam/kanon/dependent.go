@@ -88,7 +88,10 @@ func checkDependent(s beam.Scope, cfg Config, lines, dom beam.PCollection) beam.
 	groups := beam.CombinePerKey(s, &depGroupFn{}, keyed)
 	parts := beam.ParDo(s, &depPartFn{}, groups)
 	sum := beam.Combine(s, &depSumFn{Sides: len(rel) + len(cfg.QIs)}, parts)
-	return beam.ParDo(s, &dependentFn{Cfg: cfg, Released: rel}, dom, beam.SideInput{Input: sum})
+	// The summary is the main input and the domain a side input, so that
+	// the check waits on the domain as every other stage does: when the
+	// domain stage fails, runners do not run it with an empty domain.
+	return beam.ParDo(s, &dependentFn{Cfg: cfg, Released: rel}, sum, beam.SideInput{Input: dom})
 }
 
 // depKeyFn keys each released value by its side with the row's QI values,
@@ -103,10 +106,10 @@ type depKeyFn struct {
 func (f *depKeyFn) Setup() {
 	f.rel, f.qi = nil, nil
 	for _, n := range f.Released {
-		f.rel = append(f.rel, f.Cfg.index(n))
+		f.rel = append(f.rel, slices.Index(f.Cfg.Columns, n))
 	}
 	for _, q := range f.Cfg.QIs {
-		f.qi = append(f.qi, f.Cfg.index(q.Column))
+		f.qi = append(f.qi, slices.Index(f.Cfg.Columns, q.Column))
 	}
 }
 
@@ -207,10 +210,10 @@ type dependentFn struct {
 	Released []string
 }
 
-func (f *dependentFn) ProcessElement(ctx context.Context, dom *Domain, sumIt func(**depSum) bool, emit func(*Domain)) error {
-	var sum *depSum
-	if !sumIt(&sum) || sum == nil {
-		return fmt.Errorf("kanon: internal: the dependence summary is empty")
+func (f *dependentFn) ProcessElement(ctx context.Context, sum *depSum, domIt func(**Domain) bool, emit func(*Domain)) error {
+	var dom *Domain
+	if !domIt(&dom) || dom == nil {
+		return nil // the domain stage failed and reports why
 	}
 	deps := dependences(f.Cfg, f.Released, sum)
 	if len(deps) > 0 {

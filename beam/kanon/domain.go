@@ -3,6 +3,7 @@ package kanon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -205,12 +206,26 @@ func (c *domainCache) get(it func(**Domain) bool) (*Domain, error) {
 	if c.d == nil {
 		var d *Domain
 		if !it(&d) || d == nil {
-			return nil, fmt.Errorf("kanon: internal: the domain side input is empty")
+			return nil, errNoDomain
 		}
 		d.prepare()
 		c.d = d
 	}
 	return c.d, nil
+}
+
+// errNoDomain: the domain side input is empty. That happens only when the
+// domain stage or the dependence check failed, and prism may still run the
+// stages that read the domain; they stop without output (noDomain) so that
+// the job fails with the failing stage's own error.
+var errNoDomain = errors.New("kanon: internal: the domain side input is empty")
+
+// noDomain returns err, or nil for errNoDomain.
+func noDomain(err error) error {
+	if errors.Is(err, errNoDomain) {
+		return nil
+	}
+	return err
 }
 
 // prepare builds the lookup maps of a decoded Domain.
