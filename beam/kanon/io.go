@@ -223,21 +223,14 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	return nil
 }
 
-// writeParquet writes the lines of one shard, parsed back into fields,
-// as a Parquet file.
+// writeParquet writes the lines of one shard, parsed back into fields, as
+// a Parquet file. Each element may hold one or more CSV lines.
 func (f *writeFn) writeParquet(ctx context.Context, name string, wc io.WriteCloser, lines func(*string) bool) error {
 	bw := bufio.NewWriterSize(wc, 1<<16)
 	pw := newParquetWriter(bw, f.Columns)
 	var l string
 	for lines(&l) {
-		rec, err := splitLine(l, f.Delimiter)
-		if err == nil && len(rec) != len(f.Columns) {
-			err = fmt.Errorf("output row %q has %d fields, want %d", l, len(rec), len(f.Columns))
-		}
-		if err == nil {
-			err = pw.write(rec)
-		}
-		if err != nil {
+		if err := writeRecords(pw, l, f.Delimiter, len(f.Columns)); err != nil {
 			wc.Close()
 			return fmt.Errorf("kanon: --out %s: %w", name, err)
 		}
@@ -257,15 +250,26 @@ func (f *writeFn) writeParquet(ctx context.Context, name string, wc io.WriteClos
 	return nil
 }
 
-// splitLine parses one output line.
-func splitLine(line string, delim rune) ([]string, error) {
-	r := csv.NewReader(strings.NewReader(line))
+// writeRecords parses the CSV lines of text and writes them to pw.
+func writeRecords(pw *parquetWriter, text string, delim rune, width int) error {
+	r := csv.NewReader(strings.NewReader(text))
 	r.Comma = delim
-	rec, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("output row %q: %w", line, err)
+	r.FieldsPerRecord = -1
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("output rows %.40q...: %w", text, err)
+		}
+		if len(rec) != width {
+			return fmt.Errorf("output row %q has %d fields, want %d", strings.Join(rec, string(delim)), len(rec), width)
+		}
+		if err := pw.write(rec); err != nil {
+			return err
+		}
 	}
-	return rec, nil
 }
 
 // EstimateRows estimates the number of input rows from the size of the

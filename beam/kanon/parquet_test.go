@@ -3,6 +3,7 @@ package kanon
 import (
 	"bytes"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
@@ -215,6 +216,35 @@ func TestParquetRoundTrip(t *testing.T) {
 			assert.Equal(t, want.rows, got.rows, "the same release")
 		})
 	}
+}
+
+// splitLine parses one output line.
+func splitLine(line string, delim rune) ([]string, error) {
+	r := csv.NewReader(strings.NewReader(line))
+	r.Comma = delim
+	rec, err := r.Read()
+	if err != nil {
+		return nil, fmt.Errorf("output row %q: %w", line, err)
+	}
+	return rec, nil
+}
+
+// TestWriteRecords: elements of one or more CSV lines, quoted fields
+// included, become Parquet rows; a row of the wrong width is an error.
+func TestWriteRecords(t *testing.T) {
+	var buf bytes.Buffer
+	pw := newParquetWriter(&buf, []string{"a", "b"})
+	require.NoError(t, writeRecords(pw, "1,x\n\"[2..3]\",\"y,z\"\n", ',', 2))
+	require.NoError(t, writeRecords(pw, "4;w", ';', 2))
+	err := writeRecords(pw, "5,v,extra", ',', 2)
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), `output row "5,v,extra" has 3 fields, want 2`)
+	require.NoError(t, pw.close())
+	pf, err := decodeParquet("w.parquet", bytes.NewReader(buf.Bytes()), int64(buf.Len()))
+	require.NoError(t, err)
+	var got [][]string
+	require.NoError(t, pf.rows([]string{"a", "b"}, "", func(_ int, f []string) error { got = append(got, slices.Clone(f)); return nil }))
+	assert.Equal(t, [][]string{{"1", "x"}, {"[2..3]", "y,z"}, {"4", "w"}}, got)
 }
 
 // TestParquetValues: each supported type reads as the CSV reader reads
