@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -145,4 +146,81 @@ func TestErrorParity(t *testing.T) {
 		assert.NotZero(t, code, "%v", c.args)
 		assert.True(t, strings.HasSuffix(stderr.String(), c.want), "%v: stderr %q", c.args, stderr.String())
 	}
+}
+
+// adultRow is an Adult row in Parquet with its natural types; the missing
+// value "?" becomes a null.
+type adultRow struct {
+	Age           int32   `parquet:"age"`
+	Workclass     *string `parquet:"workclass,optional"`
+	Fnlwgt        int64   `parquet:"fnlwgt"`
+	Education     string  `parquet:"education"`
+	EducationNum  int32   `parquet:"education-num"`
+	MaritalStatus string  `parquet:"marital-status"`
+	Occupation    *string `parquet:"occupation,optional"`
+	Relationship  string  `parquet:"relationship"`
+	Race          string  `parquet:"race"`
+	Sex           string  `parquet:"sex"`
+	CapitalGain   int64   `parquet:"capital-gain"`
+	CapitalLoss   int64   `parquet:"capital-loss"`
+	HoursPerWeek  int32   `parquet:"hours-per-week"`
+	NativeCountry *string `parquet:"native-country,optional"`
+	Salary        string  `parquet:"salary"`
+}
+
+// TestPresetAdultParquet: --preset adult on Parquet shards of 1000 Adult
+// rows (columns named by the schema, nulls read as the preset's missing
+// token) prints the counters and writes the report of the same rows as CSV.
+func TestPresetAdultParquet(t *testing.T) {
+	raw, err := os.ReadFile("../../../anonymize/testdata/adult_1000.data")
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(raw)), "\n")
+	dir := t.TempDir()
+	opt := func(s string) *string {
+		if s == "?" {
+			return nil
+		}
+		return &s
+	}
+	num := func(s string) int64 {
+		var x int64
+		_, err := fmt.Sscan(s, &x)
+		require.NoError(t, err)
+		return x
+	}
+	var rows []adultRow
+	for _, l := range lines {
+		f := strings.Split(l, ",")
+		for i := range f {
+			f[i] = strings.TrimSpace(f[i])
+		}
+		rows = append(rows, adultRow{int32(num(f[0])), opt(f[1]), num(f[2]), f[3], int32(num(f[4])), f[5], opt(f[6]), f[7], f[8], f[9],
+			num(f[10]), num(f[11]), int32(num(f[12])), opt(f[13]), f[14]})
+	}
+	var buf bytes.Buffer
+	require.NoError(t, parquet.Write(&buf, rows))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "adult.parquet"), buf.Bytes(), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "adult.csv"), raw, 0o644))
+
+	reports := map[string]string{}
+	for _, in := range []string{"adult.parquet", "adult.csv"} {
+		var stdout, stderr bytes.Buffer
+		rep := filepath.Join(dir, in+".json")
+		cmd := newCmd(t, "--preset", "adult", "--in", filepath.Join(dir, in), "--out", filepath.Join(dir, "out-"+in), "--k", "10", "--report", rep)
+		require.Equal(t, 0, cmd.run(context.Background(), &stdout, &stderr), stderr.String())
+		assert.Contains(t, stdout.String(), "rows_dropped_missing             78", in)
+		b, err := os.ReadFile(rep)
+		require.NoError(t, err)
+		reports[in] = string(b)
+	}
+	var pq, csv struct {
+		RowsIn  int     `json:"rows_in"`
+		Classes int     `json:"equivalence_classes"`
+		NCP     float64 `json:"ncp_percent"`
+	}
+	require.NoError(t, json.Unmarshal([]byte(reports["adult.parquet"]), &pq))
+	require.NoError(t, json.Unmarshal([]byte(reports["adult.csv"]), &csv))
+	assert.Equal(t, 922, pq.RowsIn)
+	assert.Equal(t, csv.Classes, pq.Classes)
+	assert.InDelta(t, csv.NCP, pq.NCP, 1e-9)
 }
