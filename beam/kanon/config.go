@@ -58,6 +58,15 @@ type Config struct {
 	Levels, LocalThreshold int
 	// Shards is the number of output files.
 	Shards int
+	// Format is the format of the input files and OutFormat that of the
+	// output files: FormatCSV ("" too) or FormatParquet. With Parquet
+	// input, Columns are the column names of the files' schema and
+	// Header and Delimiter do not apply to the input.
+	Format, OutFormat string
+	// KeepDependent releases columns that determine, or are determined
+	// by, a single QI (see anonymize.DependentColumns); without it the
+	// pipeline fails on them before writing anything.
+	KeepDependent bool
 }
 
 // Validate checks the configuration against the input columns.
@@ -137,6 +146,11 @@ func (c *Config) Validate() error {
 	}
 	if (c.LKind != "" || c.HasT) && c.Sensitive == "" {
 		return fmt.Errorf("%w: l-diversity and t-closeness need a sensitive column", ErrConfig)
+	}
+	for _, f := range []string{c.Format, c.OutFormat} {
+		if f != "" && f != FormatCSV && f != FormatParquet {
+			return fmt.Errorf("%w: format %q, want csv or parquet", ErrConfig, f)
+		}
 	}
 	if c.Levels < 0 || c.LocalThreshold < 0 || c.Shards < 0 {
 		return fmt.Errorf("%w: levels, local threshold and shards must not be negative", ErrConfig)

@@ -46,7 +46,7 @@ func (f *rankFn) Setup() { f.ranked = beam.NewCounter("privml", "rows_in") }
 func (f *rankFn) ProcessElement(ctx context.Context, l Line, domIt func(**Domain) bool, emit func(Rec)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
-		return err
+		return noDomain(err)
 	}
 	r := Rec{Ranks: make([]int32, len(f.QI)), Sens: -1, Fields: make([]string, len(f.Out))}
 	for q, j := range f.QI {
@@ -135,7 +135,7 @@ func (f *decideFn) Setup() {
 func (f *decideFn) ProcessElement(ctx context.Context, part string, a *histAcc, domIt func(**Domain) bool, emit func(Cut)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
-		return err
+		return noDomain(err)
 	}
 	c := Cut{Part: part}
 	if a.N > int64(f.Cfg.LocalThreshold) {

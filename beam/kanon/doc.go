@@ -8,17 +8,24 @@
 //
 // [Build] adds these stages to a pipeline:
 //
-//  1. read: every input file (sharded CSV, any Beam filesystem) is parsed
-//     on a worker; a row with the wrong number of fields is an error
-//     naming the file and line; rows holding the missing-value token are
-//     dropped when asked.
+//  1. read: every input file (sharded CSV or Parquet, any Beam filesystem)
+//     is parsed on a worker; a row with the wrong number of fields, or a
+//     Parquet file that cannot be decoded or does not hold the table's
+//     columns, is an error naming the file and line (or row); rows holding
+//     the missing-value token (for Parquet, a null) are dropped when asked.
 //  2. domain: one combine gathers the value domain of every quasi-identifier
 //     (ordinal values in order of first appearance, files in name order,
 //     as `privml anonymize` orders them on the concatenated files) and the
 //     sensitive distribution; a table of fewer than k rows, a value of a
 //     numeric QI that is not a finite number, or a table that does not
 //     meet the model as a whole is an error.
-//  3. levels: for each of Config.Levels levels, the exact histogram of
+//  3. dependent: a column released unchanged that determines, or is
+//     determined by, a single QI on the rows of the table is refused by the
+//     rule of anonymize.DependentColumns, from the values each (column,
+//     value) occurs with and the histogram of value counts per column,
+//     unless Config.KeepDependent is set. The stages below read the domain
+//     only through this check, so a refused release writes nothing.
+//  4. levels: for each of Config.Levels levels, the exact histogram of
 //     every QI in every partition (and of the sensitive value per QI value
 //     when l or t is set) is combined per partition, and the cut is chosen
 //     from it with the rule of anonymize.Mondrian: QIs by decreasing width
@@ -26,7 +33,7 @@
 //     the most balanced cut whose halves meet every model (anonymize.BestCut)
 //     or the median cut only (anonymize.MedianCut); rows then move to their
 //     half. A partition of at most Config.LocalThreshold rows is not cut.
-//  4. local: each partition is grouped on one worker and finished by
+//  5. local: each partition is grouped on one worker and finished by
 //     anonymize.Mondrian on a table that carries the global domain
 //     (anonymize.NewTableDomain) and the global sensitive distribution
 //     (anonymize.MondrianOptions.Reference). Since a Mondrian cut depends
@@ -34,9 +41,10 @@
 //     are exactly those anonymize.Mondrian gives on the whole table: strict
 //     Mondrian, classes that do not overlap, every row generalized to the
 //     smallest range covering its class.
-//  5. write: rows are spread over Config.Shards files
-//     part-SSSSS-of-NNNNN.csv, each starting with a header.
-//  6. verify: independently of stages 3 and 4, the output rows are grouped
+//  6. write: rows are spread over Config.Shards files
+//     part-SSSSS-of-NNNNN.csv, each starting with a header, or
+//     part-SSSSS-of-NNNNN.parquet (Config.OutFormat), string columns.
+//  7. verify: independently of stages 4 and 5, the output rows are grouped
 //     by their generalized QIs; each class is checked for k, l and t from
 //     its own rows, its labels are parsed back into ranges of the global
 //     domain for the information loss, and rows out are counted against
@@ -46,10 +54,7 @@
 //     verified) and the problems found.
 //
 // Not covered: hierarchical QIs, t-closeness under the ordered or
-// hierarchical distance, suppression, and the check for columns
-// functionally dependent on a QI (anonymize.DependentColumns), which
-// `privml anonymize` runs and this pipeline does not: drop such columns
-// (the adult preset drops education). The histograms are exact, so a
+// hierarchical distance, and suppression. The histograms are exact, so a
 // partition's statistics grow with the distinct values of its QIs, not
 // with its rows. The verifier does not join output rows back to input
 // rows: it proves the release k-anonymous (l-diverse, t-close) and

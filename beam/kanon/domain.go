@@ -3,6 +3,7 @@ package kanon
 import (
 	"cmp"
 	"context"
+	"errors"
 	"fmt"
 	"math"
 	"slices"
@@ -124,10 +125,10 @@ type finishDomainFn struct {
 func (f *finishDomainFn) ProcessElement(_ context.Context, a *domainAcc, emit func(*Domain)) error {
 	c := &f.Cfg
 	if a.Rows == 0 {
-		return fmt.Errorf("kanon: input: the table has no rows")
+		return fmt.Errorf("kanon: invalid input: the table has no rows")
 	}
 	if int64(c.K) > a.Rows {
-		return fmt.Errorf("kanon: parameter: k = %d is larger than the table (%d rows)", c.K, a.Rows)
+		return fmt.Errorf("kanon: invalid parameter: k = %d is larger than the table (%d rows)", c.K, a.Rows)
 	}
 	d := &Domain{Rows: a.Rows}
 	for q, qi := range c.QIs {
@@ -138,7 +139,7 @@ func (f *finishDomainFn) ProcessElement(_ context.Context, a *domainAcc, emit fu
 		if qi.Kind == "numeric" && bad >= 0 {
 			s := vals[bad]
 			p := a.First[q][s]
-			return fmt.Errorf("kanon: input: %s:%d, column %q: value %q is not a finite number", f.Files[p>>40], p&(1<<40-1), qi.Column, s)
+			return fmt.Errorf("kanon: invalid input: %s:%d, column %q: value %q is not a finite number", f.Files[p>>40], p&(1<<40-1), qi.Column, s)
 		}
 		if qi.Kind == "numeric" || (qi.Kind == "" && bad < 0) {
 			nums = slices.Clone(x)
@@ -205,12 +206,26 @@ func (c *domainCache) get(it func(**Domain) bool) (*Domain, error) {
 	if c.d == nil {
 		var d *Domain
 		if !it(&d) || d == nil {
-			return nil, fmt.Errorf("kanon: internal: the domain side input is empty")
+			return nil, errNoDomain
 		}
 		d.prepare()
 		c.d = d
 	}
 	return c.d, nil
+}
+
+// errNoDomain: the domain side input is empty. That happens only when the
+// domain stage or the dependence check failed, and prism may still run the
+// stages that read the domain; they stop without output (noDomain) so that
+// the job fails with the failing stage's own error.
+var errNoDomain = errors.New("kanon: internal: the domain side input is empty")
+
+// noDomain returns err, or nil for errNoDomain.
+func noDomain(err error) error {
+	if errors.Is(err, errNoDomain) {
+		return nil
+	}
+	return err
 }
 
 // prepare builds the lookup maps of a decoded Domain.

@@ -60,9 +60,24 @@ func open(ctx context.Context, file string) (io.ReadCloser, error) {
 	}
 	rc, err := fs.OpenRead(ctx, file)
 	if err != nil {
+		fs.Close()
 		return nil, fmt.Errorf("kanon: %s: %w", file, err)
 	}
-	return rc, nil
+	return &fileReader{ReadCloser: rc, fs: fs}, nil
+}
+
+// fileReader closes the filesystem with the file.
+type fileReader struct {
+	io.ReadCloser
+	fs filesystem.Interface
+}
+
+func (r *fileReader) Close() error {
+	err := r.ReadCloser.Close()
+	if ferr := r.fs.Close(); err == nil {
+		err = ferr
+	}
+	return err
 }
 
 func newReader(r io.Reader, delim rune) *csv.Reader {
@@ -102,6 +117,9 @@ func (f *readFn) Setup() {
 }
 
 func (f *readFn) ProcessElement(ctx context.Context, i int, emit func(Line)) error {
+	if f.Cfg.Format == FormatParquet {
+		return f.readParquet(ctx, i, emit)
+	}
 	name := f.Files[i]
 	rc, err := open(ctx, name)
 	if err != nil {
@@ -117,20 +135,20 @@ func (f *readFn) ProcessElement(ctx context.Context, i int, emit func(Line)) err
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("kanon: input: %s: %w", name, err)
+			return fmt.Errorf("kanon: invalid input: %s: %w", name, err)
 		}
 		line, _ := r.FieldPos(0)
 		fields := trim(rec)
 		if first && c.Header {
 			first = false
 			if !slices.Equal(fields, c.Columns) {
-				return fmt.Errorf("kanon: input: %s:%d: header %q differs from %q", name, line, strings.Join(fields, ","), strings.Join(c.Columns, ","))
+				return fmt.Errorf("kanon: invalid input: %s:%d: header %q differs from %q", name, line, strings.Join(fields, ","), strings.Join(c.Columns, ","))
 			}
 			continue
 		}
 		first = false
 		if len(fields) != len(c.Columns) {
-			return fmt.Errorf("kanon: input: %s:%d: row has %d fields, want %d", name, line, len(fields), len(c.Columns))
+			return fmt.Errorf("kanon: invalid input: %s:%d: row has %d fields, want %d", name, line, len(fields), len(c.Columns))
 		}
 		f.read.Inc(ctx, 1)
 		if c.Missing != "" && slices.Contains(fields, c.Missing) {
@@ -150,11 +168,17 @@ func (f *shardFn) ProcessElement(line string) (int, string) {
 	return int(h.Sum32() % uint32(f.Shards)), line
 }
 
-// writeFn writes one shard, header first, to Dir/part-SSSSS-of-NNNNN.csv.
+// writeFn writes one shard, header first, to Dir/part-SSSSS-of-NNNNN.csv,
+// or as Parquet to Dir/part-SSSSS-of-NNNNN.parquet.
 type writeFn struct {
 	Dir    string
 	Header string
 	Shards int
+	// Format is FormatCSV or FormatParquet; Columns and Delimiter
+	// describe the lines for Parquet.
+	Format    string
+	Columns   []string
+	Delimiter rune
 
 	written beam.Counter
 }
@@ -162,7 +186,11 @@ type writeFn struct {
 func (f *writeFn) Setup() { f.written = beam.NewCounter("privml", "rows_written") }
 
 func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*string) bool) error {
-	name := fmt.Sprintf("%s/part-%05d-of-%05d.csv", strings.TrimSuffix(f.Dir, "/"), shard, f.Shards)
+	ext := FormatCSV
+	if f.Format == FormatParquet {
+		ext = FormatParquet
+	}
+	name := fmt.Sprintf("%s/part-%05d-of-%05d.%s", strings.TrimSuffix(f.Dir, "/"), shard, f.Shards, ext)
 	fs, err := filesystem.New(ctx, name)
 	if err != nil {
 		return fmt.Errorf("kanon: --out %s: %w", name, err)
@@ -171,6 +199,9 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	wc, err := fs.OpenWrite(ctx, name)
 	if err != nil {
 		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	if f.Format == FormatParquet {
+		return f.writeParquet(ctx, name, wc, lines)
 	}
 	w := bufio.NewWriterSize(wc, 1<<16)
 	_, _ = w.WriteString(f.Header + "\n")
@@ -192,8 +223,58 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	return nil
 }
 
+// writeParquet writes the lines of one shard, parsed back into fields, as
+// a Parquet file. Each element may hold one or more CSV lines.
+func (f *writeFn) writeParquet(ctx context.Context, name string, wc io.WriteCloser, lines func(*string) bool) error {
+	bw := bufio.NewWriterSize(wc, 1<<16)
+	pw := newParquetWriter(bw, f.Columns)
+	var l string
+	for lines(&l) {
+		if err := writeRecords(pw, l, f.Delimiter, len(f.Columns)); err != nil {
+			wc.Close()
+			return fmt.Errorf("kanon: --out %s: %w", name, err)
+		}
+	}
+	err := pw.close()
+	if err == nil {
+		err = bw.Flush()
+	}
+	if err != nil {
+		wc.Close()
+		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	if err := wc.Close(); err != nil {
+		return fmt.Errorf("kanon: --out %s: %w", name, err)
+	}
+	f.written.Inc(ctx, int64(pw.n))
+	return nil
+}
+
+// writeRecords parses the CSV lines of text and writes them to pw.
+func writeRecords(pw *parquetWriter, text string, delim rune, width int) error {
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = delim
+	r.FieldsPerRecord = -1
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("output rows %.40q...: %w", text, err)
+		}
+		if len(rec) != width {
+			return fmt.Errorf("output row %q has %d fields, want %d", strings.Join(rec, string(delim)), len(rec), width)
+		}
+		if err := pw.write(rec); err != nil {
+			return err
+		}
+	}
+}
+
 // EstimateRows estimates the number of input rows from the size of the
-// files and the mean length of the first lines of the first file. It only
+// files and the mean length of the first lines of the first file (for
+// Parquet files, the row count in the first file's footer). It only
 // sizes the pipeline (see AutoLevels); nothing depends on it being exact.
 func EstimateRows(ctx context.Context, files []string) (int64, error) {
 	var total int64
@@ -215,6 +296,9 @@ func EstimateRows(ctx context.Context, files []string) (int64, error) {
 	}
 	defer rc.Close()
 	br := bufio.NewReader(rc)
+	if magic, err := br.Peek(4); err == nil && string(magic) == "PAR1" {
+		return parquetRows(ctx, files, total)
+	}
 	var lines, bytes int64
 	for lines < 1000 {
 		l, err := br.ReadString('\n')

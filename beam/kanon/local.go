@@ -56,7 +56,7 @@ func (f *localFn) spec(dom *Domain) anonymize.Spec {
 func (f *localFn) ProcessElement(ctx context.Context, part string, rows func(*Rec) bool, domIt func(**Domain) bool, emit func(string)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
-		return err
+		return noDomain(err)
 	}
 	c := &f.Cfg
 	cols := c.outColumns()

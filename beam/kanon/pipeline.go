@@ -79,6 +79,7 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 	lines := beam.ParDo(s.Scope("read"), &readFn{Cfg: cfg, Files: files}, beam.Reshuffle(s, beam.CreateList(s, idx)))
 	acc := beam.Combine(s.Scope("domain"), &domainFn{Cfg: cfg, QI: qi, S: sens}, lines)
 	dom := beam.ParDo(s.Scope("domain"), &finishDomainFn{Cfg: cfg, Files: files}, acc)
+	dom = checkDependent(s, cfg, lines, dom)
 	recs := beam.ParDo(s.Scope("rank"), &rankFn{Cfg: cfg, QI: qi, S: sens, Out: out}, lines, beam.SideInput{Input: dom})
 
 	for level := range cfg.Levels {
@@ -96,7 +97,8 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 		ws := s.Scope("write")
 		header := strings.Join(cfg.outColumns(), string(cfg.delim()))
 		shards := beam.GroupByKey(ws, beam.ParDo(ws, &shardFn{Shards: cfg.Shards}, released))
-		beam.ParDo0(ws, &writeFn{Dir: outDir, Header: header, Shards: cfg.Shards}, shards)
+		beam.ParDo0(ws, &writeFn{Dir: outDir, Header: header, Shards: cfg.Shards,
+			Format: cfg.OutFormat, Columns: cfg.outColumns(), Delimiter: cfg.delim()}, shards)
 	}
 
 	return Outputs{Report: verify(s.Scope("verify"), cfg, released, dom, reportPath)}, nil

@@ -91,7 +91,7 @@ type checkClassFn struct {
 func (f *checkClassFn) ProcessElement(key string, sens func(*string) bool, domIt func(**Domain) bool, emit func(classStat)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
-		return err
+		return noDomain(err)
 	}
 	c := &f.Cfg
 	var labels []string

@@ -1,15 +1,23 @@
 // Command anonymize-beam releases a k-anonymous (optionally l-diverse and
-// t-close) version of a sharded CSV table with the Mondrian algorithm
+// t-close) version of a sharded CSV or Parquet table with the Mondrian algorithm
 // (LeFevre, DeWitt and Ramakrishnan 2006) run as an Apache Beam pipeline,
 // then verifies the output in the same pipeline. It takes the table and
 // model flags of `privml anonymize`:
 //
-//	anonymize-beam --preset adult --in 'adult_x100/*.csv' --out out/ --k 10 --runner prism
+//	go run ./beam/cmd/anonymize-beam --preset adult --in 'adult_x100/*.csv' --out out/ --k 10 --runner prism
+//
+// (from the repository root, whose go.work includes this module). Parquet
+// files are read when the glob ends in .parquet, .parq or .pq, or with
+// --format parquet; --out-format csv|parquet picks the output format
+// (default: the input's). As `privml anonymize` does, a column left
+// unchanged that determines, or is determined by, a single QI is refused
+// unless --keep-dependent; remove it with --drop.
 //
 // The top --levels levels of the partition tree are cut in the pipeline
 // from per-partition histograms; partitions of at most --local-threshold
 // rows are finished on one worker by package anonymize. The output is
-// written to --out as part-SSSSS-of-NNNNN.csv files, each with a header;
+// written to --out as part-SSSSS-of-NNNNN.csv files, each with a header
+// (or part-SSSSS-of-NNNNN.parquet files);
 // when the verification fails the command exits with status 1 and, on a
 // local filesystem, removes them.
 //
@@ -22,6 +30,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"flag"
@@ -55,15 +64,18 @@ var adultPreset = struct {
 type command struct {
 	in, out, report, preset, columns, qi, numeric, ordinal, sensitive     string
 	identifiers, drop, missing, missingRows, delimiter, cut, lKind, tKind string
+	format, outFormat                                                     string
 	k, levels, localThreshold, shards                                     int
 	l, c, t                                                               float64
-	hasT                                                                  bool
+	hasT, keepDependent                                                   bool
 	set                                                                   map[string]bool
 }
 
 func (cmd *command) define(fs *flag.FlagSet) {
-	fs.StringVar(&cmd.in, "in", "", "input CSV `glob` (sharded files, read in name order; required)")
-	fs.StringVar(&cmd.out, "out", "", "output `folder` for part-*.csv files with a header (required)")
+	fs.StringVar(&cmd.in, "in", "", "input `glob` of CSV or Parquet files (sharded, read in name order; required)")
+	fs.StringVar(&cmd.out, "out", "", "output `folder` for part-*.csv files with a header or part-*.parquet files (required)")
+	fs.StringVar(&cmd.format, "format", "", "input `format`: csv or parquet (default: parquet when --in ends in .parquet, .parq or .pq, csv otherwise)")
+	fs.StringVar(&cmd.outFormat, "out-format", "", "output `format`: csv or parquet (default: the input format)")
 	fs.StringVar(&cmd.report, "report", "", "write the JSON verification report to `file`")
 	fs.StringVar(&cmd.preset, "preset", "", "`name` of a preset: adult (UCI adult.data, as privml anonymize --preset adult)")
 	fs.StringVar(&cmd.columns, "columns", "", "column `names` of input without header, comma-separated")
@@ -73,6 +85,7 @@ func (cmd *command) define(fs *flag.FlagSet) {
 	fs.StringVar(&cmd.sensitive, "sensitive", "", "sensitive `column`")
 	fs.StringVar(&cmd.identifiers, "identifiers", "", "identifier `columns` to remove")
 	fs.StringVar(&cmd.drop, "drop", "", "`columns` to remove from the output (such as columns that reveal a QI)")
+	fs.BoolVar(&cmd.keepDependent, "keep-dependent", false, "release columns that determine or are determined by a QI (refused by default)")
 	fs.StringVar(&cmd.missing, "missing", "", "missing-value `token`, such as ?")
 	fs.StringVar(&cmd.missingRows, "missing-rows", "drop", "rows holding the missing token: drop or keep")
 	fs.StringVar(&cmd.delimiter, "delimiter", ",", "field `delimiter` (one character; \\t or tab for a tab)")
@@ -119,14 +132,13 @@ func splitList(s string) []string {
 	return out
 }
 
-// config turns the flags into a kanon.Config; files are the inputs.
-func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) {
-	var cfg kanon.Config
-	noHeader := false
+// applyPreset sets the flags a preset defines and the user left unset; it
+// reports whether the preset's input has no header.
+func (cmd *command) applyPreset() (noHeader bool, err error) {
 	switch cmd.preset {
 	case "":
+		return false, nil
 	case "adult":
-		noHeader = true
 		def := func(name string, v *string, val string) {
 			if !cmd.set[name] {
 				*v = val
@@ -139,39 +151,76 @@ func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) 
 		def("ordinal", &cmd.ordinal, adultPreset.ordinal)
 		def("sensitive", &cmd.sensitive, adultPreset.sensitive)
 		def("drop", &cmd.drop, adultPreset.drop)
-	default:
-		return cfg, nil, fmt.Errorf("unknown preset %q (known: adult)", cmd.preset)
+		return true, nil
 	}
+	return false, fmt.Errorf("unknown preset %q (known: adult)", cmd.preset)
+}
+
+// checkFlags refuses missing and unknown flag values.
+func (cmd *command) checkFlags() error {
 	switch {
 	case cmd.in == "":
-		return cfg, nil, errors.New("--in is required")
+		return errors.New("--in is required")
 	case cmd.out == "":
-		return cfg, nil, errors.New("--out is required")
+		return errors.New("--out is required")
 	case cmd.qi == "":
-		return cfg, nil, errors.New("--qi is required (or --preset)")
+		return errors.New("--qi is required (or --preset)")
 	case cmd.tKind != "equal":
-		return cfg, nil, fmt.Errorf("--t-kind %s: anonymize-beam supports the equal ground distance only", cmd.tKind)
+		return fmt.Errorf("--t-kind %s: anonymize-beam supports the equal ground distance only", cmd.tKind)
 	case cmd.cut != "best" && cmd.cut != "median":
-		return cfg, nil, fmt.Errorf("--cut %s: want best or median", cmd.cut)
+		return fmt.Errorf("--cut %s: want best or median", cmd.cut)
 	case cmd.missingRows != "drop" && cmd.missingRows != "keep":
-		return cfg, nil, fmt.Errorf("--missing-rows %s: want drop or keep", cmd.missingRows)
+		return fmt.Errorf("--missing-rows %s: want drop or keep", cmd.missingRows)
 	}
-	delim, err := parseDelim(cmd.delimiter)
+	for _, f := range []struct{ name, v string }{{"format", cmd.format}, {"out-format", cmd.outFormat}} {
+		if f.v != "" && f.v != kanon.FormatCSV && f.v != kanon.FormatParquet {
+			return fmt.Errorf("--%s %s: want csv or parquet", f.name, f.v)
+		}
+	}
+	return nil
+}
+
+// inputColumns sets the input format and columns of cfg: from a Parquet
+// file's schema, from --columns (or the preset) or from the header of the
+// first CSV file.
+func (cmd *command) inputColumns(ctx context.Context, cfg *kanon.Config, files []string, noHeader bool) error {
+	cfg.Format = cmp.Or(cmd.format, kanon.FormatOf(cmd.in))
+	cfg.OutFormat = cmp.Or(cmd.outFormat, cfg.Format)
+	var err error
+	switch {
+	case cfg.Format == kanon.FormatParquet:
+		if cmd.set["columns"] {
+			return errors.New("--columns: Parquet files name their columns in their schema")
+		}
+		cfg.Columns, err = kanon.ParquetColumns(ctx, files[0])
+	case cmd.columns != "" || noHeader:
+		cfg.Columns = splitList(cmd.columns)
+	default:
+		cfg.Columns, err = kanon.ReadHeader(ctx, files[0], cfg.Delimiter)
+		cfg.Header = true
+	}
+	return err
+}
+
+// config turns the flags into a kanon.Config; files are the inputs.
+func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) {
+	var cfg kanon.Config
+	noHeader, err := cmd.applyPreset()
 	if err != nil {
+		return cfg, nil, err
+	}
+	if err := cmd.checkFlags(); err != nil {
+		return cfg, nil, err
+	}
+	if cfg.Delimiter, err = parseDelim(cmd.delimiter); err != nil {
 		return cfg, nil, err
 	}
 	files, err := kanon.ExpandGlob(ctx, cmd.in)
 	if err != nil {
 		return cfg, nil, err
 	}
-	cfg.Delimiter = delim
-	if cmd.columns != "" || noHeader {
-		cfg.Columns = splitList(cmd.columns)
-	} else {
-		if cfg.Columns, err = kanon.ReadHeader(ctx, files[0], delim); err != nil {
-			return cfg, nil, err
-		}
-		cfg.Header = true
+	if err := cmd.inputColumns(ctx, &cfg, files, noHeader); err != nil {
+		return cfg, nil, err
 	}
 	if cmd.missingRows == "drop" {
 		cfg.Missing, cfg.DropMissing = cmd.missing, true
@@ -194,6 +243,7 @@ func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) 
 		cfg.LKind, cfg.L, cfg.C = cmd.lKind, cmd.l, cmd.c
 	}
 	cfg.T, cfg.HasT = cmd.t, cmd.hasT
+	cfg.KeepDependent = cmd.keepDependent
 	cfg.Levels, cfg.LocalThreshold, cfg.Shards = cmd.levels, cmd.localThreshold, cmd.shards
 	if cfg.Levels < 0 {
 		rows, err := kanon.EstimateRows(ctx, files)
@@ -202,7 +252,48 @@ func (cmd *command) config(ctx context.Context) (kanon.Config, []string, error) 
 		}
 		cfg.Levels = kanon.AutoLevels(rows, cfg.LocalThreshold)
 	}
+	if err := checkColumns(cfg); err != nil {
+		return cfg, nil, err
+	}
 	return cfg, files, cfg.Validate()
+}
+
+// checkColumns refuses, in the words of `privml anonymize`, a flag naming
+// a column the input does not have and --drop naming a QI or the
+// sensitive column.
+func checkColumns(cfg kanon.Config) error {
+	have := func(flag string, names ...string) error {
+		for _, n := range names {
+			if !slices.Contains(cfg.Columns, n) {
+				return fmt.Errorf("%s: unknown or conflicting column: no column %q (have %s)", flag, n, strings.Join(cfg.Columns, ", "))
+			}
+		}
+		return nil
+	}
+	qis := make([]string, len(cfg.QIs))
+	for i, q := range cfg.QIs {
+		qis[i] = q.Column
+	}
+	if err := have("--qi", qis...); err != nil {
+		return err
+	}
+	if cfg.Sensitive != "" {
+		if err := have("--sensitive", cfg.Sensitive); err != nil {
+			return err
+		}
+	}
+	if err := have("--identifiers/--drop", cfg.Drop...); err != nil {
+		return err
+	}
+	for _, d := range cfg.Drop {
+		switch {
+		case slices.Contains(qis, d):
+			return fmt.Errorf("--drop %s: %q is a quasi-identifier", d, d)
+		case d == cfg.Sensitive:
+			return fmt.Errorf("--drop %s: %q is the sensitive column", d, d)
+		}
+	}
+	return nil
 }
 
 func parseDelim(s string) (rune, error) {
@@ -247,7 +338,7 @@ func (cmd *command) run(ctx context.Context, stdout, stderr io.Writer) int {
 	if !verified {
 		fmt.Fprintf(stderr, "anonymize-beam: the output does not pass verification (see --report)\n")
 		if !strings.Contains(cmd.out, "://") {
-			olds, _ := filepath.Glob(filepath.Join(cmd.out, "part-*-of-*.csv"))
+			olds, _ := filepath.Glob(filepath.Join(cmd.out, "part-*-of-*."+cfg.OutFormat))
 			for _, f := range olds {
 				os.Remove(f)
 			}
