@@ -281,6 +281,7 @@ func runTwin(c clientCase, mode workersMode, iter uint64) (workersRun, error) {
 	out.clientWall /= time.Duration(len(res.Survivors))
 	out.clientCPU /= time.Duration(len(res.Survivors))
 	out.server1, out.serverN = tw.wall[0], tw.wall[1]
+	out.stages = fmt.Sprintf(" (k=%d, t=%d)", p.Degree(), p.Threshold())
 	for _, st := range []string{"advertise", "share-keys", "masked-input", "consistency", "unmask", "finish"} {
 		if d := tw.byStage[st]; d != nil {
 			out.stages += fmt.Sprintf(" %s %.0f/%.0f ms", st, ms(d[0]), ms(d[1]))
