@@ -158,7 +158,7 @@ func TestMLPFlagsBoundedByDownload(t *testing.T) {
 			require.NotNil(t, f, "%q: %s", args, errb.String())
 			continue
 		}
-		assert.Nil(t, f)
+		require.Nil(t, f, "%q: the model would be allocated", args)
 		assert.Equal(t, 2, code)
 		assert.Equal(t, 2, run(args, &out, &errb), "%q", args)
 		assert.Contains(t, errb.String(), fmt.Sprintf("--dim %d and --hidden %d make an mlp of %d parameters", tc.dim, tc.hidden, tc.hidden*(tc.dim+2)+1), "%q", args)
