@@ -74,7 +74,7 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 	fs.StringVar(&f.threat, "threat", "semi-honest", "threat model: semi-honest or malicious (identities from the client certificates)")
 	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, the same for the server and every client; the malicious model's session seeds derive from it (required with --threat malicious)")
 	fs.StringVar(&f.task, "task", "mean", "mean (column sums and means of the shards), logreg (federated logistic regression on the shards' features, last column the 0/1 label) or mlp (a one-hidden-layer tanh network on the same data)")
-	fs.IntVar(&f.hidden, "hidden", 16, "mlp: hidden units")
+	fs.IntVar(&f.hidden, "hidden", 16, fmt.Sprintf("mlp: hidden units, 1 to %d; the model's hidden*(dim+2)+1 parameters must fit a client's download (at most %d)", maxHidden, maxParams))
 	fs.StringVar(&f.optimizer, "optimizer", "fedavg", "logreg, mlp: server optimizer (fedavg, fedavgm, fedadam, fedyogi, fedadagrad)")
 	fs.Float64Var(&f.serverLR, "server-lr", 1, "logreg, mlp: server learning rate")
 	fs.Float64Var(&f.updateClip, "update-clip", 1, "logreg, mlp: L2 bound of each client's model update")
@@ -245,8 +245,14 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		if f.task != "mean" {
 			// A trained task's state must restore into the flags'
 			// shape before the start is recorded.
-			if _, err := prepareTrainServer(f, ck.State); err != nil {
-				return cfg, nil, fmt.Errorf("the checkpoint %s: %w", path, err)
+			tr, err := prepareTrainServer(f, nil)
+			if err != nil {
+				return cfg, nil, err
+			}
+			if len(ck.State) > 0 {
+				if err := tr.restore(ck.State); err != nil {
+					return cfg, nil, fmt.Errorf("%s: %w", path, err)
+				}
 			}
 		}
 		if ck.Epoch == math.MaxUint32 {

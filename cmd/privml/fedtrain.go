@@ -70,8 +70,8 @@ type trainTask struct {
 // trainTasks are the --task values that train a model.
 var trainTasks = []string{"logreg", "mlp"}
 
-// model returns the task's model after checking its kind and shape and
-// that the parameter vector has the model's shape: a payload whose
+// model returns the task's model after checking its shape (see shape)
+// and that the parameter vector fits it and is finite: a payload whose
 // parameters do not fit its own shape is refused, never trained on.
 func (t *trainTask) model() (fedmodels.Model, error) {
 	if t.Task == "logreg" && t.Features == 0 {

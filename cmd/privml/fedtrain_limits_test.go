@@ -164,6 +164,7 @@ func TestMLPFlagsBoundedByDownload(t *testing.T) {
 		assert.Contains(t, errb.String(), fmt.Sprintf("--dim %d and --hidden %d make an mlp of %d parameters", tc.dim, tc.hidden, tc.hidden*(tc.dim+2)+1), "%q", args)
 	}
 	assert.LessOrEqual(t, paramBytes*maxParams+payloadSlack, transport.DefaultMaxDownloadSize)
+	assert.Equal(t, 8388480, maxParams, "examples/federated-grpc/README.md states the bound")
 
 	// newTrainServer checks the shape before it allocates the model, for
 	// flags that did not come from the command line.
