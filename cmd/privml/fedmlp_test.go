@@ -320,7 +320,7 @@ func TestDecodeTrainTaskRefusesBadShapes(t *testing.T) {
 	base := trainTask{Task: "mlp", Features: 2, Hidden: 2, Model: make([]float64, 9), Clip: 1, Scale: 1000, MaxAbs: 1001, LocalLR: 0.5, LocalEpochs: 1, Batch: 2}
 	good, err := json.Marshal(&base)
 	require.NoError(t, err)
-	task, ok, err := decodeTrainTask(good)
+	task, ok, err := decodeTrainTask(good, 10)
 	require.NoError(t, err)
 	require.True(t, ok)
 	sh := &labelledShard{path: "s.csv", x: [][]float64{{1, 0}, {-1, 0.5}}, y: []int{1, 0}}
@@ -346,12 +346,12 @@ func TestDecodeTrainTaskRefusesBadShapes(t *testing.T) {
 		tc.mod(&bad)
 		b, err := json.Marshal(&bad)
 		require.NoError(t, err)
-		_, ok, err := decodeTrainTask(b)
+		_, ok, err := decodeTrainTask(b, 10)
 		assert.False(t, ok, name)
 		assert.ErrorContains(t, err, tc.want, name)
 	}
 	nan := strings.Replace(string(good), `"model":[0,`, `"model":[1e999,`, 1)
-	_, _, err = decodeTrainTask([]byte(nan))
+	_, _, err = decodeTrainTask([]byte(nan), 10)
 	assert.Error(t, err, "an overflowing parameter")
 }
 

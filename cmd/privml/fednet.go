@@ -74,7 +74,7 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 	fs.StringVar(&f.threat, "threat", "semi-honest", "threat model: semi-honest or malicious (identities from the client certificates)")
 	fs.StringVar(&f.beacon, "beacon", "", "public randomness beacon value fixed in advance, the same for the server and every client; the malicious model's session seeds derive from it (required with --threat malicious)")
 	fs.StringVar(&f.task, "task", "mean", "mean (column sums and means of the shards), logreg (federated logistic regression on the shards' features, last column the 0/1 label) or mlp (a one-hidden-layer tanh network on the same data)")
-	fs.IntVar(&f.hidden, "hidden", 16, "mlp: hidden units")
+	fs.IntVar(&f.hidden, "hidden", 16, fmt.Sprintf("mlp: hidden units, 1 to %d; the model's hidden*(dim+2)+1 parameters must fit a client's download (at most %d)", maxHidden, maxParams))
 	fs.StringVar(&f.optimizer, "optimizer", "fedavg", "logreg, mlp: server optimizer (fedavg, fedavgm, fedadam, fedyogi, fedadagrad)")
 	fs.Float64Var(&f.serverLR, "server-lr", 1, "logreg, mlp: server learning rate")
 	fs.Float64Var(&f.updateClip, "update-clip", 1, "logreg, mlp: L2 bound of each client's model update")
@@ -108,6 +108,11 @@ func parseFedServer(args []string, stderr io.Writer) (*fedServerFlags, int) {
 		fmt.Fprintf(stderr, "privml fed server: --hidden %d, want 1 to %d\n", f.hidden, maxHidden)
 	case f.task != "mean" && f.dim > maxFeatures:
 		fmt.Fprintf(stderr, "privml fed server: --dim %d, a trained task takes at most %d features\n", f.dim, maxFeatures)
+	case f.task == "mlp" && f.hidden*(f.dim+2)+1 > maxParams:
+		// hidden*dim weights, hidden biases and output weights, one
+		// output bias: within int, as both flags are in range.
+		fmt.Fprintf(stderr, "privml fed server: --dim %d and --hidden %d make an mlp of %d parameters; a client downloads at most %d (%d MiB at %d bytes a parameter): lower --dim or --hidden\n",
+			f.dim, f.hidden, f.hidden*(f.dim+2)+1, maxParams, transport.DefaultMaxDownloadSize>>20, paramBytes)
 	case !(f.noise >= 0) || math.IsInf(f.noise, 0) || !(f.delta > 0 && f.delta < 1) || !(f.localLR > 0) || f.localEpochs < 1 || f.batch < 1:
 		fmt.Fprintln(stderr, "privml fed server: --noise must be >= 0, --delta in (0, 1), --local-lr > 0, --local-epochs and --batch >= 1")
 	case !(f.scale > 0) || math.IsInf(f.scale, 0):
@@ -236,6 +241,19 @@ func fedServerConfig(f *fedServerFlags) (transport.ServerConfig, *transport.Chec
 		}
 		if got != "" && got != f.task {
 			return cfg, nil, fmt.Errorf("the checkpoint %s was made by --task %s, not %s; give another --state directory or the same task", path, got, f.task)
+		}
+		if f.task != "mean" {
+			// A trained task's state must restore into the flags'
+			// shape before the start is recorded.
+			tr, err := prepareTrainServer(f, nil)
+			if err != nil {
+				return cfg, nil, err
+			}
+			if len(ck.State) > 0 {
+				if err := tr.restore(ck.State); err != nil {
+					return cfg, nil, fmt.Errorf("%s: %w", path, err)
+				}
+			}
 		}
 		if ck.Epoch == math.MaxUint32 {
 			// A wrap would make the secagg Sequences of earlier starts

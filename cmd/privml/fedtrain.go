@@ -7,6 +7,7 @@ package main
 // the unmasked sum, and a federated.ServerOptimizer.
 
 import (
+	"bytes"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -32,6 +33,18 @@ import (
 const (
 	maxHidden   = 4096
 	maxFeatures = 1 << 20
+	// paramBytes bounds the bytes a parameter takes in a round's payload:
+	// encoding/json writes a float64 in at most 25 characters, then a
+	// comma.
+	paramBytes = 32
+	// payloadSlack bounds the rest of the payload: the task, its shape
+	// and the training settings.
+	payloadSlack = 4096
+	// maxParams is the largest model a client can download with the
+	// default ClientConfig.MaxDownloadSize (its payload, at paramBytes a
+	// parameter, and the rest of the round's configuration fit), and
+	// whose secure sum (the parameters and a count) secagg can add.
+	maxParams = min((transport.DefaultMaxDownloadSize-payloadSlack)/paramBytes, secagg.MaxLength-1)
 )
 
 // trainTask is what the server sends with each round (the application
@@ -57,14 +70,33 @@ type trainTask struct {
 // trainTasks are the --task values that train a model.
 var trainTasks = []string{"logreg", "mlp"}
 
-// model returns the task's model after checking its kind and that the
-// parameter vector has the model's shape: a payload whose parameters do
-// not fit its own shape is refused, never trained on.
+// model returns the task's model after checking its shape (see shape)
+// and that the parameter vector fits it and is finite: a payload whose
+// parameters do not fit its own shape is refused, never trained on.
 func (t *trainTask) model() (fedmodels.Model, error) {
 	if t.Task == "logreg" && t.Features == 0 {
 		// Payloads and checkpoints written before the field was added.
 		t.Features = len(t.Model) - 1
 	}
+	m, err := t.shape()
+	if err != nil {
+		return nil, err
+	}
+	if size := m.Shape().Size(); len(t.Model) != size {
+		return nil, fmt.Errorf("the %s has %d parameters, the round's model %d", t.describe(), size, len(t.Model))
+	}
+	for j, v := range t.Model {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return nil, fmt.Errorf("parameter %d of the %s is %v", j, t.describe(), v)
+		}
+	}
+	return m, nil
+}
+
+// shape returns the task's model after checking its kind, its shape's
+// limits and that it has at most maxParams parameters, without looking
+// at the parameters: what is known before any memory is spent on them.
+func (t *trainTask) shape() (fedmodels.Model, error) {
 	if t.Features < 1 || t.Features > maxFeatures {
 		return nil, fmt.Errorf("the %s model's %d features are out of range (1 to %d)", t.Task, t.Features, maxFeatures)
 	}
@@ -80,13 +112,8 @@ func (t *trainTask) model() (fedmodels.Model, error) {
 	default:
 		return nil, fmt.Errorf("unknown task %q (this program trains %s)", t.Task, strings.Join(trainTasks, " and "))
 	}
-	if size := m.Shape().Size(); len(t.Model) != size || size >= secagg.MaxLength {
-		return nil, fmt.Errorf("the %s has %d parameters, the round's model %d", t.describe(), size, len(t.Model))
-	}
-	for j, v := range t.Model {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return nil, fmt.Errorf("parameter %d of the %s is %v", j, t.describe(), v)
-		}
+	if size := m.Shape().Size(); size > maxParams {
+		return nil, fmt.Errorf("the %s has %d parameters, more than the %d a client downloads", t.describe(), size, maxParams)
 	}
 	return m, nil
 }
@@ -112,6 +139,35 @@ type trainServer struct {
 // so a restarted server's epsilon never resets. (A stateful optimizer's
 // moments, FedAvgM's or FedAdam's, start again from zero.)
 func newTrainServer(f *fedServerFlags, state []byte) (*trainServer, error) {
+	s, err := prepareTrainServer(f, state)
+	if err != nil {
+		return nil, err
+	}
+	if len(state) > 0 {
+		return s, nil
+	}
+	if f.task == "mlp" {
+		// The initial weights are public (every client receives them):
+		// a seed from the default source suffices.
+		src := rand.NewPCG(rand.Uint64(), rand.Uint64())
+		if f.insecureSeed != 0 {
+			src = rand.NewPCG(f.insecureSeed, 0)
+		}
+		s.task.Model = fedmodels.MLP{D: f.dim, H: f.hidden}.Init(rand.New(src))
+	} else {
+		s.task.Model = fedmodels.LogReg{D: f.dim}.Init(nil)
+	}
+	if _, err := s.task.model(); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// prepareTrainServer is newTrainServer but for a fresh model: it checks
+// the flags' optimizer, codec and model shape and restores the
+// checkpoint's state if any, so that its errors come before memory is
+// spent on a new model or the checkpoint is written.
+func prepareTrainServer(f *fedServerFlags, state []byte) (*trainServer, error) {
 	opt, err := federated.NewServerOptimizer(f.optimizer, federated.WithServerLearningRate(f.serverLR))
 	if err != nil {
 		return nil, err
@@ -127,17 +183,8 @@ func newTrainServer(f *fedServerFlags, state []byte) (*trainServer, error) {
 	}
 	if f.task == "mlp" {
 		s.task.Hidden = f.hidden
-		// The initial weights are public (every client receives them):
-		// a seed from the default source suffices.
-		src := rand.NewPCG(rand.Uint64(), rand.Uint64())
-		if f.insecureSeed != 0 {
-			src = rand.NewPCG(f.insecureSeed, 0)
-		}
-		s.task.Model = fedmodels.MLP{D: f.dim, H: f.hidden}.Init(rand.New(src))
-	} else {
-		s.task.Model = fedmodels.LogReg{D: f.dim}.Init(nil)
 	}
-	if _, err := s.task.model(); err != nil {
+	if _, err := s.task.shape(); err != nil {
 		return nil, err
 	}
 	if len(state) > 0 {
@@ -273,17 +320,57 @@ func readLabelled(path string) (*labelledShard, error) {
 	return sh, nil
 }
 
-// decodeTrainTask parses a round's payload: ok is false for an empty
-// payload (the mean task), and a payload naming a task this program does
-// not train, or a model that does not fit its own shape, is an error.
-func decodeTrainTask(payload []byte) (*trainTask, bool, error) {
+// decodeTrainTask parses a round's payload for a secure sum of length
+// coordinates: ok is false for an empty payload (the mean task), and a
+// payload naming a task this program does not train, or a model that
+// does not fit its own shape or the sum, is an error. It decodes in two
+// passes, so that a payload from a malicious server costs no more memory
+// than the model the sum's length allows: first the shape alone
+// (encoding/json skips the model's array without building it), which
+// must fit the length, and the payload no longer than such a model's;
+// then the whole, the model's array refused at its first parameter past
+// the shape's.
+func decodeTrainTask(payload []byte, length int) (*trainTask, bool, error) {
 	if len(payload) == 0 {
 		return nil, false, nil
 	}
-	var t trainTask
-	if err := json.Unmarshal(payload, &t); err != nil {
+	var sh struct {
+		Task     string `json:"task"`
+		Features int    `json:"features"`
+		Hidden   int    `json:"hidden"`
+	}
+	if err := json.Unmarshal(payload, &sh); err != nil {
 		return nil, false, fmt.Errorf("the round's model payload: %v", err)
 	}
+	t := trainTask{Task: sh.Task, Features: sh.Features, Hidden: sh.Hidden}
+	if t.Task == "logreg" && t.Features == 0 {
+		// Payloads written before the field was added: the sum has
+		// the parameters (features and a bias) and a count.
+		t.Features = length - 2
+	}
+	m, err := t.shape()
+	if err != nil {
+		return nil, false, fmt.Errorf("the round's model payload: %v", err)
+	}
+	size := m.Shape().Size()
+	if size+1 != length {
+		return nil, false, fmt.Errorf("the round's model payload: the %s has %d parameters, the round's secure sum %d coordinates (want the parameters and a count)", t.describe(), size, length)
+	}
+	if len(payload) > paramBytes*size+payloadSlack {
+		return nil, false, fmt.Errorf("the round's model payload: %d bytes, more than a %s takes (%d)", len(payload), t.describe(), paramBytes*size+payloadSlack)
+	}
+	checked := t
+	full := struct {
+		*trainTask
+		Model boundedParams `json:"model"`
+	}{&t, boundedParams{max: size}}
+	if err := json.Unmarshal(payload, &full); err != nil {
+		return nil, false, fmt.Errorf("the round's model payload: %v", err)
+	}
+	// The shape is the one checked (both readings decode the same
+	// keys the same way; a legacy logreg payload's features come from
+	// the length).
+	t.Model, t.Task, t.Features, t.Hidden = full.Model.v, checked.Task, checked.Features, checked.Hidden
 	if _, err := t.model(); err != nil {
 		return nil, false, fmt.Errorf("the round's model payload: %v", err)
 	}
@@ -291,6 +378,62 @@ func decodeTrainTask(payload []byte) (*trainTask, bool, error) {
 		return nil, false, fmt.Errorf("the round's training settings are out of range")
 	}
 	return &t, true, nil
+}
+
+// boundedParams decodes a JSON array of at most max numbers: it counts
+// the elements before it allocates, and refuses a longer array, or an
+// element that is not a number, with no memory spent on it.
+type boundedParams struct {
+	max int
+	v   []float64
+}
+
+// UnmarshalJSON decodes raw, which encoding/json has checked is valid
+// JSON (it validates the whole input before decoding any of it): so an
+// element that begins like a number is a number, ending at the next
+// comma or the closing bracket.
+func (p *boundedParams) UnmarshalJSON(raw []byte) error {
+	raw = bytes.TrimSpace(raw)
+	if string(raw) == "null" {
+		p.v = nil
+		return nil
+	}
+	if len(raw) < 2 || raw[0] != '[' {
+		return fmt.Errorf("the model is not an array of numbers")
+	}
+	n := 0
+	for elem := range jsonElements(raw[1 : len(raw)-1]) {
+		if n == p.max {
+			return fmt.Errorf("the model has more than the %d parameters of its shape", p.max)
+		}
+		if c := elem[0]; c != '-' && (c < '0' || c > '9') {
+			return fmt.Errorf("parameter %d of the model is not a number", n)
+		}
+		n++
+	}
+	p.v = make([]float64, 0, n)
+	for elem := range jsonElements(raw[1 : len(raw)-1]) {
+		v, err := strconv.ParseFloat(string(elem), 64)
+		if err != nil {
+			return fmt.Errorf("parameter %d of the model: %v", len(p.v), err)
+		}
+		p.v = append(p.v, v)
+	}
+	return nil
+}
+
+// jsonElements yields the comma-separated elements of the inside of a
+// valid JSON array of numbers, trimmed of white space.
+func jsonElements(body []byte) func(yield func([]byte) bool) {
+	return func(yield func([]byte) bool) {
+		for len(bytes.TrimSpace(body)) > 0 {
+			elem, rest, _ := bytes.Cut(body, []byte{','})
+			if !yield(bytes.TrimSpace(elem)) {
+				return
+			}
+			body = rest
+		}
+	}
 }
 
 // train runs local SGD on the shard from the task's model and returns
@@ -407,10 +550,13 @@ func l2norm(v []float64) float64 {
 // payload (the client has no --task: the server's payload decides, and
 // a shard that does not fit it is refused).
 type clientTask struct {
-	path   string
-	sums   []int64
-	rows   int64
-	shard  *labelledShard // read when the server first names a trained task
+	path  string
+	sums  []int64
+	rows  int64
+	shard *labelledShard // read when the server first names a trained task
+	// length is the secure sum's length of the last round the client
+	// trained in: its result's model must fit it.
+	length int
 	stdout io.Writer
 	// rng, when set, shuffles and rounds every local update (tests
 	// only); nil draws a fresh source per round.
@@ -431,11 +577,12 @@ func newClientTask(path string, scale, clip float64, stdout io.Writer) (*clientT
 // labelled for a trained task) wrap transport.ErrConfig, which stops the
 // client with the message.
 func (c *clientTask) input(_ context.Context, _ uint64, payload []byte, length int) ([]int64, error) {
-	task, ok, err := decodeTrainTask(payload)
+	task, ok, err := decodeTrainTask(payload, length)
 	if err != nil {
 		return nil, err
 	}
 	if ok {
+		c.length = length
 		if c.shard == nil {
 			if c.shard, err = readLabelled(c.path); err != nil {
 				return nil, fmt.Errorf("%w: the server trains the %s: %v", transport.ErrConfig, task.describe(), err)
@@ -451,11 +598,16 @@ func (c *clientTask) input(_ context.Context, _ uint64, payload []byte, length i
 
 // onResult is the ClientConfig.OnResult of the task: it prints the round
 // and, for a trained task, the new model's accuracy on the local shard.
+// The result's model must fit the last round's secure sum, whose length
+// the client accepted when it trained: so a malicious server's payload
+// costs no more memory here than in input.
 func (c *clientTask) onResult(round uint64, survivors []int, payload []byte) {
-	if task, ok, err := decodeTrainTask(payload); err == nil && ok && c.shard != nil && len(c.shard.x[0]) == task.Features {
-		if m, err := task.model(); err == nil {
-			fmt.Fprintf(c.stdout, "round %d: done, %d clients in the sum, accuracy on the local shard %.4f\n", round, len(survivors), c.shard.accuracy(m, task.Model))
-			return
+	if c.shard != nil && c.length > 0 {
+		if task, ok, err := decodeTrainTask(payload, c.length); err == nil && ok && len(c.shard.x[0]) == task.Features {
+			if m, err := task.model(); err == nil {
+				fmt.Fprintf(c.stdout, "round %d: done, %d clients in the sum, accuracy on the local shard %.4f\n", round, len(survivors), c.shard.accuracy(m, task.Model))
+				return
+			}
 		}
 	}
 	fmt.Fprintf(c.stdout, "round %d: done, %d clients in the sum\n", round, len(survivors))

@@ -158,11 +158,12 @@ func FuzzTrainTask(f *testing.F) {
 	f.Add([]byte(`{`), 3)
 	sh := &labelledShard{x: [][]float64{{1, 0}, {-1, 0.5}, {0.3, -2}}, y: []int{1, 0, 1}}
 	f.Fuzz(func(t *testing.T, payload []byte, length int) {
-		task, ok, err := decodeTrainTask(payload)
+		task, ok, err := decodeTrainTask(payload, length)
 		if err != nil || !ok {
 			assert.Nil(t, task)
 			return
 		}
+		require.Len(t, task.Model, length-1, "an accepted model fits the round's secure sum")
 		if length < 1 || length > 1<<16 {
 			return
 		}

@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"time"
 
 	"google.golang.org/grpc"
@@ -21,6 +22,10 @@ import (
 	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
 )
+
+// DefaultMaxDownloadSize is the largest message from the server a client
+// accepts unless ClientConfig.MaxDownloadSize says otherwise: 256 MiB.
+const DefaultMaxDownloadSize = 256 << 20
 
 // maxRecvMessage bounds one gRPC message the client receives: a download
 // chunk and its framing.
@@ -98,7 +103,7 @@ type ClientConfig struct {
 	// MaxDownloadSize bounds a message from the server (a round's
 	// configuration with the application's payload, a result), which
 	// arrives in chunks: a larger announced size is refused before any of
-	// it is received. Defaults to 256 MiB.
+	// it is received. Defaults to [DefaultMaxDownloadSize].
 	MaxDownloadSize int
 	// Logger defaults to slog.Default(). Logs never contain vectors,
 	// masks, shares or keys.
@@ -139,7 +144,7 @@ func NewClient(cfg ClientConfig) (*Client, error) {
 		cfg.Sequences = new(secagg.MemorySequenceStore)
 	}
 	if cfg.MaxDownloadSize <= 0 {
-		cfg.MaxDownloadSize = 256 << 20
+		cfg.MaxDownloadSize = DefaultMaxDownloadSize
 	}
 	if cfg.ChunkSize <= 0 || cfg.ChunkSize > MaxChunkSize {
 		cfg.ChunkSize = MaxChunkSize
@@ -422,16 +427,45 @@ func receiveDownload(recv func() (*pb.DownloadChunk, error), f *pb.Frame, limit 
 }
 
 // downloadError passes a status through, except that the client's own
-// receive limit (ResourceExhausted, a message far above a chunk) is a
-// malformed download: retrying would receive it again.
+// receive limit (a message far above a chunk, which gRPC refuses with
+// ResourceExhausted before reading it) is a malformed download: retrying
+// would receive it again. A ResourceExhausted from the server or a proxy
+// on the way (an overloaded server, say) passes through and is retried.
 func downloadError(err error, where string) error {
 	if errors.Is(err, io.EOF) {
 		return errorf(ErrDownload, "the stream ended %s", where)
 	}
-	if status.Code(err) == codes.ResourceExhausted {
+	if receiveLimit(err) {
 		return errorf(ErrDownload, "a message %s exceeds the client's receive limit: %v", where, err)
 	}
 	return err
+}
+
+// receiveLimitErrors begin the messages of the statuses with which gRPC's
+// receive path refuses a message above the call's MaxCallRecvMsgSize
+// (google.golang.org/grpc's rpc_util.go).
+var receiveLimitErrors = []string{
+	"grpc: received message larger than max",
+	"grpc: received message after decompression larger than max",
+	"grpc: message after decompression larger than max",
+}
+
+// receiveLimit reports whether err is gRPC's refusal of a received
+// message above the client's receive limit. gRPC raises it on the client
+// side, with no mark of its origin but its message; a status the server
+// sends with the same words only makes the client abandon the round, as
+// any malformed download does.
+func receiveLimit(err error) bool {
+	s, ok := status.FromError(err)
+	if !ok || s.Code() != codes.ResourceExhausted {
+		return false
+	}
+	for _, p := range receiveLimitErrors {
+		if strings.HasPrefix(s.Message(), p) {
+			return true
+		}
+	}
+	return false
 }
 
 // retry calls f until it succeeds, fails with a status that a retry

@@ -49,13 +49,13 @@ func (c chunkCodec) Marshal(v any) (mem.BufferSlice, error) {
 	var ok bool
 	switch m := v.(type) {
 	case *pb.UploadChunk:
-		var d *pb.UploadChunk_Data
-		if d, ok = m.GetKind().(*pb.UploadChunk_Data); ok {
+		// A typed nil (a Kind of type *UploadChunk_Data holding nil)
+		// is protobuf's to encode, as an empty message.
+		if d, isData := m.GetKind().(*pb.UploadChunk_Data); isData && d != nil {
 			data, ok = d.Data, len(m.ProtoReflect().GetUnknown()) == 0
 		}
 	case *pb.DownloadChunk:
-		var d *pb.DownloadChunk_Data
-		if d, ok = m.GetKind().(*pb.DownloadChunk_Data); ok {
+		if d, isData := m.GetKind().(*pb.DownloadChunk_Data); isData && d != nil {
 			data, ok = d.Data, len(m.ProtoReflect().GetUnknown()) == 0
 		}
 	}

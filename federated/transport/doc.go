@@ -76,10 +76,10 @@
 //     a different one is refused with AlreadyExists (told apart by a
 //     SHA-256 digest, or for masked inputs a 128-bit fingerprint keyed by
 //     the server's secret seeds; either answer leaves the round as it
-//     was). A client retries
-//     calls that fail with Unavailable, DeadlineExceeded or
-//     ResourceExhausted (a lost reply, a server restart, a full upload
-//     queue).
+//     was). A client retries calls that fail with Unavailable,
+//     DeadlineExceeded or ResourceExhausted (a lost reply, a server
+//     restart, a full upload queue), but not its own refusal of a received
+//     message above its receive limit, which would only come again.
 //   - A client that loses its connection keeps its state and resumes with
 //     the same messages. A client process that restarts mid-round has lost
 //     its keys: it counts as dropped in that round (its messages already
@@ -108,11 +108,11 @@
 // with one for another frame, announces more than
 // ClientConfig.MaxDownloadSize (256 MiB by default), sends an empty chunk,
 // one above 1 MiB or past the announced size, or ends before it; it then
-// abandons the round rather than retry. The listener ([LimitListener]) bounds open
-// connections and each connection's concurrent calls ([Limits]); a peer
-// that connects and never completes its handshake is dropped after
-// Limits.HandshakeTimeout. Status codes come from one table, in the
-// manner of etcd's v3rpc togRPCError.
+// abandons the round rather than retry. The listener ([LimitListener])
+// bounds open connections and each connection's concurrent calls
+// ([Limits]); a peer that connects and never completes its handshake is
+// dropped after Limits.HandshakeTimeout. Status codes come from one
+// table, in the manner of etcd's v3rpc togRPCError.
 //
 // # Memory
 //
@@ -136,9 +136,12 @@
 // codec, protobuf's wire format, hands chunk bytes to gRPC without
 // copying them, and decodes a received chunk with one copy): a connection
 // has at most about a chunk of it in flight, so broadcasting a model of M
-// bytes to N clients holds M plus O(N) chunks, not N copies of M, and a
-// client receives at most a chunk at a time besides the message it
-// assembles.
+// bytes to N clients holds M plus O(N) chunks, not N copies of M. A
+// client receives a chunk at a time into the message it assembles, whose
+// buffer starts at up to 16 MiB and doubles when full, or grows to the
+// announced size once doubling would not reach it: receiving a message
+// of M bytes allocates less than 2M for it (the message and the buffers
+// it outgrew), besides the chunks.
 //
 // # Logs
 //

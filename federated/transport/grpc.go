@@ -67,7 +67,8 @@ const (
 // NewGRPCServer returns a grpc.Server with mutual TLS (tlsConf, from
 // internal/mtls's ServerConfig), keepalives, the limits and the service's
 // codec (protobuf, with the chunks of uploads and downloads encoded and
-// decoded without extra copies), with s registered. Serve it on a listener wrapped by [LimitListener].
+// decoded without extra copies), with s registered. Serve it on a
+// listener wrapped by [LimitListener].
 func NewGRPCServer(s *Server, tlsConf *tls.Config, lim Limits, opts ...grpc.ServerOption) *grpc.Server {
 	lim.defaults()
 	base := []grpc.ServerOption{

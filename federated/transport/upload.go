@@ -28,10 +28,13 @@ func newUploadSeeds() uploadSeeds { return uploadSeeds{maphash.MakeSeed(), mapha
 // "duplicate" or AlreadyExists, and either answer leaves the round as it
 // was (a second masked input is never added), so it needs no collision
 // resistance against the client beyond what unknown keys give; it costs a
-// small fraction of SHA-256 over every masked input. Uploads (client to server) and downloads (server to client)
-// follow the same rules: chunks of 1 to MaxChunkSize bytes, never past the
-// announced size, which must be reached. It is a pure state machine,
-// fuzzed.
+// small fraction of SHA-256 over every masked input. Uploads (client to
+// server) and downloads (server to client) follow the same rules: chunks
+// of 1 to MaxChunkSize bytes, never past the announced size, which must be
+// reached. A collecting assembler without a buffer of the message's size
+// starts with one of at most maxPrealloc bytes and grows it (see grow)
+// when full, so that its buffers add up to less than twice the message.
+// It is a pure state machine, fuzzed.
 type assembler struct {
 	want    uint64
 	got     uint64
@@ -102,10 +105,29 @@ func (a *assembler) add(chunk []byte) error {
 				a.buf = make([]byte, 0, min(a.want, maxPrealloc))
 			}
 		}
+		if n := uint64(len(a.buf)) + uint64(len(chunk)); n > uint64(cap(a.buf)) {
+			a.buf = a.grow(n)
+		}
 		a.buf = append(a.buf, chunk...)
 	}
 	a.got += uint64(len(chunk))
 	return nil
+}
+
+// grow returns the buffer with room for n bytes: twice its capacity, or
+// the announced size once a doubling would not reach it any more. The
+// buffers a message outgrows then add up to less than it (each at most
+// half the next, the last below half the message), where append, which
+// grows a large slice by a quarter at a time, would allocate about five
+// times the message in all.
+func (a *assembler) grow(n uint64) []byte {
+	c := max(n, 2*uint64(cap(a.buf)))
+	if 2*c >= a.want {
+		c = a.want
+	}
+	nb := make([]byte, len(a.buf), c)
+	copy(nb, a.buf)
+	return nb
 }
 
 // finish checks that the announced size arrived and returns the message
