@@ -27,6 +27,21 @@ type domainAcc struct {
 	First []map[string]int64
 	// Sens counts the sensitive values; SensFirst holds their first rows.
 	Sens, SensFirst map[string]int64
+
+	names map[string]string // interned sensitive values
+}
+
+// intern returns v as a string, allocated once per distinct value.
+func (a *domainAcc) intern(v []byte) string {
+	if s, ok := a.names[string(v)]; ok {
+		return s
+	}
+	if a.names == nil {
+		a.names = map[string]string{}
+	}
+	s := string(v)
+	a.names[s] = s
+	return s
 }
 
 // Domain is the global value domain: what anonymize.Mondrian reads from
@@ -52,9 +67,10 @@ type Domain struct {
 }
 
 type domainFn struct {
-	Cfg Config
-	QI  []int // column of each QI
-	S   int   // sensitive column or -1
+	Cfg  Config
+	QI   []int // column of each QI in a Batch
+	S    int   // column of the sensitive value in a Batch, or -1
+	Cols int   // columns of a Batch
 }
 
 func (f *domainFn) CreateAccumulator() *domainAcc {
@@ -65,23 +81,43 @@ func (f *domainFn) CreateAccumulator() *domainAcc {
 	return a
 }
 
-func (f *domainFn) AddInput(a *domainAcc, l Line) *domainAcc {
-	a.Rows++
-	p := pos(l.File, l.Line)
-	for q, j := range f.QI {
-		v := l.Fields[j]
-		if old, ok := a.First[q][v]; !ok || p < old {
-			a.First[q][v] = p
+// AddInput adds a batch; its rows are in input order, so the first row
+// of a value in the batch holds the value's least position.
+func (f *domainFn) AddInput(a *domainAcc, b *Batch) (*domainAcc, error) {
+	if len(b.Pos) != b.N {
+		return nil, fmt.Errorf("%w: %d positions for %d rows", errBadBatch, len(b.Pos), b.N)
+	}
+	rr := newRowReader(b, f.Cols)
+	for i := 0; ; i++ {
+		ok, err := rr.next()
+		if err != nil {
+			return nil, err
+		}
+		if !ok {
+			break
+		}
+		if i >= b.N {
+			return nil, fmt.Errorf("%w: more rows than %d", errBadBatch, b.N)
+		}
+		p := b.Pos[i]
+		a.Rows++
+		for q, j := range f.QI {
+			first(a.First[q], rr.Fields[j], p)
+		}
+		if f.S >= 0 {
+			v := rr.Fields[f.S]
+			a.Sens[a.intern(v)]++
+			first(a.SensFirst, v, p)
 		}
 	}
-	if f.S >= 0 {
-		v := l.Fields[f.S]
-		a.Sens[v]++
-		if old, ok := a.SensFirst[v]; !ok || p < old {
-			a.SensFirst[v] = p
-		}
+	return a, nil
+}
+
+// first records p as the position of v unless v has an earlier one.
+func first(m map[string]int64, v []byte, p int64) {
+	if old, ok := m[string(v)]; !ok || p < old {
+		m[string(v)] = p
 	}
-	return a
 }
 
 func (f *domainFn) MergeAccumulators(a, b *domainAcc) *domainAcc {
