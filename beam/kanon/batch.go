@@ -13,8 +13,9 @@ import (
 // manager) then falls on thousands of rows at once, and the bytes moved
 // between stages are the row's values, not a structure of Go strings.
 
-// batchRows is the number of rows the reader gathers into one Batch.
-const batchRows = 4096
+// batchRows is the number of rows the reader gathers into one Batch
+// (a variable so that tests can make batches small).
+var batchRows = 4096
 
 // Batch holds rows of output columns (the input columns minus Drop, in
 // input order). Data holds, row after row and column after column, each
@@ -73,8 +74,10 @@ func encBatch(b *Batch) ([]byte, error) {
 	out := make([]byte, 0, len(b.Data)+8*len(b.Pos)+16)
 	out = binary.AppendUvarint(out, uint64(b.N))
 	out = binary.AppendUvarint(out, uint64(len(b.Pos)))
-	for _, p := range b.Pos {
-		out = binary.AppendUvarint(out, uint64(p))
+	var prev int64
+	for _, p := range b.Pos { // consecutive lines: deltas of one byte
+		out = binary.AppendVarint(out, p-prev)
+		prev = p
 	}
 	return append(out, b.Data...), nil
 }
@@ -87,8 +90,10 @@ func decBatch(buf []byte) (*Batch, error) {
 			return nil, fmt.Errorf("%w: %d positions for %d rows", errBadBatch, np, b.N)
 		}
 		b.Pos = make([]int64, np)
+		var prev int64
 		for i := range b.Pos {
-			b.Pos[i] = int64(d.uvarint())
+			prev += d.varint()
+			b.Pos[i] = prev
 		}
 	}
 	if d.err != nil {
@@ -206,6 +211,19 @@ func (d *decoder) uvarint() uint64 {
 	return v
 }
 
+func (d *decoder) varint() int64 {
+	if d.err != nil {
+		return 0
+	}
+	v, w := binary.Varint(d.buf)
+	if w <= 0 {
+		d.err = errBadBatch
+		return 0
+	}
+	d.buf = d.buf[w:]
+	return v
+}
+
 // count reads a non-negative count; with per > 0 it must not exceed the
 // bytes left divided by per (each counted item takes at least per bytes),
 // which bounds allocations by the input's length.
@@ -232,14 +250,15 @@ func (d *decoder) int32() int32 {
 // batchFn gathers input rows into Batches of the output columns, so that
 // from here on the runner handles a few thousand rows as one element.
 type batchFn struct {
-	Out []int // input column of each output column
+	Out  []int // input column of each output column
+	Rows int   // rows per batch
 
 	cur *Batch
 }
 
 func (f *batchFn) ProcessElement(l Line, emit func(*Batch)) {
 	if f.cur == nil {
-		f.cur = &Batch{Pos: make([]int64, 0, batchRows), Data: make([]byte, 0, 64*batchRows)}
+		f.cur = &Batch{Pos: make([]int64, 0, f.Rows), Data: make([]byte, 0, 64*f.Rows)}
 	}
 	b := f.cur
 	for _, j := range f.Out {
@@ -247,7 +266,7 @@ func (f *batchFn) ProcessElement(l Line, emit func(*Batch)) {
 	}
 	b.Pos = append(b.Pos, pos(l.File, l.Line))
 	b.N++
-	if b.N == batchRows {
+	if b.N >= f.Rows {
 		emit(b)
 		f.cur = nil
 	}

@@ -1,6 +1,7 @@
 package kanon
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"reflect"
@@ -8,15 +9,45 @@ import (
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 )
 
 func init() {
-	for _, t := range []any{readFn{}, batchFn{}, domainFn{}, finishDomainFn{}, rankFn{}, levelHistFn{}, histFn{},
-		decideFn{}, assignFn{}, localFn{}, writeFn{}, classKeyFn{}, classFn{}, checkClassFn{}, reportFn{},
-		finishReportFn{}, Line{}, Cut{}, classStat{}} {
-		beam.RegisterType(reflect.TypeOf(t))
-	}
-	beam.RegisterFunction(dropKey)
+	// Every DoFn and CombineFn is registered with its types, so that the
+	// SDK calls it through generated code rather than reflection.
+	register.DoFn3x1[context.Context, int, func(Line), error](&readFn{})
+	register.DoFn2x0[Line, func(*Batch)](&batchFn{})
+	register.Combiner2[*domainAcc, *Batch](&domainFn{})
+	register.DoFn3x1[context.Context, *domainAcc, func(*Domain), error](&finishDomainFn{})
+	register.DoFn4x1[context.Context, *Batch, func(**Domain) bool, func(*KeyBatch), error](&rankFn{})
+	register.DoFn3x0[*KeyBatch, func(*Cut) bool, func(string, *histAcc)](&levelHistFn{})
+	register.Combiner1[*histAcc](&histFn{})
+	register.DoFn5x1[context.Context, string, *histAcc, func(**Domain) bool, func(Cut), error](&decideFn{})
+	register.DoFn4x1[*Batch, func(**Domain) bool, func(*Cut) bool, func(string, *Batch), error](&assignFn{})
+	register.DoFn5x1[context.Context, string, func(**Batch) bool, func(**Domain) bool, func(int, string), error](&localFn{})
+	register.DoFn3x1[context.Context, int, func(*string) bool, error](&writeFn{})
+	register.DoFn2x1[string, func(string, *classAcc), error](&classKeyFn{})
+	register.Combiner1[*classAcc](&classFn{})
+	register.DoFn4x1[string, *classAcc, func(**Domain) bool, func(classStat), error](&checkClassFn{})
+	register.Combiner2[*Report, classStat](&reportFn{})
+	register.DoFn4x1[context.Context, *Report, *Domain, func(string), error](&finishReportFn{})
+	register.Function2x1[int, string, string](dropKey)
+	register.Emitter1[Line]()
+	register.Emitter1[*Batch]()
+	register.Emitter1[*Domain]()
+	register.Emitter1[*KeyBatch]()
+	register.Emitter2[string, *histAcc]()
+	register.Emitter1[Cut]()
+	register.Emitter2[string, *Batch]()
+	register.Emitter2[int, string]()
+	register.Emitter2[string, *classAcc]()
+	register.Emitter1[classStat]()
+	register.Emitter1[string]()
+	register.Iter1[*Domain]()
+	register.Iter1[Cut]()
+	register.Iter1[*Batch]()
+	register.Iter1[string]()
+	beam.RegisterType(reflect.TypeOf(Cut{}))
 	// Binary coders for the batches of rows and the statistics, which
 	// carry the volume; JSON for the accumulators of the domain and the
 	// report, one element per bundle. Each type needs its own named
@@ -81,7 +112,7 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 		idx[i] = i
 	}
 	lines := beam.ParDo(s.Scope("read"), &readFn{Cfg: cfg, Files: files}, beam.Reshuffle(s, beam.CreateList(s, idx)))
-	rows := beam.ParDo(s.Scope("read"), &batchFn{Out: out}, lines)
+	rows := beam.ParDo(s.Scope("read"), &batchFn{Out: out, Rows: batchRows}, lines)
 	acc := beam.Combine(s.Scope("domain"), &domainFn{Cfg: cfg, QI: rk.QI, S: rk.S, Cols: len(cols)}, rows)
 	dom := beam.ParDo(s.Scope("domain"), &finishDomainFn{Cfg: cfg, Files: files}, acc)
 	keys := beam.ParDo(s.Scope("rank"), &rankFn{Cfg: cfg, Rank: rk, Cols: len(cols)}, rows, beam.SideInput{Input: dom})
