@@ -132,7 +132,7 @@ func encKeyBatch(b *KeyBatch) ([]byte, error) {
 
 func decKeyBatch(buf []byte) (*KeyBatch, error) {
 	d := decoder{buf: buf}
-	b := &KeyBatch{N: d.count(1), D: d.count(1)}
+	b := &KeyBatch{N: d.count(1), D: d.count(0)}
 	hasSens := d.uvarint()
 	if d.err == nil && (hasSens > 1 || (b.D > 0 && b.N > len(d.buf)/b.D)) {
 		d.err = errBadBatch
@@ -180,7 +180,10 @@ func decHistAcc(buf []byte) (*histAcc, error) {
 		*m = make(map[uint64]int64, n)
 		for range n {
 			k := d.uvarint()
-			(*m)[k] += int64(d.count(0))
+			if _, dup := (*m)[k]; dup && d.err == nil {
+				d.err = fmt.Errorf("%w: key %d twice", errBadBatch, k)
+			}
+			(*m)[k] = int64(d.count(0))
 		}
 	}
 	if d.err == nil && len(d.buf) > 0 {

@@ -165,7 +165,11 @@ func decClassAcc(buf []byte) (*classAcc, error) {
 		}
 		s := string(d.buf[:l])
 		d.buf = d.buf[l:]
-		a.Sens[s] += int64(d.count(0))
+		if _, dup := a.Sens[s]; dup {
+			d.err = fmt.Errorf("%w: sensitive value %q twice", errBadBatch, s)
+			break
+		}
+		a.Sens[s] = int64(d.count(0))
 	}
 	if d.err == nil && len(d.buf) > 0 {
 		d.err = fmt.Errorf("%w: %d trailing bytes", errBadBatch, len(d.buf))
