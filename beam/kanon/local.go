@@ -136,31 +136,40 @@ func (f *localFn) load(part string, dom *Domain, batches func(**Batch) bool) (*a
 	return t, nil
 }
 
-// write emits the rows of out as CSV lines, gathered per output shard.
+// write emits the rows of out as CSV lines, gathered per output shard:
+// row i of the partition goes to shard (h+i) mod Shards, h a hash of the
+// partition's path, so that every shard gets its share of every
+// partition.
 func (f *localFn) write(part string, out *anonymize.Table, emit func(int, string)) error {
 	c := &f.Cfg
-	shards := make([][]byte, max(c.Shards, 1))
-	var buf bytes.Buffer
-	w := csv.NewWriter(&buf)
-	w.Comma = c.delim()
+	n := max(c.Shards, 1)
+	bufs := make([]bytes.Buffer, n)
+	ws := make([]*csv.Writer, n)
+	for k := range ws {
+		ws[k] = csv.NewWriter(&bufs[k])
+		ws[k].Comma = c.delim()
+	}
+	h := fnv.New32a()
+	_, _ = h.Write([]byte(part))
+	k := int(h.Sum32() % uint32(n))
 	rec := make([]string, out.NumColumns())
 	for i := range out.Rows() {
 		for j := range rec {
 			rec[j], _ = out.Value(i, j)
 		}
-		buf.Reset()
-		if err := w.Write(rec); err != nil {
+		if err := ws[k].Write(rec); err != nil {
 			return fmt.Errorf("kanon: partition %q: %w", part, err)
 		}
-		w.Flush()
-		line := buf.Bytes()
-		h := fnv.New32a()
-		_, _ = h.Write(line[:len(line)-1])
-		k := h.Sum32() % uint32(len(shards))
-		shards[k] = append(shards[k], line...)
+		if k++; k == n {
+			k = 0
+		}
 	}
-	for k, text := range shards {
-		if len(text) > 0 {
+	for k, w := range ws {
+		w.Flush()
+		if err := w.Error(); err != nil {
+			return fmt.Errorf("kanon: partition %q: %w", part, err)
+		}
+		if text := bufs[k].Bytes(); len(text) > 0 {
 			emit(k, string(text[:len(text)-1]))
 		}
 	}
