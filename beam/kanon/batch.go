@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
 )
 
 // Rows travel through the pipeline in batches, each one element with a
@@ -18,51 +17,62 @@ import (
 var batchRows = 4096
 
 // Batch holds rows of output columns (the input columns minus Drop, in
-// input order). Data holds, row after row and column after column, each
-// value as its length (uvarint) and bytes. Pos, when not nil, holds each
-// row's place in the input (pos(file, line)); only the domain needs it.
+// input order), each column coded by a dictionary of the batch: Dict[j]
+// lists the distinct values of column j in order of first appearance,
+// Codes[i*Cols+j] is row i's index into it. A value repeated down the
+// batch is sent once, and per-value work (ranking, parsing) is done once
+// per batch. Pos, when not nil, holds each row's place in the input
+// (pos(file, line)); only the domain needs it.
 type Batch struct {
-	N    int
-	Pos  []int64
-	Data []byte
+	N, Cols int
+	Pos     []int64
+	Dict    [][]string
+	Codes   []uint32
 }
 
-// appendValue appends one value to b.Data.
-func (b *Batch) appendValue(v string) {
-	b.Data = binary.AppendUvarint(b.Data, uint64(len(v)))
-	b.Data = append(b.Data, v...)
-}
-
-// rowReader walks the rows of a Batch; Fields holds the values of the
-// current row, valid until the next call of next, and Raw its encoding.
-type rowReader struct {
-	data   []byte
-	cols   int
-	Fields [][]byte
-	Raw    []byte
-}
-
-func newRowReader(b *Batch, cols int) *rowReader {
-	return &rowReader{data: b.Data, cols: cols, Fields: make([][]byte, cols)}
-}
-
-// next decodes the next row; it returns false at the end of the data, an
-// error when the data ends inside a row.
-func (r *rowReader) next() (bool, error) {
-	if len(r.data) == 0 {
-		return false, nil
+// check verifies that the batch is consistent, so that readers may index
+// it without further tests.
+func (b *Batch) check() error {
+	if len(b.Dict) != b.Cols || len(b.Codes) != b.N*b.Cols || (b.Pos != nil && len(b.Pos) != b.N) {
+		return fmt.Errorf("%w: %d rows, %d columns, %d dictionaries, %d codes, %d positions", errBadBatch, b.N, b.Cols, len(b.Dict), len(b.Codes), len(b.Pos))
 	}
-	start := r.data
-	for j := range r.cols {
-		n, w := binary.Uvarint(r.data)
-		if w <= 0 || n > uint64(len(r.data)-w) {
-			return false, errBadBatch
+	for i, c := range b.Codes {
+		if int(c) >= len(b.Dict[i%b.Cols]) {
+			return fmt.Errorf("%w: code %d of column %d out of its dictionary", errBadBatch, c, i%b.Cols)
 		}
-		r.Fields[j] = r.data[w : w+int(n)]
-		r.data = r.data[w+int(n):]
 	}
-	r.Raw = start[:len(start)-len(r.data)]
-	return true, nil
+	return nil
+}
+
+// batchBuilder gathers rows into a Batch.
+type batchBuilder struct {
+	b   *Batch
+	idx []map[string]uint32
+}
+
+func newBatchBuilder(cols, rows int) *batchBuilder {
+	bb := &batchBuilder{b: &Batch{Cols: cols, Dict: make([][]string, cols), Codes: make([]uint32, 0, rows*cols)},
+		idx: make([]map[string]uint32, cols)}
+	for j := range bb.idx {
+		bb.idx[j] = map[string]uint32{}
+	}
+	return bb
+}
+
+// add appends a row given by the values of its columns.
+func (bb *batchBuilder) add(vals func(j int) string) {
+	b := bb.b
+	for j := range b.Cols {
+		v := vals(j)
+		k, ok := bb.idx[j][v]
+		if !ok {
+			k = uint32(len(b.Dict[j]))
+			bb.idx[j][v] = k
+			b.Dict[j] = append(b.Dict[j], v)
+		}
+		b.Codes = append(b.Codes, k)
+	}
+	b.N++
 }
 
 var errBadBatch = errors.New("kanon: internal: malformed row batch")
@@ -71,24 +81,41 @@ var errBadBatch = errors.New("kanon: internal: malformed row batch")
 // inconsistent input with an error, never a panic.
 
 func encBatch(b *Batch) ([]byte, error) {
-	out := make([]byte, 0, len(b.Data)+8*len(b.Pos)+16)
+	size := 16 + 2*len(b.Pos) + 2*len(b.Codes)
+	for _, d := range b.Dict {
+		for _, v := range d {
+			size += len(v) + 1
+		}
+	}
+	out := make([]byte, 0, size)
 	out = binary.AppendUvarint(out, uint64(b.N))
+	out = binary.AppendUvarint(out, uint64(b.Cols))
 	out = binary.AppendUvarint(out, uint64(len(b.Pos)))
 	var prev int64
 	for _, p := range b.Pos { // consecutive lines: deltas of one byte
 		out = binary.AppendVarint(out, p-prev)
 		prev = p
 	}
-	return append(out, b.Data...), nil
+	for _, d := range b.Dict {
+		out = binary.AppendUvarint(out, uint64(len(d)))
+		for _, v := range d {
+			out = binary.AppendUvarint(out, uint64(len(v)))
+			out = append(out, v...)
+		}
+	}
+	for _, c := range b.Codes {
+		out = binary.AppendUvarint(out, uint64(c))
+	}
+	return out, nil
 }
 
 func decBatch(buf []byte) (*Batch, error) {
 	d := decoder{buf: buf}
-	b := &Batch{N: d.count(1)}
+	b := &Batch{N: d.count(1), Cols: d.count(1)}
+	if d.err == nil && b.Cols > 0 && b.N > len(d.buf)/b.Cols {
+		d.err = errBadBatch
+	}
 	if np := d.count(1); np > 0 {
-		if np != b.N {
-			return nil, fmt.Errorf("%w: %d positions for %d rows", errBadBatch, np, b.N)
-		}
 		b.Pos = make([]int64, np)
 		var prev int64
 		for i := range b.Pos {
@@ -99,7 +126,30 @@ func decBatch(buf []byte) (*Batch, error) {
 	if d.err != nil {
 		return nil, d.err
 	}
-	b.Data = d.buf
+	b.Dict = make([][]string, b.Cols)
+	for j := range b.Dict {
+		n := d.count(1)
+		if d.err != nil {
+			return nil, d.err
+		}
+		b.Dict[j] = make([]string, n)
+		for k := range n {
+			b.Dict[j][k] = d.str()
+		}
+	}
+	b.Codes = make([]uint32, b.N*b.Cols)
+	for i := range b.Codes {
+		b.Codes[i] = uint32(d.int32())
+	}
+	if d.err == nil && len(d.buf) > 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", errBadBatch, len(d.buf))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	if err := b.check(); err != nil {
+		return nil, err
+	}
 	return b, nil
 }
 
@@ -242,6 +292,19 @@ func (d *decoder) count(per int) int {
 	return int(v)
 }
 
+func (d *decoder) str() string {
+	n := d.count(0)
+	if d.err == nil && n > len(d.buf) {
+		d.err = errBadBatch
+	}
+	if d.err != nil {
+		return ""
+	}
+	v := string(d.buf[:n])
+	d.buf = d.buf[n:]
+	return v
+}
+
 func (d *decoder) int32() int32 {
 	v := d.uvarint()
 	if v > 1<<32-1 {
@@ -256,19 +319,17 @@ type batchFn struct {
 	Out  []int // input column of each output column
 	Rows int   // rows per batch
 
-	cur *Batch
+	cur *batchBuilder
 }
 
 func (f *batchFn) ProcessElement(l Line, emit func(*Batch)) {
 	if f.cur == nil {
-		f.cur = &Batch{Pos: make([]int64, 0, f.Rows), Data: make([]byte, 0, 64*f.Rows)}
+		f.cur = newBatchBuilder(len(f.Out), f.Rows)
+		f.cur.b.Pos = make([]int64, 0, f.Rows)
 	}
-	b := f.cur
-	for _, j := range f.Out {
-		b.appendValue(l.Fields[j])
-	}
+	b := f.cur.b
+	f.cur.add(func(j int) string { return l.Fields[f.Out[j]] })
 	b.Pos = append(b.Pos, pos(l.File, l.Line))
-	b.N++
 	if b.N >= f.Rows {
 		emit(b)
 		f.cur = nil
@@ -276,38 +337,60 @@ func (f *batchFn) ProcessElement(l Line, emit func(*Batch)) {
 }
 
 func (f *batchFn) FinishBundle(emit func(*Batch)) {
-	if f.cur != nil && f.cur.N > 0 {
-		emit(f.cur)
+	if f.cur != nil && f.cur.b.N > 0 {
+		emit(f.cur.b)
 	}
 	f.cur = nil
 }
 
-// splitter gathers the rows of one batch into one Batch per partition.
+// splitter gathers the rows of one batch into one Batch per partition,
+// each with the dictionary entries its rows use.
 type splitter struct {
-	parts map[*node]*Batch
+	src   *Batch
+	parts map[*node]*subBatch
 	order []*node
 }
 
-func (s *splitter) add(n *node, raw []byte) {
+type subBatch struct {
+	b     *Batch
+	remap [][]int32 // code in src → code in b, or -1
+}
+
+func (s *splitter) add(n *node, i int) {
 	if s.parts == nil {
-		s.parts = map[*node]*Batch{}
+		s.parts = map[*node]*subBatch{}
 	}
-	b, ok := s.parts[n]
+	sb, ok := s.parts[n]
 	if !ok {
-		b = &Batch{}
-		s.parts[n] = b
+		src := s.src
+		sb = &subBatch{b: &Batch{Cols: src.Cols, Dict: make([][]string, src.Cols)}, remap: make([][]int32, src.Cols)}
+		for j := range sb.remap {
+			sb.remap[j] = make([]int32, len(src.Dict[j]))
+			for k := range sb.remap[j] {
+				sb.remap[j][k] = -1
+			}
+		}
+		s.parts[n] = sb
 		s.order = append(s.order, n)
 	}
-	b.Data = append(b.Data, raw...)
+	b := sb.b
+	for j, c := range s.src.Codes[i*b.Cols : (i+1)*b.Cols] {
+		k := sb.remap[j][c]
+		if k < 0 {
+			k = int32(len(b.Dict[j]))
+			sb.remap[j][c] = k
+			b.Dict[j] = append(b.Dict[j], s.src.Dict[j][c])
+		}
+		b.Codes = append(b.Codes, uint32(k))
+	}
 	b.N++
 }
 
 // emit sends every partition's rows, in order of first row.
 func (s *splitter) emit(emit func(string, *Batch)) {
 	for _, n := range s.order {
-		emit(n.id, s.parts[n])
+		emit(n.id, s.parts[n].b)
 	}
-	s.parts, s.order = nil, slices.Delete(s.order, 0, len(s.order))
 }
 
 // csvRows counts the rows of CSV text written by encoding/csv without a

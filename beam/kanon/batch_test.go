@@ -10,64 +10,81 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
+var sampleRows = [][]string{{"39", "State-gov", ""}, {"50", "a,b \"q\"", "x\ny"}, {"39", "é", "z"}, {"7", "é", ""}}
+
 func sampleBatch() *Batch {
-	b := &Batch{}
-	for i, row := range [][]string{{"39", "State-gov", ""}, {"50", "a,b \"q\"", "x\ny"}, {"7", "é", "z"}} {
-		for _, v := range row {
-			b.appendValue(v)
-		}
-		b.Pos = append(b.Pos, pos(i%2, 3-i))
-		b.N++
+	bb := newBatchBuilder(3, 4)
+	for i, row := range sampleRows {
+		bb.add(func(j int) string { return row[j] })
+		bb.b.Pos = append(bb.b.Pos, pos(i%2, 3-i))
 	}
-	return b
+	return bb.b
 }
 
-func rowsOf(t *testing.T, b *Batch, cols int) [][]string {
-	t.Helper()
+func rowsOf(b *Batch) [][]string {
 	var out [][]string
-	rr := newRowReader(b, cols)
-	for {
-		ok, err := rr.next()
-		require.NoError(t, err)
-		if !ok {
-			return out
-		}
-		row := make([]string, cols)
-		for j, f := range rr.Fields {
-			row[j] = string(f)
+	for i := range b.N {
+		row := make([]string, b.Cols)
+		for j, c := range b.Codes[i*b.Cols : (i+1)*b.Cols] {
+			row[j] = b.Dict[j][c]
 		}
 		out = append(out, row)
 	}
+	return out
 }
 
 func TestBatchRoundTrip(t *testing.T) {
 	b := sampleBatch()
+	assert.Equal(t, []string{"39", "50", "7"}, b.Dict[0], "each value once, in order of first appearance")
 	enc, err := encBatch(b)
 	require.NoError(t, err)
 	got, err := decBatch(enc)
 	require.NoError(t, err)
-	assert.Equal(t, b.N, got.N)
-	assert.Equal(t, b.Pos, got.Pos, "positions, decreasing ones too")
-	assert.Equal(t, [][]string{{"39", "State-gov", ""}, {"50", "a,b \"q\"", "x\ny"}, {"7", "é", "z"}}, rowsOf(t, got, 3))
-
-	// A row cut short is an error of the reader, not a panic.
-	short := &Batch{N: 3, Data: b.Data[:len(b.Data)-1]}
-	rr := newRowReader(short, 3)
-	var rerr error
-	for {
-		ok, err := rr.next()
-		if err != nil || !ok {
-			rerr = err
-			break
-		}
+	assert.Equal(t, b, got)
+	assert.Equal(t, sampleRows, rowsOf(got))
+	// Every strict prefix lacks a value: an error.
+	for i := range enc {
+		_, err := decBatch(enc[:i])
+		assert.Error(t, err, "prefix of %d bytes", i)
 	}
-	require.ErrorIs(t, rerr, errBadBatch)
+	_, err = decBatch(append(enc, 0))
+	require.ErrorIs(t, err, errBadBatch, "a trailing byte")
 
-	// More positions than rows, and a truncated position, are refused.
-	_, err = decBatch([]byte{1, 2, 0, 0})
+	// A code outside its dictionary, and fewer positions than rows, are
+	// refused.
+	bad := *b
+	bad.Codes = append([]uint32{}, b.Codes...)
+	bad.Codes[4] = 9
+	enc, err = encBatch(&bad)
+	require.NoError(t, err)
+	_, err = decBatch(enc)
 	require.ErrorIs(t, err, errBadBatch)
-	_, err = decBatch([]byte{2, 2, 0x80})
+	bad = *b
+	bad.Pos = b.Pos[:2]
+	enc, err = encBatch(&bad)
+	require.NoError(t, err)
+	_, err = decBatch(enc)
 	require.ErrorIs(t, err, errBadBatch)
+}
+
+// TestSplitter: each partition's batch holds its own rows, in order,
+// with only the dictionary entries they use.
+func TestSplitter(t *testing.T) {
+	b := sampleBatch()
+	lo, hi := &node{id: "0"}, &node{id: "1"}
+	sp := splitter{src: b}
+	for i, n := range []*node{hi, lo, hi, lo} {
+		sp.add(n, i)
+	}
+	got := map[string]*Batch{}
+	var order []string
+	sp.emit(func(id string, b *Batch) { got[id] = b; order = append(order, id) })
+	assert.Equal(t, []string{"1", "0"}, order)
+	require.NoError(t, got["1"].check())
+	require.NoError(t, got["0"].check())
+	assert.Equal(t, [][]string{sampleRows[0], sampleRows[2]}, rowsOf(got["1"]))
+	assert.Equal(t, [][]string{sampleRows[1], sampleRows[3]}, rowsOf(got["0"]))
+	assert.Equal(t, []string{"39"}, got["1"].Dict[0])
 }
 
 func TestKeyBatchRoundTrip(t *testing.T) {
@@ -134,19 +151,13 @@ func FuzzDecoders(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, in []byte) {
 		if b, err := decBatch(in); err == nil {
-			rr := newRowReader(b, 3)
-			for {
-				ok, err := rr.next()
-				if err != nil || !ok {
-					break
-				}
-			}
+			require.NoError(t, b.check())
+			_ = rowsOf(b)
 			enc, err := encBatch(b)
 			require.NoError(t, err)
 			again, err := decBatch(enc)
 			require.NoError(t, err)
-			require.Equal(t, b.Pos, again.Pos)
-			require.Equal(t, b.Data, again.Data)
+			require.Equal(t, b, again)
 		}
 		if kb, err := decKeyBatch(in); err == nil {
 			require.Len(t, kb.Ranks, kb.N*kb.D)

@@ -79,25 +79,35 @@ func (c *treeCache) get(cuts func(*Cut) bool) *node {
 	return c.root
 }
 
-// ranker finds the ranks of a row's QI values in the global domain.
+// ranker finds the ranks of a batch's QI values in the global domain.
 type ranker struct {
 	QI []int // column of each QI in a Batch
 	S  int   // column of the sensitive value in a Batch, or -1
 }
 
-func (r *ranker) ranks(cfg *Config, dom *Domain, fields [][]byte, dst []int32) ([]int32, int32, error) {
+// codes returns, for every QI, the rank of each entry of its column's
+// dictionary in b, and the sensitive index of each entry of the
+// sensitive column's (nil without one).
+func (r *ranker) codes(cfg *Config, dom *Domain, b *Batch) ([][]int32, []int32, error) {
+	rk := make([][]int32, len(r.QI))
 	for q, j := range r.QI {
-		k, ok := dom.index[q][string(fields[j])]
-		if !ok {
-			return nil, 0, fmt.Errorf("kanon: internal: value %q of %q missing from the domain", fields[j], cfg.QIs[q].Column)
+		rk[q] = make([]int32, len(b.Dict[j]))
+		for c, v := range b.Dict[j] {
+			k, ok := dom.index[q][v]
+			if !ok {
+				return nil, nil, fmt.Errorf("kanon: internal: value %q of %q missing from the domain", v, cfg.QIs[q].Column)
+			}
+			rk[q][c] = k
 		}
-		dst = append(dst, k)
 	}
-	s := int32(-1)
+	var sens []int32
 	if r.S >= 0 {
-		s = dom.sidx[string(fields[r.S])]
+		sens = make([]int32, len(b.Dict[r.S]))
+		for c, v := range b.Dict[r.S] {
+			sens[c] = dom.sidx[v]
+		}
 	}
-	return dst, s, nil
+	return rk, sens, nil
 }
 
 // rankFn turns a batch of rows into the batch of their ranks, which the
@@ -105,7 +115,6 @@ func (r *ranker) ranks(cfg *Config, dom *Domain, fields [][]byte, dst []int32) (
 type rankFn struct {
 	Cfg  Config
 	Rank ranker
-	Cols int
 
 	ranked beam.Counter
 	cache  domainCache
@@ -118,28 +127,23 @@ func (f *rankFn) ProcessElement(ctx context.Context, b *Batch, domIt func(**Doma
 	if err != nil {
 		return err
 	}
-	d := len(f.Rank.QI)
-	kb := &KeyBatch{D: d, Ranks: make([]int32, 0, b.N*d)}
-	if f.Rank.S >= 0 {
-		kb.Sens = make([]int32, 0, b.N)
+	rk, sens, err := f.Rank.codes(&f.Cfg, dom, b)
+	if err != nil {
+		return err
 	}
-	rr := newRowReader(b, f.Cols)
-	for {
-		ok, err := rr.next()
-		if err != nil {
-			return err
+	d := len(f.Rank.QI)
+	kb := &KeyBatch{N: b.N, D: d, Ranks: make([]int32, b.N*d)}
+	if sens != nil {
+		kb.Sens = make([]int32, b.N)
+	}
+	for i := range b.N {
+		row := b.Codes[i*b.Cols : (i+1)*b.Cols]
+		for q, j := range f.Rank.QI {
+			kb.Ranks[i*d+q] = rk[q][row[j]]
 		}
-		if !ok {
-			break
+		if sens != nil {
+			kb.Sens[i] = sens[row[f.Rank.S]]
 		}
-		var s int32
-		if kb.Ranks, s, err = f.Rank.ranks(&f.Cfg, dom, rr.Fields, kb.Ranks); err != nil {
-			return err
-		}
-		if kb.Sens != nil {
-			kb.Sens = append(kb.Sens, s)
-		}
-		kb.N++
 	}
 	f.ranked.Inc(ctx, int64(kb.N))
 	emit(kb)
@@ -383,7 +387,6 @@ func medianCut(cfg *Config, m *model, a *histAcc, q int, s *qstat, nsens int) in
 type assignFn struct {
 	Cfg  Config
 	Rank ranker
-	Cols int
 
 	dom  domainCache
 	tree treeCache
@@ -395,21 +398,18 @@ func (f *assignFn) ProcessElement(b *Batch, domIt func(**Domain) bool, cuts func
 		return err
 	}
 	root := f.tree.get(cuts)
-	var sp splitter
-	rr := newRowReader(b, f.Cols)
-	ranks := make([]int32, 0, len(f.Rank.QI))
-	for {
-		ok, err := rr.next()
-		if err != nil {
-			return err
+	rk, _, err := f.Rank.codes(&f.Cfg, dom, b)
+	if err != nil {
+		return err
+	}
+	sp := splitter{src: b}
+	ranks := make([]int32, len(f.Rank.QI))
+	for i := range b.N {
+		row := b.Codes[i*b.Cols : (i+1)*b.Cols]
+		for q, j := range f.Rank.QI {
+			ranks[q] = rk[q][row[j]]
 		}
-		if !ok {
-			break
-		}
-		if ranks, _, err = f.Rank.ranks(&f.Cfg, dom, rr.Fields, ranks[:0]); err != nil {
-			return err
-		}
-		sp.add(root.leaf(ranks), rr.Raw)
+		sp.add(root.leaf(ranks), i)
 	}
 	sp.emit(emit)
 	return nil

@@ -27,21 +27,6 @@ type domainAcc struct {
 	First []map[string]int64
 	// Sens counts the sensitive values; SensFirst holds their first rows.
 	Sens, SensFirst map[string]int64
-
-	names map[string]string // interned sensitive values
-}
-
-// intern returns v as a string, allocated once per distinct value.
-func (a *domainAcc) intern(v []byte) string {
-	if s, ok := a.names[string(v)]; ok {
-		return s
-	}
-	if a.names == nil {
-		a.names = map[string]string{}
-	}
-	s := string(v)
-	a.names[s] = s
-	return s
 }
 
 // Domain is the global value domain: what anonymize.Mondrian reads from
@@ -81,42 +66,58 @@ func (f *domainFn) CreateAccumulator() *domainAcc {
 	return a
 }
 
-// AddInput adds a batch; its rows are in input order, so the first row
-// of a value in the batch holds the value's least position.
+// AddInput adds a batch.
 func (f *domainFn) AddInput(a *domainAcc, b *Batch) (*domainAcc, error) {
-	if len(b.Pos) != b.N {
-		return nil, fmt.Errorf("%w: %d positions for %d rows", errBadBatch, len(b.Pos), b.N)
+	if len(b.Pos) != b.N || b.Cols != f.Cols {
+		return nil, fmt.Errorf("%w: %d positions for %d rows, %d columns for %d", errBadBatch, len(b.Pos), b.N, b.Cols, f.Cols)
 	}
-	rr := newRowReader(b, f.Cols)
-	for i := 0; ; i++ {
-		ok, err := rr.next()
-		if err != nil {
-			return nil, err
+	a.Rows += int64(b.N)
+	for q, j := range f.QI {
+		for c, p := range firstRows(b, j) {
+			first(a.First[q], b.Dict[j][c], p)
 		}
-		if !ok {
-			break
+	}
+	if f.S >= 0 {
+		cnt := make([]int64, len(b.Dict[f.S]))
+		for i := range b.N {
+			cnt[b.Codes[i*b.Cols+f.S]]++
 		}
-		if i >= b.N {
-			return nil, fmt.Errorf("%w: more rows than %d", errBadBatch, b.N)
-		}
-		p := b.Pos[i]
-		a.Rows++
-		for q, j := range f.QI {
-			first(a.First[q], rr.Fields[j], p)
-		}
-		if f.S >= 0 {
-			v := rr.Fields[f.S]
-			a.Sens[a.intern(v)]++
+		for c, p := range firstRows(b, f.S) {
+			if p < 0 {
+				continue
+			}
+			v := b.Dict[f.S][c]
+			a.Sens[v] += cnt[c]
 			first(a.SensFirst, v, p)
 		}
 	}
 	return a, nil
 }
 
-// first records p as the position of v unless v has an earlier one.
-func first(m map[string]int64, v []byte, p int64) {
-	if old, ok := m[string(v)]; !ok || p < old {
-		m[string(v)] = p
+// firstRows returns the least position of the rows holding each entry of
+// column j's dictionary (entries no row holds are left at -1).
+func firstRows(b *Batch, j int) []int64 {
+	out := make([]int64, len(b.Dict[j]))
+	for c := range out {
+		out[c] = -1
+	}
+	for i := range b.N {
+		// A batch may hold rows of several files, not in input order.
+		if c := b.Codes[i*b.Cols+j]; out[c] < 0 || b.Pos[i] < out[c] {
+			out[c] = b.Pos[i]
+		}
+	}
+	return out
+}
+
+// first records p as the position of v unless v has an earlier one or p
+// is -1.
+func first(m map[string]int64, v string, p int64) {
+	if p < 0 {
+		return
+	}
+	if old, ok := m[v]; !ok || p < old {
+		m[v] = p
 	}
 }
 

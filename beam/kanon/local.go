@@ -102,31 +102,15 @@ func (f *localFn) load(part string, dom *Domain, batches func(**Batch) bool) (*a
 	if err != nil {
 		return nil, fmt.Errorf("kanon: partition %q: %w", part, err)
 	}
-	// Values are interned per column, so that a value repeated down the
-	// partition is one string.
-	names := make([]map[string]string, len(cols))
-	for j := range names {
-		names[j] = map[string]string{}
-	}
 	row := make([]string, len(cols))
 	var b *Batch
 	for batches(&b) {
-		rr := newRowReader(b, len(cols))
-		for {
-			ok, err := rr.next()
-			if err != nil {
-				return nil, fmt.Errorf("kanon: partition %q: %w", part, err)
-			}
-			if !ok {
-				break
-			}
-			for j, v := range rr.Fields {
-				s, ok := names[j][string(v)]
-				if !ok {
-					s = string(v)
-					names[j][s] = s
-				}
-				row[j] = s
+		if b.Cols != len(cols) {
+			return nil, fmt.Errorf("kanon: partition %q: %w: %d columns, want %d", part, errBadBatch, b.Cols, len(cols))
+		}
+		for i := range b.N {
+			for j, c := range b.Codes[i*b.Cols : (i+1)*b.Cols] {
+				row[j] = b.Dict[j][c]
 			}
 			if err := t.AppendRow(row); err != nil {
 				return nil, fmt.Errorf("kanon: partition %q: %w", part, err)

@@ -115,7 +115,7 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 	rows := beam.ParDo(s.Scope("read"), &batchFn{Out: out, Rows: batchRows}, lines)
 	acc := beam.Combine(s.Scope("domain"), &domainFn{Cfg: cfg, QI: rk.QI, S: rk.S, Cols: len(cols)}, rows)
 	dom := beam.ParDo(s.Scope("domain"), &finishDomainFn{Cfg: cfg, Files: files}, acc)
-	keys := beam.ParDo(s.Scope("rank"), &rankFn{Cfg: cfg, Rank: rk, Cols: len(cols)}, rows, beam.SideInput{Input: dom})
+	keys := beam.ParDo(s.Scope("rank"), &rankFn{Cfg: cfg, Rank: rk}, rows, beam.SideInput{Input: dom})
 
 	// Each level reads the ranks alone and sends only the statistics of
 	// the partitions through the runner's shuffle; the rows are not moved
@@ -131,7 +131,7 @@ func Build(s beam.Scope, cfg Config, files []string, outDir, reportPath string) 
 
 	ls := s.Scope("local")
 	tree := beam.Flatten(ls, cuts...)
-	parts := beam.GroupByKey(ls, beam.ParDo(ls, &assignFn{Cfg: cfg, Rank: rk, Cols: len(cols)}, rows,
+	parts := beam.GroupByKey(ls, beam.ParDo(ls, &assignFn{Cfg: cfg, Rank: rk}, rows,
 		beam.SideInput{Input: dom}, beam.SideInput{Input: tree}))
 	released := beam.ParDo(ls, &localFn{Cfg: cfg}, parts, beam.SideInput{Input: dom})
 
