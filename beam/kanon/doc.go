@@ -12,10 +12,11 @@
 //     on a worker; a row with the wrong number of fields is an error
 //     naming the file and line; rows holding the missing-value token are
 //     dropped when asked. Rows are gathered into batches of a few
-//     thousand, each one element with a compact binary coder (the output
-//     columns as length-prefixed bytes, and each row's place in the
-//     input), so that the runner's cost per element and per byte falls on
-//     the batch, not on every row.
+//     thousand, each one element with a compact binary coder: every output
+//     column coded by a dictionary of the batch, and each row's place in
+//     the input. The runner's cost per element then falls on the batch,
+//     not on every row, and a value repeated down the batch is sent and
+//     ranked once.
 //  2. domain: one combine gathers the value domain of every quasi-identifier
 //     (ordinal values in order of first appearance, files in name order,
 //     as `privml anonymize` orders them on the concatenated files) and the
