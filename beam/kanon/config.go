@@ -158,9 +158,6 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// index returns the position of column n in Columns, or -1.
-func (c *Config) index(n string) int { return slices.Index(c.Columns, n) }
-
 // outColumns returns the output columns: the input columns minus Drop.
 func (c *Config) outColumns() []string {
 	var out []string

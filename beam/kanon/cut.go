@@ -9,20 +9,11 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 )
 
-// Rec is a row on its way through the partition tree: Part is the path of
-// its partition from the root ("" the whole table, then '0' for the lower
-// half of a cut and '1' for the upper), Ranks its rank on every QI, Sens
-// its sensitive index (-1 without a sensitive column), Fields its output
-// columns.
-type Rec struct {
-	Part   string
-	Ranks  []int32
-	Sens   int32
-	Fields []string
-}
-
 // Cut is the decision taken for one partition: Split along QI Q, rows of
-// rank at most At going to Part+"0", the others to Part+"1".
+// rank at most At going to Part+"0", the others to Part+"1"; without
+// Split, the partition is not cut in the pipeline and is finished
+// locally. Part is the path of the partition from the root ("" the whole
+// table, then '0' for the lower half of a cut and '1' for the upper).
 type Cut struct {
 	Part  string
 	Split bool
@@ -30,12 +21,100 @@ type Cut struct {
 	At    int32
 }
 
-// rankFn turns an input row into a Rec at the root of the tree.
+// node is a partition of the tree built from the cuts taken so far.
+type node struct {
+	id     string
+	split  bool // cut along q at at into lo and hi
+	done   bool // decided not to cut
+	q      int
+	at     int32
+	lo, hi *node
+}
+
+// buildTree returns the root of the tree the cuts describe.
+func buildTree(cuts func(*Cut) bool) *node {
+	nodes := map[string]*node{}
+	get := func(id string) *node {
+		n, ok := nodes[id]
+		if !ok {
+			n = &node{id: id}
+			nodes[id] = n
+		}
+		return n
+	}
+	root := get("")
+	var c Cut
+	for cuts(&c) {
+		n := get(c.Part)
+		if c.Split {
+			n.split, n.q, n.at = true, c.Q, c.At
+			n.lo, n.hi = get(c.Part+"0"), get(c.Part+"1")
+		} else {
+			n.done = true
+		}
+	}
+	return root
+}
+
+// leaf returns the partition of a row with the given ranks.
+func (n *node) leaf(ranks []int32) *node {
+	for n.split {
+		if ranks[n.q] <= n.at {
+			n = n.lo
+		} else {
+			n = n.hi
+		}
+	}
+	return n
+}
+
+// treeCache holds the tree built from a side input of cuts, built once
+// per worker like domainCache.
+type treeCache struct{ root *node }
+
+func (c *treeCache) get(cuts func(*Cut) bool) *node {
+	if c.root == nil {
+		c.root = buildTree(cuts)
+	}
+	return c.root
+}
+
+// ranker finds the ranks of a batch's QI values in the global domain.
+type ranker struct {
+	QI []int // column of each QI in a Batch
+	S  int   // column of the sensitive value in a Batch, or -1
+}
+
+// codes returns, for every QI, the rank of each entry of its column's
+// dictionary in b, and the sensitive index of each entry of the
+// sensitive column's (nil without one).
+func (r *ranker) codes(cfg *Config, dom *Domain, b *Batch) ([][]int32, []int32, error) {
+	rk := make([][]int32, len(r.QI))
+	for q, j := range r.QI {
+		rk[q] = make([]int32, len(b.Dict[j]))
+		for c, v := range b.Dict[j] {
+			k, ok := dom.index[q][v]
+			if !ok {
+				return nil, nil, fmt.Errorf("kanon: internal: value %q of %q missing from the domain", v, cfg.QIs[q].Column)
+			}
+			rk[q][c] = k
+		}
+	}
+	var sens []int32
+	if r.S >= 0 {
+		sens = make([]int32, len(b.Dict[r.S]))
+		for c, v := range b.Dict[r.S] {
+			sens[c] = dom.sidx[v]
+		}
+	}
+	return rk, sens, nil
+}
+
+// rankFn turns a batch of rows into the batch of their ranks, which the
+// levels of the tree read.
 type rankFn struct {
-	Cfg Config
-	QI  []int
-	S   int
-	Out []int // input column of each output column
+	Cfg  Config
+	Rank ranker
 
 	ranked beam.Counter
 	cache  domainCache
@@ -43,31 +122,33 @@ type rankFn struct {
 
 func (f *rankFn) Setup() { f.ranked = beam.NewCounter("privml", "rows_in") }
 
-func (f *rankFn) ProcessElement(ctx context.Context, l Line, domIt func(**Domain) bool, emit func(Rec)) error {
+func (f *rankFn) ProcessElement(ctx context.Context, b *Batch, domIt func(**Domain) bool, emit func(*KeyBatch)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
 		return noDomain(err)
 	}
-	r := Rec{Ranks: make([]int32, len(f.QI)), Sens: -1, Fields: make([]string, len(f.Out))}
-	for q, j := range f.QI {
-		k, ok := dom.index[q][l.Fields[j]]
-		if !ok {
-			return fmt.Errorf("kanon: internal: value %q of %q missing from the domain", l.Fields[j], f.Cfg.QIs[q].Column)
+	rk, sens, err := f.Rank.codes(&f.Cfg, dom, b)
+	if err != nil {
+		return err
+	}
+	d := len(f.Rank.QI)
+	kb := &KeyBatch{N: b.N, D: d, Ranks: make([]int32, b.N*d)}
+	if sens != nil {
+		kb.Sens = make([]int32, b.N)
+	}
+	for i := range b.N {
+		row := b.Codes[i*b.Cols : (i+1)*b.Cols]
+		for q, j := range f.Rank.QI {
+			kb.Ranks[i*d+q] = rk[q][row[j]]
 		}
-		r.Ranks[q] = k
+		if sens != nil {
+			kb.Sens[i] = sens[row[f.Rank.S]]
+		}
 	}
-	if f.S >= 0 {
-		r.Sens = dom.sidx[l.Fields[f.S]]
-	}
-	for i, j := range f.Out {
-		r.Fields[i] = l.Fields[j]
-	}
-	f.ranked.Inc(ctx, 1)
-	emit(r)
+	f.ranked.Inc(ctx, int64(kb.N))
+	emit(kb)
 	return nil
 }
-
-func keyByPart(r Rec) (string, Rec) { return r.Part, r }
 
 // histAcc holds the statistics of one partition: its size, the count of
 // every (QI, rank) and, with a sensitive model, of every (QI, rank,
@@ -83,26 +164,55 @@ func skey(q int, r int32, s int32) uint64 {
 	return uint64(q)<<56 | uint64(uint32(r))<<24 | uint64(uint32(s))
 }
 
-type histFn struct {
+func newHistAcc() *histAcc { return &histAcc{C: map[uint64]int64{}, S: map[uint64]int64{}} }
+
+// levelHistFn computes, for one batch of ranks, the statistics of every
+// partition of the tree (the cuts of the earlier levels, a side input)
+// that is still to be decided; rows of partitions already decided not to
+// be cut are skipped.
+type levelHistFn struct {
 	Sens bool
+
+	tree treeCache
 }
 
-func (f *histFn) CreateAccumulator() *histAcc {
-	return &histAcc{C: map[uint64]int64{}, S: map[uint64]int64{}}
-}
-
-func (f *histFn) AddInput(a *histAcc, r Rec) *histAcc {
-	a.N++
-	for q, k := range r.Ranks {
-		a.C[ckey(q, k)]++
-		if f.Sens {
-			a.S[skey(q, k, r.Sens)]++
+func (f *levelHistFn) ProcessElement(kb *KeyBatch, cuts func(*Cut) bool, emit func(string, *histAcc)) {
+	root := f.tree.get(cuts)
+	accs := map[*node]*histAcc{}
+	var order []*node
+	for i := range kb.N {
+		r := kb.Ranks[i*kb.D : (i+1)*kb.D]
+		n := root.leaf(r)
+		if n.done {
+			continue
+		}
+		a, ok := accs[n]
+		if !ok {
+			a = newHistAcc()
+			accs[n] = a
+			order = append(order, n)
+		}
+		a.N++
+		for q, k := range r {
+			a.C[ckey(q, k)]++
+			if f.Sens {
+				a.S[skey(q, k, kb.Sens[i])]++
+			}
 		}
 	}
-	return a
+	for _, n := range order {
+		emit(n.id, accs[n])
+	}
 }
 
-func (f *histFn) MergeAccumulators(a, b *histAcc) *histAcc {
+// histFn merges the statistics of a partition.
+type histFn struct{}
+
+func (histFn) CreateAccumulator() *histAcc { return newHistAcc() }
+
+func (histFn) AddInput(a, b *histAcc) *histAcc { return histFn{}.MergeAccumulators(a, b) }
+
+func (histFn) MergeAccumulators(a, b *histAcc) *histAcc {
 	a.N += b.N
 	for k, v := range b.C {
 		a.C[k] += v
@@ -271,25 +381,36 @@ func medianCut(cfg *Config, m *model, a *histAcc, q int, s *qstat, nsens int) in
 	return at
 }
 
-// routeFn moves every row into the half of its partition's cut.
-type routeFn struct {
-	cuts map[string]Cut
+// assignFn sends every row of a batch to its partition of the whole tree
+// cut in the pipeline (all the cuts, a side input): one Batch per
+// partition the batch's rows fall in, keyed by the partition's path.
+type assignFn struct {
+	Cfg  Config
+	Rank ranker
+
+	dom  domainCache
+	tree treeCache
 }
 
-func (f *routeFn) ProcessElement(r Rec, cuts func(*Cut) bool, emit func(Rec)) {
-	if f.cuts == nil {
-		f.cuts = map[string]Cut{}
-		var c Cut
-		for cuts(&c) {
-			f.cuts[c.Part] = c
-		}
+func (f *assignFn) ProcessElement(b *Batch, domIt func(**Domain) bool, cuts func(*Cut) bool, emit func(string, *Batch)) error {
+	dom, err := f.dom.get(domIt)
+	if err != nil {
+		return err
 	}
-	if c, ok := f.cuts[r.Part]; ok && c.Split {
-		if r.Ranks[c.Q] <= c.At {
-			r.Part += "0"
-		} else {
-			r.Part += "1"
-		}
+	root := f.tree.get(cuts)
+	rk, _, err := f.Rank.codes(&f.Cfg, dom, b)
+	if err != nil {
+		return err
 	}
-	emit(r)
+	sp := splitter{src: b}
+	ranks := make([]int32, len(f.Rank.QI))
+	for i := range b.N {
+		row := b.Codes[i*b.Cols : (i+1)*b.Cols]
+		for q, j := range f.Rank.QI {
+			ranks[q] = rk[q][row[j]]
+		}
+		sp.add(root.leaf(ranks), i)
+	}
+	sp.emit(emit)
+	return nil
 }

@@ -53,9 +53,10 @@ type Domain struct {
 }
 
 type domainFn struct {
-	Cfg Config
-	QI  []int // column of each QI
-	S   int   // sensitive column or -1
+	Cfg  Config
+	QI   []int // column of each QI in a Batch
+	S    int   // column of the sensitive value in a Batch, or -1
+	Cols int   // columns of a Batch
 }
 
 func (f *domainFn) CreateAccumulator() *domainAcc {
@@ -66,23 +67,59 @@ func (f *domainFn) CreateAccumulator() *domainAcc {
 	return a
 }
 
-func (f *domainFn) AddInput(a *domainAcc, l Line) *domainAcc {
-	a.Rows++
-	p := pos(l.File, l.Line)
+// AddInput adds a batch.
+func (f *domainFn) AddInput(a *domainAcc, b *Batch) (*domainAcc, error) {
+	if len(b.Pos) != b.N || b.Cols != f.Cols {
+		return nil, fmt.Errorf("%w: %d positions for %d rows, %d columns for %d", errBadBatch, len(b.Pos), b.N, b.Cols, f.Cols)
+	}
+	a.Rows += int64(b.N)
 	for q, j := range f.QI {
-		v := l.Fields[j]
-		if old, ok := a.First[q][v]; !ok || p < old {
-			a.First[q][v] = p
+		for c, p := range firstRows(b, j) {
+			first(a.First[q], b.Dict[j][c], p)
 		}
 	}
 	if f.S >= 0 {
-		v := l.Fields[f.S]
-		a.Sens[v]++
-		if old, ok := a.SensFirst[v]; !ok || p < old {
-			a.SensFirst[v] = p
+		cnt := make([]int64, len(b.Dict[f.S]))
+		for i := range b.N {
+			cnt[b.Codes[i*b.Cols+f.S]]++
+		}
+		for c, p := range firstRows(b, f.S) {
+			if p < 0 {
+				continue
+			}
+			v := b.Dict[f.S][c]
+			a.Sens[v] += cnt[c]
+			first(a.SensFirst, v, p)
 		}
 	}
-	return a
+	return a, nil
+}
+
+// firstRows returns the least position of the rows holding each entry of
+// column j's dictionary (entries no row holds are left at -1).
+func firstRows(b *Batch, j int) []int64 {
+	out := make([]int64, len(b.Dict[j]))
+	for c := range out {
+		out[c] = -1
+	}
+	for i := range b.N {
+		// A batch may hold rows of several files, not in input order.
+		if c := b.Codes[i*b.Cols+j]; out[c] < 0 || b.Pos[i] < out[c] {
+			out[c] = b.Pos[i]
+		}
+	}
+	return out
+}
+
+// first records p as the position of v unless v has an earlier one or p
+// is -1.
+func first(m map[string]int64, v string, p int64) {
+	if p < 0 {
+		return
+	}
+	if old, ok := m[v]; !ok || p < old {
+		m[v] = p
+	}
 }
 
 func (f *domainFn) MergeAccumulators(a, b *domainAcc) *domainAcc {

@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io"
 	"slices"
 	"strings"
@@ -159,17 +158,9 @@ func (f *readFn) ProcessElement(ctx context.Context, i int, emit func(Line)) err
 	}
 }
 
-// shardFn keys an output line by the shard it goes to.
-type shardFn struct{ Shards int }
-
-func (f *shardFn) ProcessElement(line string) (int, string) {
-	h := fnv.New32a()
-	_, _ = h.Write([]byte(line))
-	return int(h.Sum32() % uint32(f.Shards)), line
-}
-
 // writeFn writes one shard, header first, to Dir/part-SSSSS-of-NNNNN.csv,
-// or as Parquet to Dir/part-SSSSS-of-NNNNN.parquet.
+// or as Parquet to Dir/part-SSSSS-of-NNNNN.parquet; each element holds one
+// or more CSV lines.
 type writeFn struct {
 	Dir    string
 	Header string
@@ -210,7 +201,7 @@ func (f *writeFn) ProcessElement(ctx context.Context, shard int, lines func(*str
 	for lines(&l) {
 		_, _ = w.WriteString(l)
 		_ = w.WriteByte('\n')
-		n++
+		n += csvRows(l)
 	}
 	if err := w.Flush(); err != nil {
 		wc.Close()

@@ -2,9 +2,12 @@ package kanon
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/csv"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"math"
 	"slices"
 	"strconv"
@@ -44,41 +47,137 @@ type classStat struct {
 	Errors []string
 }
 
+// classAcc is what the verifier gathers of one class from the output
+// rows: their number and the count of each sensitive value.
+type classAcc struct {
+	N    int64
+	Sens map[string]int64
+}
+
+// classKeyFn reads output text (one or more CSV lines) and emits, for
+// every class of its rows (the rows with the same QI labels, keyed by
+// their labels), the class's rows in this text.
 type classKeyFn struct {
 	Cfg Config
 }
 
-// ProcessElement keys an output line by its QI values.
-func (f *classKeyFn) ProcessElement(line string) (string, string, error) {
+func (f *classKeyFn) ProcessElement(text string, emit func(string, *classAcc)) error {
 	c := &f.Cfg
-	rec, err := parseLine(line, c.delim())
-	if err != nil {
-		return "", "", err
-	}
 	cols := c.outColumns()
-	if len(rec) != len(cols) {
-		return "", "", fmt.Errorf("kanon: verify: output row %q has %d fields, want %d", line, len(rec), len(cols))
-	}
-	key := make([]string, len(c.QIs))
+	qcol := make([]int, len(c.QIs))
 	for q, qi := range c.QIs {
-		key[q] = rec[slices.Index(cols, qi.Column)]
+		qcol[q] = slices.Index(cols, qi.Column)
 	}
-	sens := ""
-	if c.Sensitive != "" {
-		sens = rec[slices.Index(cols, c.Sensitive)]
+	scol := slices.Index(cols, c.Sensitive)
+	r := csv.NewReader(strings.NewReader(text))
+	r.Comma = c.delim()
+	r.FieldsPerRecord = -1
+	r.ReuseRecord = true
+	accs := map[string]*classAcc{}
+	var order []string
+	var key []byte
+	for {
+		rec, err := r.Read()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("kanon: verify: output row %d of a chunk: %w", len(order)+1, err)
+		}
+		if len(rec) != len(cols) {
+			return fmt.Errorf("kanon: verify: output row %q has %d fields, want %d", strings.Join(rec, string(c.delim())), len(rec), len(cols))
+		}
+		key = key[:0]
+		for _, j := range qcol {
+			key = binary.AppendUvarint(key, uint64(len(rec[j])))
+			key = append(key, rec[j]...)
+		}
+		a, ok := accs[string(key)]
+		if !ok {
+			a = &classAcc{Sens: map[string]int64{}}
+			accs[string(key)] = a
+			order = append(order, string(key))
+		}
+		a.N++
+		if scol >= 0 {
+			a.Sens[rec[scol]]++
+		}
 	}
-	k, _ := json.Marshal(key)
-	return string(k), sens, nil
+	for _, k := range order {
+		emit(k, accs[k])
+	}
+	return nil
 }
 
-func parseLine(line string, delim rune) ([]string, error) {
-	r := csv.NewReader(strings.NewReader(line))
-	r.Comma = delim
-	rec, err := r.Read()
-	if err != nil {
-		return nil, fmt.Errorf("kanon: verify: output row %q: %w", line, err)
+// classKeyLabels decodes a class key into its labels.
+func classKeyLabels(key string, d int) ([]string, bool) {
+	labels := make([]string, 0, d)
+	b := []byte(key)
+	for len(b) > 0 {
+		n, w := binary.Uvarint(b)
+		if w <= 0 || n > uint64(len(b)-w) {
+			return nil, false
+		}
+		labels = append(labels, string(b[w:w+int(n)]))
+		b = b[w+int(n):]
 	}
-	return rec, nil
+	return labels, len(labels) == d
+}
+
+// classFn adds up the rows of a class.
+type classFn struct{}
+
+func (classFn) CreateAccumulator() *classAcc { return &classAcc{Sens: map[string]int64{}} }
+
+func (classFn) AddInput(a, b *classAcc) *classAcc { return classFn{}.MergeAccumulators(a, b) }
+
+func (classFn) MergeAccumulators(a, b *classAcc) *classAcc {
+	a.N += b.N
+	for s, n := range b.Sens {
+		a.Sens[s] += n
+	}
+	return a
+}
+
+func encClassAcc(a *classAcc) ([]byte, error) {
+	out := binary.AppendUvarint(nil, uint64(a.N))
+	out = binary.AppendUvarint(out, uint64(len(a.Sens)))
+	for s, n := range a.Sens {
+		out = binary.AppendUvarint(out, uint64(len(s)))
+		out = append(out, s...)
+		out = binary.AppendUvarint(out, uint64(n))
+	}
+	return out, nil
+}
+
+func decClassAcc(buf []byte) (*classAcc, error) {
+	d := decoder{buf: buf}
+	a := &classAcc{N: int64(d.count(0))}
+	n := d.count(2)
+	a.Sens = make(map[string]int64, n)
+	for range n {
+		l := d.count(0)
+		if d.err == nil && l > len(d.buf) {
+			d.err = errBadBatch
+		}
+		if d.err != nil {
+			break
+		}
+		s := string(d.buf[:l])
+		d.buf = d.buf[l:]
+		if _, dup := a.Sens[s]; dup {
+			d.err = fmt.Errorf("%w: sensitive value %q twice", errBadBatch, s)
+			break
+		}
+		a.Sens[s] = int64(d.count(0))
+	}
+	if d.err == nil && len(d.buf) > 0 {
+		d.err = fmt.Errorf("%w: %d trailing bytes", errBadBatch, len(d.buf))
+	}
+	if d.err != nil {
+		return nil, d.err
+	}
+	return a, nil
 }
 
 // checkClassFn measures one class.
@@ -88,23 +187,20 @@ type checkClassFn struct {
 	cache domainCache
 }
 
-func (f *checkClassFn) ProcessElement(key string, sens func(*string) bool, domIt func(**Domain) bool, emit func(classStat)) error {
+func (f *checkClassFn) ProcessElement(rawKey string, acc *classAcc, domIt func(**Domain) bool, emit func(classStat)) error {
 	dom, err := f.cache.get(domIt)
 	if err != nil {
 		return noDomain(err)
 	}
 	c := &f.Cfg
-	var labels []string
-	if err := json.Unmarshal([]byte(key), &labels); err != nil {
-		return fmt.Errorf("kanon: verify: class key %q: %w", key, err)
+	labels, ok := classKeyLabels(rawKey, len(c.QIs))
+	if !ok {
+		return fmt.Errorf("kanon: verify: malformed class key %q", rawKey)
 	}
-	counts := map[string]int64{}
-	var st classStat
-	var s string
-	for sens(&s) {
-		counts[s]++
-		st.N++
-	}
+	k, _ := json.Marshal(labels)
+	key := string(k)
+	counts := acc.Sens
+	st := classStat{N: acc.N}
 	width := 0.0
 	for q, lab := range labels {
 		w, ok := labelWidth(dom, q, lab)
