@@ -18,6 +18,7 @@ import (
 
 	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/secagg/sim"
+	"github.com/privml/privml/internal/cputime"
 	"github.com/privml/privml/internal/prg"
 )
 
@@ -98,11 +99,11 @@ func benchClient(b *testing.B, c clientCase) {
 		clients := make([]*secagg.Client, c.n)
 		for i := range clients {
 			clients[i], _ = secagg.NewClient(p, i, nil)
-			start, c0 := time.Now(), cpuNow()
+			start, c0 := time.Now(), cputime.Process()
 			a, err := clients[i].Advertise()
 			if i == me {
 				total += time.Since(start)
-				cpu += cpuNow() - c0
+				cpu += cputime.Process() - c0
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -116,11 +117,11 @@ func benchClient(b *testing.B, c clientCase) {
 			b.Fatal(err)
 		}
 		for i := range clients {
-			start, c0 := time.Now(), cpuNow()
+			start, c0 := time.Now(), cputime.Process()
 			m, err := clients[i].ShareKeys(lists[i])
 			if i == me {
 				total += time.Since(start)
-				cpu += cpuNow() - c0
+				cpu += cputime.Process() - c0
 			}
 			if err != nil {
 				b.Fatal(err)
@@ -137,11 +138,11 @@ func benchClient(b *testing.B, c clientCase) {
 		in := inputs(p, 1)
 		for _, i := range group {
 			in(i, x)
-			start, c0 := time.Now(), cpuNow()
+			start, c0 := time.Now(), cputime.Process()
 			m, err := clients[i].MaskInput(bundles[i], x)
 			if i == me {
 				total += time.Since(start)
-				d := cpuNow() - c0
+				d := cputime.Process() - c0
 				cpu += d
 				mask += d
 			}
@@ -159,12 +160,12 @@ func benchClient(b *testing.B, c clientCase) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		start, c0 := time.Now(), cpuNow()
+		start, c0 := time.Now(), cputime.Process()
 		if _, err := clients[me].Unmask(reqs[me]); err != nil {
 			b.Fatal(err)
 		}
 		total += time.Since(start)
-		cpu += cpuNow() - c0
+		cpu += cputime.Process() - c0
 		iters++
 		b.StartTimer()
 	}

@@ -16,6 +16,7 @@ import (
 
 	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/secagg/sim"
+	"github.com/privml/privml/internal/cputime"
 	"github.com/privml/privml/internal/prg"
 	"github.com/privml/privml/internal/vec"
 )
@@ -163,10 +164,10 @@ func call[R any](tw *twin, f func(*secagg.Server) (R, error)) (R, error) {
 type clock struct{ wall, cpu time.Duration }
 
 func (c *clock) time(f func() error) error {
-	start, c0 := time.Now(), cpuNow()
+	start, c0 := time.Now(), cputime.Process()
 	err := f()
 	c.wall += time.Since(start)
-	c.cpu += cpuNow() - c0
+	c.cpu += cputime.Process() - c0
 	return err
 }
 

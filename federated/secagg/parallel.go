@@ -33,9 +33,10 @@ import (
 // is small beside expanding it (about 20 µs for 128 KiB), small enough to
 // stay in a core's L2 cache and to share a 4 MB vector among the workers
 // evenly (BenchmarkMaskBlocks in internal/prg: 8 KiB to 512 KiB pieces
-// cost the same per mask within the noise, and 32 KiB pieces spent a
-// tenth of the server's mask time in counter set-up). A variable so that
-// tests can cut small vectors into many pieces.
+// cost the same per mask within the noise, and with 32 KiB pieces a CPU
+// profile of the 1000-client session put 0.11 s of the server's 1.43 s of
+// AES in counter set-up). A variable so that tests can cut small vectors
+// into many pieces.
 var pieceBytes = 128 << 10
 
 // maskBatch bounds the masks queued (as AES key schedules, about 0.5 KB

@@ -16,6 +16,7 @@ import (
 	"github.com/privml/privml/federated/secagg"
 	"github.com/privml/privml/federated/secagg/sim"
 	pb "github.com/privml/privml/federated/transport/transportpb"
+	"github.com/privml/privml/internal/cputime"
 )
 
 // Benchmark sizes: 100 clients x 100,000 parameters, SecAgg+ (the
@@ -53,7 +54,7 @@ func BenchmarkRound(b *testing.B) {
 
 func benchInProcess(b *testing.B, drop float64) {
 	var times []time.Duration
-	cpu0 := cpuNow()
+	cpu0 := cputime.Process()
 	for i := range b.N {
 		cfg := benchSecagg()
 		cfg.Sequence = uint64(i + 1)
@@ -71,7 +72,7 @@ func benchInProcess(b *testing.B, drop float64) {
 		require.NoError(b, rep.Err)
 		times = append(times, time.Since(start))
 	}
-	reportCPU(b, cpuNow()-cpu0)
+	reportCPU(b, cputime.Process()-cpu0)
 	reportTimes(b, times)
 }
 
@@ -124,10 +125,10 @@ func benchGRPC(b *testing.B, drop float64) {
 	b.ResetTimer()
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	cpu0, alloc0 := cpuNow(), ms.TotalAlloc
+	cpu0, alloc0 := cputime.Process(), ms.TotalAlloc
 	h.start()
 	require.NoError(b, h.wait())
-	cpu := cpuNow() - cpu0
+	cpu := cputime.Process() - cpu0
 	runtime.ReadMemStats(&ms)
 	b.ReportMetric(float64(ms.TotalAlloc-alloc0)/(1<<20)/float64(b.N), "alloc-MiB/round")
 	b.StopTimer()

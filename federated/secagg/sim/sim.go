@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/privml/privml/federated/secagg"
+	"github.com/privml/privml/internal/cputime"
 )
 
 // ServerBehaviour selects how the simulated server deviates from the
@@ -408,15 +409,15 @@ func (r *runner) timeClients(rd secagg.Round, ids []int, prep func(i int), f fun
 		if prep != nil {
 			prep(i)
 		}
-		start, c0 := time.Now(), cpuNow()
+		start, c0 := time.Now(), cputime.Process()
 		raw := f(i)
 		cd += time.Since(start)
-		cc += cpuNow() - c0
+		cc += cputime.Process() - c0
 		if raw != nil && sink != nil {
-			start, c0 = time.Now(), cpuNow()
+			start, c0 = time.Now(), cputime.Process()
 			sink(raw)
 			sd += time.Since(start)
-			sc += cpuNow() - c0
+			sc += cputime.Process() - c0
 		}
 	}
 	r.rep.ClientTime[rd] += cd / time.Duration(len(ids))
@@ -426,10 +427,10 @@ func (r *runner) timeClients(rd secagg.Round, ids []int, prep func(i int), f fun
 }
 
 func (r *runner) timeServer(rd secagg.Round, f func()) {
-	start, c0 := time.Now(), cpuNow()
+	start, c0 := time.Now(), cputime.Process()
 	f()
 	r.rep.ServerTime[rd] += time.Since(start)
-	r.rep.ServerCPU[rd] += cpuNow() - c0
+	r.rep.ServerCPU[rd] += cputime.Process() - c0
 }
 
 func corrupt(rs []secagg.RevealedShare) []secagg.RevealedShare {
