@@ -11,6 +11,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -26,7 +27,12 @@ import (
 // and handed to two servers, one run with GOMAXPROCS=1 during its calls
 // and one with the GOMAXPROCS the benchmark runs with (-cpu; by default
 // every core), so both see the same messages, interleaved, and the
-// machine's drift affects both alike. 5 % of the clients drop out before
+// machine's drift affects both alike. The messages of the rounds without
+// a large vector (adverts, key shares, consistency signatures, unmask
+// responses) are handed to each server from as many goroutines as it has
+// workers, all of a round at once, as a server reading many connections
+// receives them; the masked inputs, one at a time, as the clients send
+// them. 5 % of the clients drop out before
 // the masked-input round, the server's costliest case. Right after the
 // session, the floor is measured on the same machine state: the median of
 // 15 expansions of one D-element 32-bit mask (BenchmarkMaskFloor's
@@ -133,6 +139,52 @@ func feed[T any, PT interface {
 		tw.add(k, time.Since(start))
 		if err != nil {
 			return fmt.Errorf("server %d: %w", k, err)
+		}
+	}
+	return nil
+}
+
+// feedAll hands the messages of a round that carry no large vector to
+// each server from as many goroutines as it has workers (GOMAXPROCS), as a
+// server reading many connections does, each goroutine decoding and
+// handing over the next message not yet taken; the server's time is the
+// wall time until the last one is handled.
+func feedAll[T any, PT interface {
+	*T
+	encoding.BinaryUnmarshaler
+}](tw *twin, raws [][]byte, handle func(*secagg.Server, PT) error) error {
+	defer runtime.GOMAXPROCS(tw.procs[1])
+	for k := range 2 {
+		runtime.GOMAXPROCS(tw.procs[k])
+		start := time.Now()
+		var next atomic.Int64
+		var first atomic.Pointer[error]
+		var wg sync.WaitGroup
+		for range tw.procs[k] {
+			wg.Go(func() {
+				tw.labelled(k, func() {
+					for {
+						i := int(next.Add(1) - 1)
+						if i >= len(raws) {
+							return
+						}
+						var m T
+						err := PT(&m).UnmarshalBinary(raws[i])
+						if err == nil {
+							err = handle(tw.srv[k], PT(&m))
+						}
+						if err != nil {
+							first.CompareAndSwap(nil, &err)
+							return
+						}
+					}
+				})
+			})
+		}
+		wg.Wait()
+		tw.add(k, time.Since(start))
+		if err := first.Load(); err != nil {
+			return fmt.Errorf("server %d: %w", k, *err)
 		}
 	}
 	return nil
@@ -384,6 +436,7 @@ type twinSession struct {
 func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 	tw := s.tw
 	tw.stage = "advertise"
+	var raws [][]byte
 	for i, c := range s.clients {
 		var raw []byte
 		if err := s.clocks[i].time(func() error {
@@ -395,15 +448,17 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 		}); err != nil {
 			return nil, err
 		}
-		if err := feed(tw, raw, (*secagg.Server).HandleAdvert); err != nil {
-			return nil, err
-		}
+		raws = append(raws, raw)
+	}
+	if err := feedAll(tw, raws, (*secagg.Server).HandleAdvert); err != nil {
+		return nil, err
 	}
 	lists, err := call(tw, (*secagg.Server).FinishAdvertise)
 	if err != nil {
 		return nil, err
 	}
 	tw.stage = "share-keys"
+	raws = raws[:0]
 	for i, c := range s.clients {
 		var l secagg.AdvertList
 		if err := down(&s.clocks[i], lists[i], &l); err != nil {
@@ -419,9 +474,10 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 		}); err != nil {
 			return nil, err
 		}
-		if err := feed(tw, raw, (*secagg.Server).HandleShareKeys); err != nil {
-			return nil, err
-		}
+		raws = append(raws, raw)
+	}
+	if err := feedAll(tw, raws, (*secagg.Server).HandleShareKeys); err != nil {
+		return nil, err
 	}
 	bundles, err := call(tw, (*secagg.Server).FinishShareKeys)
 	if err != nil {
@@ -442,6 +498,7 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	raws = raws[:0]
 	for _, i := range s.survivors() {
 		var q secagg.UnmaskRequest
 		if err := down(&s.clocks[i], reqs[i], &q); err != nil {
@@ -457,9 +514,10 @@ func (s *twinSession) run(threat secagg.Threat) (*secagg.Result, error) {
 		}); err != nil {
 			return nil, err
 		}
-		if err := feed(tw, raw, (*secagg.Server).HandleUnmask); err != nil {
-			return nil, err
-		}
+		raws = append(raws, raw)
+	}
+	if err := feedAll(tw, raws, (*secagg.Server).HandleUnmask); err != nil {
+		return nil, err
 	}
 	tw.stage = "finish"
 	var res [2]*secagg.Result
@@ -523,6 +581,7 @@ func (s *twinSession) consistency() error {
 	if err != nil {
 		return err
 	}
+	var raws [][]byte
 	for _, i := range s.survivors() {
 		var q secagg.ConsistencyRequest
 		if err := down(&s.clocks[i], reqs[i], &q); err != nil {
@@ -538,9 +597,10 @@ func (s *twinSession) consistency() error {
 		}); err != nil {
 			return err
 		}
-		if err := feed(s.tw, raw, (*secagg.Server).HandleConsistency); err != nil {
-			return err
-		}
+		raws = append(raws, raw)
+	}
+	if err := feedAll(s.tw, raws, (*secagg.Server).HandleConsistency); err != nil {
+		return err
 	}
 	_, err = call(s.tw, func(srv *secagg.Server) (struct{}, error) { return struct{}{}, srv.FinishConsistency() })
 	return err

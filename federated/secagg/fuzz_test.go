@@ -91,7 +91,9 @@ func (c *Client) clone() *Client {
 // clone returns a copy of a server waiting for unmask responses that
 // shares nothing HandleUnmask changes.
 func (s *Server) clone() *Server {
-	d := *s
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	d := &Server{p: s.p, serverState: s.serverState}
 	d.answered = slices.Clone(s.answered)
 	for _, p := range []*[][]shamir.Share{&d.selfSh, &d.keySh} {
 		out := make([][]shamir.Share, len(*p))
@@ -107,7 +109,7 @@ func (s *Server) clone() *Server {
 		}
 		*p = out
 	}
-	return &d
+	return d
 }
 
 // FuzzClientUnmaskMalicious feeds arbitrary unmask requests to a

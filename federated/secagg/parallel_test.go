@@ -83,7 +83,7 @@ func TestUnmaskerMatchesSequential(t *testing.T) {
 								want.addMask(&seeds[i])
 							}
 						}
-						srv := &Server{acc: newVector(bits, n)}
+						srv := &Server{serverState: serverState{acc: newVector(bits, n)}}
 						srv.acc.add(&start)
 						u := srv.newUnmasker()
 						for i := range seeds {

@@ -23,9 +23,29 @@ import (
 // Finish or request method that closes the round. A message that fails
 // validation is rejected with an [*Error] naming its client and round and
 // leaves the state as if it had not arrived: the client counts as dropped.
-// A Server is not safe for concurrent use.
+//
+// A Server is safe for concurrent use. A server that receives messages on
+// many connections may call the Handle* methods of a round from as many
+// goroutines: each checks the message against the state, verifies its
+// signature (the costly part, which depends only on the message and the
+// public Params) without holding the server's lock, then checks it again
+// and records it under the lock, so signatures are verified on every core
+// while the state changes one message at a time. A round-closing method
+// (Finish*, the *Requests methods, Finish) runs under the lock: a message
+// recorded before it is part of the round, one that comes after it is
+// refused with [ErrRound]. The outcome of a round depends only on which
+// messages were recorded and, for the unmask responses, in which order
+// (see [Server.Finish]); messages of the same client are recorded at
+// most once, whatever the interleaving.
 type Server struct {
-	p    *Params
+	p *Params
+
+	mu sync.Mutex // guards serverState
+	serverState
+}
+
+// serverState is the state of a [Server] that its lock guards.
+type serverState struct {
 	next Round
 	done bool
 
@@ -38,6 +58,7 @@ type Server struct {
 	u2       []bool
 	inbox    [][]Envelope // by recipient
 	u3       []bool
+	surv     []uint32 // U3 in increasing order, fixed when the round closes
 	acc      vector
 	scratch  vector
 	u4       []bool // sent a consistency signature (malicious)
@@ -58,16 +79,39 @@ func NewServer(p *Params) (*Server, error) {
 		return nil, errorf(ServerID, RoundAdvertise, ErrConfig, "nil Params")
 	}
 	n := p.n
-	return &Server{
-		p: p, next: RoundAdvertise,
+	return &Server{p: p, serverState: serverState{
+		next:    RoundAdvertise,
 		adverts: make([]*KeyAdvert, n), keySeen: make(map[[32]byte]int),
 		u1: make([]bool, n), u2: make([]bool, n), u3: make([]bool, n),
 		commit: make([][32]byte, n), inbox: make([][]Envelope, n),
-	}, nil
+	}}, nil
 }
 
 // Session returns the session id (zero before the adverts are closed).
-func (s *Server) Session() [32]byte { return s.session }
+func (s *Server) Session() [32]byte {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.session
+}
+
+// frozen: the sets of a round (u1, rank, adverts and session for the
+// adverts; u2 and commit for the key shares; u3 and surv for the masked
+// inputs) are written only while their round is open and under the lock,
+// and never after it closes. A handler of a later round that was admitted
+// (admit, which takes the lock after the close released it) may therefore
+// read them without the lock: this is how the key shares and the unmask
+// responses are checked on every core.
+
+// admit runs check, the message's admission against the state, under the
+// lock. The Handle* methods call it before verifying a signature (without
+// the lock) and again, holding the lock, before recording the message:
+// the state only moves forward (rounds close, clients are recorded once),
+// so a message admitted at both points was admissible throughout.
+func (s *Server) admit(check func() error) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return check()
+}
 
 func (s *Server) check(r Round, client uint32, bind *[32]byte, in []bool) (int, error) {
 	id := int(client)
@@ -101,12 +145,18 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
-	id, err := s.check(r, m.Client, &m.Config, nil)
-	if err != nil {
-		return err
+	id := int(m.Client)
+	admit := func() error {
+		if _, err := s.check(r, m.Client, &m.Config, nil); err != nil {
+			return err
+		}
+		if s.u1[id] {
+			return errorf(id, r, ErrReplay, "second advert of client %d", id)
+		}
+		return s.freshKeys(id, m)
 	}
-	if s.u1[id] {
-		return errorf(id, r, ErrReplay, "second advert of client %d", id)
+	if err := s.admit(admit); err != nil {
+		return err
 	}
 	// Canonical keys first: then comparing bytes compares keys, and the
 	// freshness checks below cannot be bypassed by a second encoding.
@@ -121,11 +171,6 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	if m.CipherKey == m.MaskKey {
 		return errorf(id, r, ErrReplay, "client %d advertised the same key twice", id)
 	}
-	for _, k := range [][32]byte{m.CipherKey, m.MaskKey} {
-		if prev, dup := s.keySeen[k]; dup {
-			return errorf(id, r, ErrReplay, "public key of client %d repeats one of client %d: keys must be fresh", id, prev)
-		}
-	}
 	if s.p.cfg.Threat == Malicious {
 		if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], advertSigInput(m), m.Signature) {
 			return errorf(id, r, ErrAuth, "advert of client %d is not signed by its identity key", id)
@@ -135,9 +180,25 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	}
 	a := *m
 	a.Signature = slices.Clone(m.Signature)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := admit(); err != nil {
+		return err
+	}
 	s.adverts[id] = &a
 	s.keySeen[m.CipherKey], s.keySeen[m.MaskKey] = id, id
 	s.u1[id] = true
+	return nil
+}
+
+// freshKeys refuses an advert whose public keys repeat a key advertised
+// before (by any client).
+func (s *Server) freshKeys(id int, m *KeyAdvert) error {
+	for _, k := range [][32]byte{m.CipherKey, m.MaskKey} {
+		if prev, dup := s.keySeen[k]; dup {
+			return errorf(id, RoundAdvertise, ErrReplay, "public key of client %d repeats one of client %d: keys must be fresh", id, prev)
+		}
+	}
 	return nil
 }
 
@@ -146,6 +207,8 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 // [ErrTooFewClients] below the threshold.
 func (s *Server) FinishAdvertise() (map[int]*AdvertList, error) {
 	const r = RoundAdvertise
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -179,16 +242,23 @@ func (s *Server) HandleShareKeys(m *ShareKeys) error {
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
-	id, err := s.check(r, m.Client, &m.Session, s.u1)
-	if err != nil {
-		return err
+	id := int(m.Client)
+	admit := func() error {
+		if _, err := s.check(r, m.Client, &m.Session, s.u1); err != nil {
+			return err
+		}
+		if s.u2[id] {
+			return errorf(id, r, ErrReplay, "second ShareKeys message of client %d", id)
+		}
+		return nil
 	}
-	if s.u2[id] {
-		return errorf(id, r, ErrReplay, "second ShareKeys message of client %d", id)
+	if err := s.admit(admit); err != nil {
+		return err
 	}
 	if err := s.checkSignature(r, id, "ShareKeys message", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
 		return err
 	}
+	// u1 is frozen since the adverts closed (see frozen).
 	want := s.p.holders(id, func(j int) bool { return s.u1[j] })
 	if len(m.Envelopes) != len(want)-1 {
 		return errorf(id, r, ErrProtocol, "client %d sent %d envelopes, want one per advertised neighbour (%d)", id, len(m.Envelopes), len(want)-1)
@@ -207,8 +277,17 @@ func (s *Server) HandleShareKeys(m *ShareKeys) error {
 			return errorf(id, r, ErrMalformed, "envelope of client %d to client %d has %d bytes, want %d", id, h, len(e.Ciphertext), envelopeLen)
 		}
 	}
-	for _, e := range m.Envelopes {
-		s.inbox[e.To] = append(s.inbox[e.To], Envelope{From: e.From, To: e.To, Ciphertext: slices.Clone(e.Ciphertext)})
+	envs := make([]Envelope, len(m.Envelopes))
+	for i, e := range m.Envelopes {
+		envs[i] = Envelope{From: e.From, To: e.To, Ciphertext: slices.Clone(e.Ciphertext)}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := admit(); err != nil {
+		return err
+	}
+	for _, e := range envs {
+		s.inbox[e.To] = append(s.inbox[e.To], e)
 	}
 	s.commit[id] = m.Commitment
 	s.u2[id] = true
@@ -220,6 +299,8 @@ func (s *Server) HandleShareKeys(m *ShareKeys) error {
 // did.
 func (s *Server) FinishShareKeys() (map[int]*ShareBundle, error) {
 	const r = RoundShareKeys
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -287,12 +368,18 @@ func (s *Server) handleMaskedInput(m *MaskedInput, verify bool) error {
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
-	id, err := s.check(r, m.Client, &m.Session, s.u2)
-	if err != nil {
-		return err
+	id := int(m.Client)
+	admit := func() error {
+		if _, err := s.check(r, m.Client, &m.Session, s.u2); err != nil {
+			return err
+		}
+		if s.u3[id] {
+			return errorf(id, r, ErrReplay, "second masked input of client %d", id)
+		}
+		return nil
 	}
-	if s.u3[id] {
-		return errorf(id, r, ErrReplay, "second masked input of client %d", id)
+	if err := s.admit(admit); err != nil {
+		return err
 	}
 	if uint(m.Bits) != s.p.bits || int(m.Length) != s.p.length {
 		return errorf(id, r, ErrMalformed, "masked input of client %d has %d elements of %d bits, want %d of %d", id, m.Length, m.Bits, s.p.length, s.p.bits)
@@ -301,6 +388,12 @@ func (s *Server) handleMaskedInput(m *MaskedInput, verify bool) error {
 		if err := s.checkSignature(r, id, "masked input", func() ([]byte, error) { return m.sigInput(), nil }, m.Signature); err != nil {
 			return err
 		}
+	}
+	// The additions are serialised by the lock; each uses every core.
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := admit(); err != nil {
+		return err
 	}
 	if err := s.acc.addPackedParallel(m.Packed, &s.scratch); err != nil {
 		return errorf(id, r, ErrMalformed, "masked input of client %d: %v", id, err)
@@ -313,6 +406,8 @@ func (s *Server) handleMaskedInput(m *MaskedInput, verify bool) error {
 // [ErrTooFewClients] if fewer than t masked inputs arrived.
 func (s *Server) FinishMaskedInput() error {
 	const r = RoundMaskedInput
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r {
 		return errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -323,6 +418,7 @@ func (s *Server) FinishMaskedInput() error {
 		return err
 	}
 	s.scratch.wipe()
+	s.surv = s.survivors()
 	if s.p.cfg.Threat == Malicious {
 		s.next = RoundConsistency
 		s.u4 = make([]bool, s.p.n)
@@ -347,6 +443,8 @@ func (s *Server) survivors() []uint32 {
 // U3 addressed to each survivor.
 func (s *Server) ConsistencyRequests() (map[int]*ConsistencyRequest, error) {
 	const r = RoundConsistency
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -364,15 +462,29 @@ func (s *Server) HandleConsistency(m *ConsistencyReply) error {
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
-	id, err := s.check(r, m.Client, &m.Session, s.u3)
-	if err != nil {
+	id := int(m.Client)
+	var session [32]byte
+	var surv []uint32 // U3, never modified once set
+	admit := func() error {
+		if _, err := s.check(r, m.Client, &m.Session, s.u3); err != nil {
+			return err
+		}
+		if s.u4[id] {
+			return errorf(id, r, ErrReplay, "second consistency signature of client %d", id)
+		}
+		session, surv = s.session, s.surv
+		return nil
+	}
+	if err := s.admit(admit); err != nil {
 		return err
 	}
-	if s.u4[id] {
-		return errorf(id, r, ErrReplay, "second consistency signature of client %d", id)
-	}
-	if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], consistencySigInput(&s.session, s.survivors()), m.Signature) {
+	if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], consistencySigInput(&session, surv), m.Signature) {
 		return errorf(id, r, ErrAuth, "consistency signature of client %d does not verify", id)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := admit(); err != nil {
+		return err
 	}
 	s.sigs[id] = slices.Clone(m.Signature)
 	s.u4[id] = true
@@ -382,6 +494,8 @@ func (s *Server) HandleConsistency(m *ConsistencyReply) error {
 // FinishConsistency closes the ConsistencyCheck round.
 func (s *Server) FinishConsistency() error {
 	const r = RoundConsistency
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r {
 		return errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -398,6 +512,8 @@ func (s *Server) FinishConsistency() error {
 // dropped.
 func (s *Server) UnmaskRequests() (map[int]*UnmaskRequest, error) {
 	const r = RoundUnmask
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r || s.asked != nil {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
@@ -460,19 +576,27 @@ func (s *Server) HandleUnmask(m *UnmaskResponse) error {
 	if m == nil {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
-	if s.asked == nil {
-		return errorf(int(m.Client), r, ErrRound, "unmask response before the requests were sent")
+	id := int(m.Client)
+	admit := func() error {
+		if s.asked == nil {
+			return errorf(id, r, ErrRound, "unmask response before the requests were sent")
+		}
+		if _, err := s.check(r, m.Client, &m.Session, s.asked); err != nil {
+			return err
+		}
+		if s.answered[id] {
+			return errorf(id, r, ErrReplay, "second unmask response of client %d", id)
+		}
+		return nil
 	}
-	id, err := s.check(r, m.Client, &m.Session, s.asked)
-	if err != nil {
+	if err := s.admit(admit); err != nil {
 		return err
-	}
-	if s.answered[id] {
-		return errorf(id, r, ErrReplay, "second unmask response of client %d", id)
 	}
 	if err := s.checkSignature(r, id, "unmask response", m.sigInput, m.Signature); err != nil {
 		return err
 	}
+	// u1, rank, u2 and u3 are frozen since their rounds closed (see
+	// frozen): the shares are checked without the lock.
 	var wantSelf, wantKey []uint32
 	s.forNeighbours(id, func(v int) {
 		if !s.u2[v] {
@@ -507,12 +631,24 @@ func (s *Server) HandleUnmask(m *UnmaskResponse) error {
 	if err := checkList(m.KeyShares, wantKey, "mask-key"); err != nil {
 		return err
 	}
-	for _, g := range m.SelfShares {
-		s.selfSh[g.Owner] = append(s.selfSh[g.Owner], cloneShare(g.Share))
+	self, key := make([]shamir.Share, len(m.SelfShares)), make([]shamir.Share, len(m.KeyShares))
+	for i, g := range m.SelfShares {
+		self[i] = cloneShare(g.Share)
+	}
+	for i, g := range m.KeyShares {
+		key[i] = cloneShare(g.Share)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := admit(); err != nil {
+		return err
+	}
+	for i, g := range m.SelfShares {
+		s.selfSh[g.Owner] = append(s.selfSh[g.Owner], self[i])
 		s.selfFrom[g.Owner] = append(s.selfFrom[g.Owner], id)
 	}
-	for _, g := range m.KeyShares {
-		s.keySh[g.Owner] = append(s.keySh[g.Owner], cloneShare(g.Share))
+	for i, g := range m.KeyShares {
+		s.keySh[g.Owner] = append(s.keySh[g.Owner], key[i])
 		s.keyFrom[g.Owner] = append(s.keyFrom[g.Owner], id)
 	}
 	s.answered[id] = true
@@ -551,6 +687,8 @@ func (r *Result) Side() []int64 { return r.Sum[r.dim:] }
 // matches its commitment or public key: never with a wrong sum.
 func (s *Server) Finish() (*Result, error) {
 	const r = RoundUnmask
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.next != r || s.asked == nil || s.done {
 		return nil, errorf(ServerID, r, ErrRound, "server is in round %s", s.next)
 	}
