@@ -146,6 +146,7 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 		return errorf(ServerID, r, ErrMalformed, "nil message")
 	}
 	id := int(m.Client)
+	keyErr := advertKeys(id, m) // depends on m alone
 	admit := func() error {
 		if _, err := s.check(r, m.Client, &m.Config, nil); err != nil {
 			return err
@@ -153,23 +154,13 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 		if s.u1[id] {
 			return errorf(id, r, ErrReplay, "second advert of client %d", id)
 		}
+		if keyErr != nil {
+			return keyErr
+		}
 		return s.freshKeys(id, m)
 	}
 	if err := s.admit(admit); err != nil {
 		return err
-	}
-	// Canonical keys first: then comparing bytes compares keys, and the
-	// freshness checks below cannot be bypassed by a second encoding.
-	for _, k := range []struct {
-		name string
-		key  *[32]byte
-	}{{"cipher", &m.CipherKey}, {"mask", &m.MaskKey}} {
-		if err := checkPublicKey(k.key); err != nil {
-			return errorf(id, r, ErrMalformed, "%s key of client %d refused: %v", k.name, id, err)
-		}
-	}
-	if m.CipherKey == m.MaskKey {
-		return errorf(id, r, ErrReplay, "client %d advertised the same key twice", id)
 	}
 	if s.p.cfg.Threat == Malicious {
 		if len(m.Signature) != ed25519.SignatureSize || !ed25519.Verify(s.p.cfg.Identities[id], advertSigInput(m), m.Signature) {
@@ -188,6 +179,26 @@ func (s *Server) HandleAdvert(m *KeyAdvert) error {
 	s.adverts[id] = &a
 	s.keySeen[m.CipherKey], s.keySeen[m.MaskKey] = id, id
 	s.u1[id] = true
+	return nil
+}
+
+// advertKeys checks the public keys of an advert on their own: both
+// canonical and not of small order (first: then comparing bytes compares
+// keys, and the freshness check cannot be bypassed by a second encoding),
+// and distinct.
+func advertKeys(id int, m *KeyAdvert) error {
+	const r = RoundAdvertise
+	for _, k := range []struct {
+		name string
+		key  *[32]byte
+	}{{"cipher", &m.CipherKey}, {"mask", &m.MaskKey}} {
+		if err := checkPublicKey(k.key); err != nil {
+			return errorf(id, r, ErrMalformed, "%s key of client %d refused: %v", k.name, id, err)
+		}
+	}
+	if m.CipherKey == m.MaskKey {
+		return errorf(id, r, ErrReplay, "client %d advertised the same key twice", id)
+	}
 	return nil
 }
 
@@ -580,6 +591,9 @@ func (s *Server) HandleUnmask(m *UnmaskResponse) error {
 	admit := func() error {
 		if s.asked == nil {
 			return errorf(id, r, ErrRound, "unmask response before the requests were sent")
+		}
+		if s.done {
+			return errorf(id, r, ErrRound, "unmask response after the round closed")
 		}
 		if _, err := s.check(r, m.Client, &m.Session, s.asked); err != nil {
 			return err
