@@ -421,3 +421,306 @@ func raceVariants(t *testing.T, n int, handle func(i, v int) error) []int {
 	}
 	return out
 }
+
+// TestReviewEveryRoundRacesItsClose runs a malicious-model session in
+// which, in every round, the last clients' messages (each twice, plus
+// a forgery) race the round's close, a premature call of the next
+// round's close, replays of the previous round's messages, masked inputs
+// on the wrong authenticated channel, and Session readers. Each message
+// must be recorded before the close or refused with ErrRound (copies
+// ErrReplay, forgeries ErrAuth), a refused client drops out, Session
+// reads either zero or the final id, and the session ends with the plain
+// sum of exactly the inputs recorded. Run it under -race.
+func TestReviewEveryRoundRacesItsClose(t *testing.T) {
+	for attempt := range 3 {
+		for _, degree := range []int{0, 19} {
+			t.Run(fmt.Sprintf("%d/k=%d", attempt, degree), func(t *testing.T) {
+				rs := newRevSession(t, fmt.Sprintf("round-close-%d-%d", attempt, degree), 20, degree, secagg.Malicious)
+				raceEveryClose(t, rs)
+			})
+		}
+	}
+}
+
+// closeRace hands the messages of ids to handle: all but the last racing
+// one at a time, then those (twice each, and a forgery) from goroutines
+// racing closeRound, nextClose, the previous round's stale messages and
+// extra. It returns the ids whose message was recorded.
+type closeRace struct {
+	t          *testing.T
+	srv        *secagg.Server
+	racing     int
+	ids        []int
+	handle     func(id int, forged bool) error
+	closeRound func() error
+	nextClose  func() error
+	stale      []func() error
+	extra      []func() error
+}
+
+func (c *closeRace) run() []int {
+	t := c.t
+	slices.Sort(c.ids)
+	cut := len(c.ids) - c.racing
+	for _, id := range c.ids[:cut] {
+		require.NoError(t, c.handle(id, false))
+	}
+	var mu sync.Mutex
+	var bad []string
+	fail := func(f string, a ...any) { mu.Lock(); bad = append(bad, fmt.Sprintf(f, a...)); mu.Unlock() }
+	okCount := make(map[int]*atomic.Int32)
+	for _, id := range c.ids {
+		okCount[id] = new(atomic.Int32)
+	}
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	var closeErr error
+	for _, id := range c.ids[cut:] {
+		for copyNo := range 3 {
+			wg.Go(func() {
+				<-start
+				forged := copyNo == 2
+				err := safeCall(func() error { return c.handle(id, forged) })
+				switch {
+				case err == nil && forged:
+					fail("forgery of client %d recorded", id)
+				case err == nil:
+					okCount[id].Add(1)
+				case forged && !errors.Is(err, secagg.ErrAuth) && !errors.Is(err, secagg.ErrRound) && !errors.Is(err, secagg.ErrReplay):
+					fail("forgery of client %d: %v", id, err)
+				case !forged && !errors.Is(err, secagg.ErrRound) && !errors.Is(err, secagg.ErrReplay):
+					fail("client %d: %v", id, err)
+				}
+			})
+		}
+	}
+	for k, f := range c.stale {
+		wg.Go(func() {
+			<-start
+			if err := safeCall(f); !errors.Is(err, secagg.ErrRound) {
+				fail("stale message %d: %v", k, err)
+			}
+		})
+	}
+	for k, f := range c.extra {
+		wg.Go(func() {
+			<-start
+			if err := safeCall(f); err != nil {
+				fail("extra %d: %v", k, err)
+			}
+		})
+	}
+	wg.Go(func() {
+		<-start
+		if c.nextClose != nil {
+			if err := safeCall(c.nextClose); !errors.Is(err, secagg.ErrRound) && !errors.Is(err, secagg.ErrTooFewClients) {
+				fail("next round's close: %v", err)
+			}
+		}
+	})
+	wg.Go(func() {
+		<-start
+		closeErr = safeCall(c.closeRound)
+	})
+	close(start)
+	wg.Wait()
+	require.Empty(t, bad)
+	require.NoError(t, closeErr)
+	var in []int
+	for _, id := range c.ids {
+		k := okCount[id].Load()
+		if slices.Index(c.ids, id) < cut {
+			k++
+		}
+		require.LessOrEqual(t, k, int32(1), "client %d recorded twice", id)
+		if k == 1 {
+			in = append(in, id)
+		}
+	}
+	t.Logf("%d of %d racing clients recorded before the close", len(in)-cut, c.racing)
+	return in
+}
+
+func raceEveryClose(t *testing.T, rs *revSession) {
+	n, srv := rs.cfg.NumClients, rs.srv
+	// Each refused client drops out; on the sparse graph one a round keeps
+	// every secret's holders above the threshold.
+	racing := 2
+	if rs.cfg.Degree < n-1 {
+		racing = 1
+	}
+	flip := func(sig []byte) []byte { s := slices.Clone(sig); s[3] ^= 0x10; return s }
+	clients := make([]*secagg.Client, n)
+	adverts := make(map[int]*secagg.KeyAdvert)
+	var ids []int
+	for i := range n {
+		clients[i] = rs.client(i, rs.stream(i, 0, 0))
+		a, err := clients[i].Advertise()
+		require.NoError(t, err)
+		adverts[i] = a
+		ids = append(ids, i)
+	}
+	// Session readers: zero until the adverts close, then the final id.
+	var sessions []func() error
+	var seen sync.Map
+	for range 2 {
+		sessions = append(sessions, func() error {
+			for range 50 {
+				seen.Store(srv.Session(), true)
+			}
+			return nil
+		})
+	}
+	var lists map[int]*secagg.AdvertList
+	in := (&closeRace{t: t, srv: srv, racing: racing, ids: ids,
+		handle: func(id int, forged bool) error {
+			a := *adverts[id]
+			if forged {
+				a.Signature = flip(a.Signature)
+			}
+			return srv.HandleAdvert(&a)
+		},
+		closeRound: func() (err error) { lists, err = srv.FinishAdvertise(); return err },
+		nextClose:  func() error { _, err := srv.FinishShareKeys(); return err },
+		extra:      sessions,
+	}).run()
+	require.Len(t, lists, len(in))
+	seen.Range(func(k, _ any) bool {
+		assert.Contains(t, [][32]byte{{}, srv.Session()}, k.([32]byte))
+		return true
+	})
+
+	share := make(map[int]*secagg.ShareKeys)
+	for _, id := range in {
+		var err error
+		share[id], err = clients[id].ShareKeys(lists[id])
+		require.NoError(t, err)
+	}
+	var stale []func() error
+	for _, id := range in[:3] {
+		stale = append(stale, func() error { return srv.HandleAdvert(adverts[id]) })
+	}
+	var bundles map[int]*secagg.ShareBundle
+	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(share)),
+		handle: func(id int, forged bool) error {
+			m := *share[id]
+			if forged {
+				m.Signature = flip(m.Signature)
+			}
+			return srv.HandleShareKeys(&m)
+		},
+		closeRound: func() (err error) { bundles, err = srv.FinishShareKeys(); return err },
+		nextClose:  srv.FinishMaskedInput,
+		stale:      stale,
+	}).run()
+	require.Len(t, bundles, len(in))
+
+	masked := make(map[int]*secagg.MaskedInput)
+	x := make([]int64, rs.p.Length())
+	for _, id := range in {
+		fillInput(id, x)
+		var err error
+		masked[id], err = clients[id].MaskInput(bundles[id], x)
+		require.NoError(t, err)
+	}
+	stale = nil
+	for _, id := range in[:3] {
+		stale = append(stale, func() error { return srv.HandleShareKeys(share[id]) })
+	}
+	// A masked input on another client's authenticated channel.
+	wrongChannel := func(id int) func() error {
+		return func() error {
+			if err := srv.HandleMaskedInputFrom((id+1)%n, masked[id]); !errors.Is(err, secagg.ErrAuth) {
+				return fmt.Errorf("masked input of %d on the wrong channel: %v", id, err)
+			}
+			return nil
+		}
+	}
+	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(masked)),
+		handle: func(id int, forged bool) error {
+			m := *masked[id]
+			if forged {
+				m.Signature = flip(m.Signature)
+				return srv.HandleMaskedInput(&m)
+			}
+			if id%2 == 0 {
+				return srv.HandleMaskedInputFrom(id, &m)
+			}
+			return srv.HandleMaskedInput(&m)
+		},
+		closeRound: srv.FinishMaskedInput,
+		nextClose:  srv.FinishConsistency,
+		stale:      stale,
+		extra:      []func() error{wrongChannel(in[0]), wrongChannel(in[len(in)-1])},
+	}).run()
+	survivors := in
+
+	reqs, err := srv.ConsistencyRequests()
+	require.NoError(t, err)
+	cons := make(map[int]*secagg.ConsistencyReply)
+	for id, q := range reqs {
+		cons[id], err = clients[id].Consistency(q)
+		require.NoError(t, err)
+	}
+	stale = nil
+	for _, id := range survivors[:3] {
+		stale = append(stale, func() error { return srv.HandleMaskedInput(masked[id]) })
+	}
+	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(cons)),
+		handle: func(id int, forged bool) error {
+			m := *cons[id]
+			if forged {
+				m.Signature = flip(m.Signature)
+			}
+			return srv.HandleConsistency(&m)
+		},
+		closeRound: srv.FinishConsistency,
+		nextClose:  func() error { _, err := srv.Finish(); return err },
+		stale:      stale,
+	}).run()
+
+	ureqs, err := srv.UnmaskRequests()
+	require.NoError(t, err)
+	require.Len(t, ureqs, len(in))
+	unm := make(map[int]*secagg.UnmaskResponse)
+	for id, q := range ureqs {
+		unm[id], err = clients[id].Unmask(q)
+		require.NoError(t, err)
+	}
+	stale = nil
+	for _, id := range in[:3] {
+		stale = append(stale, func() error { return srv.HandleConsistency(cons[id]) })
+	}
+	var res *secagg.Result
+	(&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(unm)),
+		handle: func(id int, forged bool) error {
+			m := *unm[id]
+			if forged {
+				m.Signature = flip(m.Signature)
+			}
+			return srv.HandleUnmask(&m)
+		},
+		closeRound: func() (err error) { res, err = srv.Finish(); return err },
+		stale:      stale,
+	}).run()
+
+	require.Equal(t, survivors, res.Survivors)
+	want := make([]int64, rs.p.Length())
+	for _, id := range survivors {
+		fillInput(id, x)
+		for j, v := range x {
+			want[j] += v
+		}
+	}
+	require.Equal(t, want, res.Sum)
+}
+
+func mapKeys[V any](m map[int]V) func(func(int) bool) {
+	return func(yield func(int) bool) {
+		for k := range m {
+			if !yield(k) {
+				return
+			}
+		}
+	}
+}
