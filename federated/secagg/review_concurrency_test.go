@@ -255,7 +255,24 @@ func TestReviewAdvertErrorKindUnchanged(t *testing.T) {
 			bad = *a1
 			bad.CipherKey, bad.MaskKey = a0.CipherKey, zero
 			require.ErrorIs(t, rs.srv.HandleAdvert(&bad), secagg.ErrMalformed, "cipher key repeated, mask key of small order")
+			if threat == secagg.Malicious {
+				// A bad signature comes after the key checks.
+				bad = *a1
+				bad.MaskKey = a0.MaskKey
+				bad.Signature = slices.Clone(a1.Signature)
+				bad.Signature[0] ^= 1
+				require.ErrorIs(t, rs.srv.HandleAdvert(&bad), secagg.ErrReplay, "repeated key, bad signature")
+				bad.MaskKey = zero
+				require.ErrorIs(t, rs.srv.HandleAdvert(&bad), secagg.ErrMalformed, "small-order key, bad signature")
+				bad = *a1
+				bad.Signature = slices.Clone(a1.Signature)
+				bad.Signature[0] ^= 1
+				require.ErrorIs(t, rs.srv.HandleAdvert(&bad), secagg.ErrAuth, "bad signature")
+			}
 			require.NoError(t, rs.srv.HandleAdvert(a1), "the refused adverts left no state")
+			bad = *a1
+			bad.CipherKey = zero
+			require.ErrorIs(t, rs.srv.HandleAdvert(&bad), secagg.ErrReplay, "second advert with a bad key")
 		})
 	}
 }
