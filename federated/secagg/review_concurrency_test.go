@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -449,11 +450,13 @@ func raceVariants(t *testing.T, n int, handle func(i, v int) error) []int {
 // reads either zero or the final id, and the session ends with the plain
 // sum of exactly the inputs recorded. Run it under -race.
 func TestReviewEveryRoundRacesItsClose(t *testing.T) {
-	for attempt := range 3 {
+	// The close yields spin times before it runs, so that both orders
+	// come up with and without -race.
+	for attempt, spin := range []int{0, 10, 100, 1000} {
 		for _, degree := range []int{0, 19} {
 			t.Run(fmt.Sprintf("%d/k=%d", attempt, degree), func(t *testing.T) {
 				rs := newRevSession(t, fmt.Sprintf("round-close-%d-%d", attempt, degree), 20, degree, secagg.Malicious)
-				raceEveryClose(t, rs)
+				raceEveryClose(t, rs, spin)
 			})
 		}
 	}
@@ -467,6 +470,7 @@ type closeRace struct {
 	t          *testing.T
 	srv        *secagg.Server
 	racing     int
+	spin       int
 	ids        []int
 	handle     func(id int, forged bool) error
 	closeRound func() error
@@ -537,6 +541,9 @@ func (c *closeRace) run() []int {
 	})
 	wg.Go(func() {
 		<-start
+		for range c.spin {
+			runtime.Gosched()
+		}
 		closeErr = safeCall(c.closeRound)
 	})
 	close(start)
@@ -558,7 +565,7 @@ func (c *closeRace) run() []int {
 	return in
 }
 
-func raceEveryClose(t *testing.T, rs *revSession) {
+func raceEveryClose(t *testing.T, rs *revSession, spin int) {
 	n, srv := rs.cfg.NumClients, rs.srv
 	// Each refused client drops out: one a round (five in all, whatever
 	// the interleaving) keeps every secret's holders at or above the
@@ -587,7 +594,7 @@ func raceEveryClose(t *testing.T, rs *revSession) {
 		})
 	}
 	var lists map[int]*secagg.AdvertList
-	in := (&closeRace{t: t, srv: srv, racing: racing, ids: ids,
+	in := (&closeRace{t: t, srv: srv, racing: racing, spin: spin, ids: ids,
 		handle: func(id int, forged bool) error {
 			a := *adverts[id]
 			if forged {
@@ -616,7 +623,7 @@ func raceEveryClose(t *testing.T, rs *revSession) {
 		stale = append(stale, func() error { return srv.HandleAdvert(adverts[id]) })
 	}
 	var bundles map[int]*secagg.ShareBundle
-	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(share)),
+	in = (&closeRace{t: t, srv: srv, racing: racing, spin: spin, ids: slices.Collect(mapKeys(share)),
 		handle: func(id int, forged bool) error {
 			m := *share[id]
 			if forged {
@@ -651,7 +658,7 @@ func raceEveryClose(t *testing.T, rs *revSession) {
 			return nil
 		}
 	}
-	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(masked)),
+	in = (&closeRace{t: t, srv: srv, racing: racing, spin: spin, ids: slices.Collect(mapKeys(masked)),
 		handle: func(id int, forged bool) error {
 			m := *masked[id]
 			if forged {
@@ -681,7 +688,7 @@ func raceEveryClose(t *testing.T, rs *revSession) {
 	for _, id := range survivors[:3] {
 		stale = append(stale, func() error { return srv.HandleMaskedInput(masked[id]) })
 	}
-	in = (&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(cons)),
+	in = (&closeRace{t: t, srv: srv, racing: racing, spin: spin, ids: slices.Collect(mapKeys(cons)),
 		handle: func(id int, forged bool) error {
 			m := *cons[id]
 			if forged {
@@ -707,7 +714,7 @@ func raceEveryClose(t *testing.T, rs *revSession) {
 		stale = append(stale, func() error { return srv.HandleConsistency(cons[id]) })
 	}
 	var res *secagg.Result
-	(&closeRace{t: t, srv: srv, racing: racing, ids: slices.Collect(mapKeys(unm)),
+	(&closeRace{t: t, srv: srv, racing: racing, spin: spin, ids: slices.Collect(mapKeys(unm)),
 		handle: func(id int, forged bool) error {
 			m := *unm[id]
 			if forged {
