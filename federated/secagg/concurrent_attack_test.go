@@ -35,7 +35,7 @@ type revSession struct {
 
 func newRevSession(t *testing.T, name string, n, degree int, threat secagg.Threat) *revSession {
 	t.Helper()
-	seed := sha256.Sum256([]byte("privml/secagg/test/review-concurrency/" + name))
+	seed := sha256.Sum256([]byte("privml/secagg/test/attack-concurrency/" + name))
 	cfg := secagg.Config{NumClients: n, Dim: 16, SideDim: 1, Bits: 32, MaxAbs: 1000, MaxSideAbs: 10,
 		DropoutRate: 0.3, CorruptRate: 0.05, Degree: degree, Threat: threat, SessionSeed: seed}
 	rs := &revSession{t: t, seed: seed}
@@ -161,11 +161,11 @@ func safeCall(f func() error) (err error) {
 	return f()
 }
 
-// TestReviewUnmaskAfterFinishIsRefused: Finish closes the Unmasking
+// TestConcurrencyUnmaskAfterFinishIsRefused: Finish closes the Unmasking
 // round, so an unmask response that comes after it (late on its
 // connection, or held back on purpose by a client) must be refused with
 // ErrRound, neither recorded nor allowed to panic the server.
-func TestReviewUnmaskAfterFinishIsRefused(t *testing.T) {
+func TestConcurrencyUnmaskAfterFinishIsRefused(t *testing.T) {
 	for _, threat := range []secagg.Threat{secagg.SemiHonest, secagg.Malicious} {
 		t.Run(fmt.Sprint(threat, "/after a successful Finish"), func(t *testing.T) {
 			rs := newRevSession(t, "late-unmask-ok", 8, 7, threat)
@@ -194,11 +194,11 @@ func TestReviewUnmaskAfterFinishIsRefused(t *testing.T) {
 	}
 }
 
-// TestReviewUnmaskRacesFinish hands the last unmask responses to the
+// TestConcurrencyUnmaskRacesFinish hands the last unmask responses to the
 // server from several goroutines while another runs Finish: each must be
 // recorded before Finish or refused with ErrRound, never panic, and the
 // sum stays the plain sum.
-func TestReviewUnmaskRacesFinish(t *testing.T) {
+func TestConcurrencyUnmaskRacesFinish(t *testing.T) {
 	for attempt := range 4 {
 		t.Run(fmt.Sprint(attempt), func(t *testing.T) {
 			rs := newRevSession(t, fmt.Sprint("unmask-race-", attempt), 10, 9, secagg.SemiHonest)
@@ -235,12 +235,12 @@ func TestReviewUnmaskRacesFinish(t *testing.T) {
 	}
 }
 
-// TestReviewAdvertErrorKindUnchanged: an advert with a refused key (of
+// TestConcurrencyAdvertErrorKindUnchanged: an advert with a refused key (of
 // small order) whose other key repeats another client's was refused with
 // ErrMalformed when the handlers ran one at a time (keys are checked
 // before their freshness); concurrency must not change the error a
 // caller sees for the same message.
-func TestReviewAdvertErrorKindUnchanged(t *testing.T) {
+func TestConcurrencyAdvertErrorKindUnchanged(t *testing.T) {
 	for _, threat := range []secagg.Threat{secagg.SemiHonest, secagg.Malicious} {
 		t.Run(threat.String(), func(t *testing.T) {
 			rs := newRevSession(t, "advert-kind", 6, 5, threat)
@@ -278,7 +278,7 @@ func TestReviewAdvertErrorKindUnchanged(t *testing.T) {
 	}
 }
 
-// TestReviewTwoSignedMessagesOfOneClientRace: a malicious client signs
+// TestConcurrencyTwoSignedMessagesOfOneClientRace: a malicious client signs
 // two different, equally valid ShareKeys messages (same keys, different
 // secrets) and, later, two different masked inputs, and sends both
 // copies of each over several connections at once. Exactly one of each
@@ -287,7 +287,7 @@ func TestReviewAdvertErrorKindUnchanged(t *testing.T) {
 // self-mask seed fails to verify at Finish), and the sum holds the
 // recorded input once. The session must end with the plain sum of the
 // recorded inputs.
-func TestReviewTwoSignedMessagesOfOneClientRace(t *testing.T) {
+func TestConcurrencyTwoSignedMessagesOfOneClientRace(t *testing.T) {
 	for _, c := range []struct{ n, degree int }{{12, 0}, {8, 7}} {
 		t.Run(fmt.Sprintf("n=%d/k=%d", c.n, c.degree), func(t *testing.T) {
 			rs := newRevSession(t, fmt.Sprint("two-signed-", c.n), c.n, c.degree, secagg.Malicious)
@@ -440,7 +440,7 @@ func raceVariants(t *testing.T, n int, handle func(i, v int) error) []int {
 	return out
 }
 
-// TestReviewEveryRoundRacesItsClose runs a malicious-model session in
+// TestConcurrencyEveryRoundRacesItsClose runs a malicious-model session in
 // which, in every round, the last clients' messages (each twice, plus
 // a forgery) race the round's close, a premature call of the next
 // round's close, replays of the previous round's messages, masked inputs
@@ -449,7 +449,7 @@ func raceVariants(t *testing.T, n int, handle func(i, v int) error) []int {
 // ErrReplay, forgeries ErrAuth), a refused client drops out, Session
 // reads either zero or the final id, and the session ends with the plain
 // sum of exactly the inputs recorded. Run it under -race.
-func TestReviewEveryRoundRacesItsClose(t *testing.T) {
+func TestConcurrencyEveryRoundRacesItsClose(t *testing.T) {
 	// The close yields spin times before it runs, so that both orders
 	// come up with and without -race.
 	for attempt, spin := range []int{0, 10, 100, 1000} {
