@@ -269,6 +269,13 @@ func TestStageCloseRace(t *testing.T) {
 	}
 	h = newHarness(t, cfg, Limits{})
 
+	// late[round][id] is when, after its stage's message is due, a client
+	// sends it: near the deadline.
+	late := map[uint64]map[int]time.Duration{
+		2: {1: timeout - 90*time.Millisecond, 2: timeout - 50*time.Millisecond, 3: timeout - 20*time.Millisecond},
+		3: {4: timeout - 70*time.Millisecond, 5: timeout - 40*time.Millisecond, 6: timeout + 10*time.Millisecond},
+	}
+	lateStage := map[uint64]pb.Stage{2: pb.Stage_STAGE_SHARE_KEYS, 3: pb.Stage_STAGE_MASKED_INPUT}
 	refused7 := make(chan error, 1)
 	var inFlightAtClose atomic.Int32 // calls of rounds 2 and 3 still running when their stage began to close
 	sawClosing := false
@@ -287,7 +294,11 @@ func TestStageCloseRace(t *testing.T) {
 			case <-time.After(20 * time.Second):
 			}
 		case round > 1:
-			time.Sleep(time.Duration(id*7+int(stage)*3) % 40 * time.Millisecond)
+			d := time.Duration(id*7+int(stage)*3) % 40 * time.Millisecond
+			if _, ok := late[round][id]; ok && stage == lateStage[round] {
+				d = 80 * time.Millisecond // a late message stays in flight past the deadline
+			}
+			time.Sleep(d)
 			if closingStage(h.srv, round, stage) {
 				inFlightAtClose.Add(1)
 			}
@@ -296,13 +307,6 @@ func TestStageCloseRace(t *testing.T) {
 	h.srv.hooks = &serverHooks{handle: c.handle}
 	h.start()
 
-	// late[round][id] is when, after its stage's message is due, a client
-	// sends it: near the deadline.
-	late := map[uint64]map[int]time.Duration{
-		2: {1: timeout - 60*time.Millisecond, 2: timeout - 10*time.Millisecond, 3: timeout + 40*time.Millisecond},
-		3: {4: timeout - 40*time.Millisecond, 5: timeout, 6: timeout + 20*time.Millisecond},
-	}
-	lateStage := map[uint64]pb.Stage{2: pb.Stage_STAGE_SHARE_KEYS, 3: pb.Stage_STAGE_MASKED_INPUT}
 	var code7 codes.Code
 	var msg7 string
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
@@ -511,4 +515,94 @@ func TestConcurrentDuplicateSubmissions(t *testing.T) {
 	checkBook(t, n, semiHonestStages, rep, book)
 	assert.Equal(t, map[int]pb.Stage{0: pb.Stage_STAGE_SHARE_KEYS, 1: pb.Stage_STAGE_SHARE_KEYS, 2: pb.Stage_STAGE_SHARE_KEYS}, rep.DroppedAt)
 	assert.True(t, strings.Contains(h.logs.String(), `"code":"AlreadyExists"`), "the conflict is logged as refused")
+}
+
+// TestCancelWithMessageInFlight: the run ends (its context is cancelled)
+// while client 0's advert is in the state machine and a retry of it
+// waits. Run returns only once the advert is done, with the context's
+// error; both calls are answered (the advert, then its retry as a
+// duplicate), and a client awaiting the stage learns that the round
+// aborted: nothing is left waiting.
+func TestCancelWithMessageInFlight(t *testing.T) {
+	const n, dim = 3, 20
+	cfg := baseConfig(n, dim, 1)
+	cfg.StageTimeout = 30 * time.Second
+	h := newHarness(t, cfg, Limits{})
+	entered, release, waiting := make(chan struct{}, 1), make(chan struct{}), make(chan struct{}, 1)
+	h.srv.hooks = &serverHooks{
+		handle: func(stage pb.Stage, id int) func() {
+			if stage == pb.Stage_STAGE_ADVERTISE && id == 0 {
+				entered <- struct{}{}
+				<-release
+			}
+			return func() {}
+		},
+		wait: func(pb.Stage, int) { waiting <- struct{}{} },
+	}
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	raws := make([]pb.AggregationClient, n)
+	var session []byte
+	for id := range n {
+		raws[id] = h.raw(id)
+		hello, err := raws[id].Hello(ctx, &pb.HelloRequest{})
+		require.NoError(t, err)
+		session = hello.Session
+	}
+	fr := func(st pb.Stage) *pb.Frame { return &pb.Frame{Session: session, Round: 1, Stage: st} }
+	st, err := raws[0].Await(ctx, &pb.AwaitRequest{Frame: fr(pb.Stage_STAGE_CONFIG)})
+	require.NoError(t, err)
+	raw, err := receiveDownload(st.Recv, fr(pb.Stage_STAGE_CONFIG), 1<<20)
+	require.NoError(t, err)
+	var sc pb.SessionConfig
+	require.NoError(t, proto.Unmarshal(raw, &sc))
+	scfg, err := configFromPB(&sc)
+	require.NoError(t, err)
+	cr, err := newClientRound(scfg, 0, 1, &clientPolicy{})
+	require.NoError(t, err)
+	advert, err := cr.advertise()
+	require.NoError(t, err)
+
+	type answer struct {
+		dup bool
+		err error
+	}
+	submit := func() chan answer {
+		ch := make(chan answer, 1)
+		go func() {
+			r, err := raws[0].Submit(ctx, &pb.SubmitRequest{Frame: fr(pb.Stage_STAGE_ADVERTISE), Payload: advert})
+			ch <- answer{r.GetDuplicate(), err}
+		}()
+		return ch
+	}
+	first := submit()
+	<-entered
+	second := submit()
+	<-waiting
+	awaited := make(chan error, 1)
+	go func() {
+		st, err := raws[1].Await(ctx, &pb.AwaitRequest{Frame: fr(pb.Stage_STAGE_ADVERTISE)})
+		if err == nil {
+			_, err = receiveDownload(st.Recv, fr(pb.Stage_STAGE_ADVERTISE), 1<<20)
+		}
+		awaited <- err
+	}()
+
+	h.cancel()
+	select {
+	case err := <-h.runErr:
+		t.Fatalf("Run returned (%v) while a message was in the state machine", err)
+	case <-time.After(200 * time.Millisecond):
+	}
+	close(release)
+	require.ErrorIs(t, h.wait(), context.Canceled)
+	a, b := <-first, <-second
+	require.NoError(t, a.err)
+	assert.False(t, a.dup)
+	require.NoError(t, b.err)
+	assert.True(t, b.dup)
+	err = <-awaited
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "round 1 aborted")
 }
