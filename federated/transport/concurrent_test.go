@@ -100,14 +100,16 @@ type roundBook struct {
 	outputs  map[pb.Stage]map[int][]byte
 }
 
-// bookOf copies the book of s's current round, which must be round r.
+// bookOf copies the book of s's current round, which must be round r. It
+// runs in OnRound, off the test's goroutine: it asserts, never requires.
 func bookOf(t *testing.T, s *Server, r uint64) roundBook {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	rs := s.cur
-	require.NotNil(t, rs)
-	require.Equal(t, r, rs.round)
 	b := roundBook{accepted: make(map[pb.Stage]map[int][32]byte), counted: make(map[pb.Stage][]int), outputs: make(map[pb.Stage]map[int][]byte)}
+	rs := s.cur
+	if !assert.NotNil(t, rs) || !assert.Equal(t, r, rs.round) {
+		return b
+	}
 	for st, m := range rs.accepted {
 		b.accepted[st] = maps.Clone(m)
 	}
@@ -116,7 +118,7 @@ func bookOf(t *testing.T, s *Server, r uint64) roundBook {
 		b.outputs[st] = maps.Clone(m)
 	}
 	for st, m := range rs.handling {
-		require.Empty(t, m, "round %d stage %v: messages still in flight after the round", r, st)
+		assert.Empty(t, m, "round %d stage %v: messages still in flight after the round", r, st)
 	}
 	return b
 }
@@ -254,7 +256,7 @@ func TestHandlersRunConcurrently(t *testing.T) {
 // client is both, and the sum is the plain sum of the counted inputs.
 func TestStageCloseRace(t *testing.T) {
 	const n, dim, rounds = 10, 50, 3
-	const timeout = 800 * time.Millisecond
+	const timeout = 2 * time.Second
 	cfg := baseConfig(n, dim, rounds)
 	cfg.StageTimeout = timeout
 	var h *harness
@@ -381,7 +383,7 @@ func TestStageCloseRace(t *testing.T) {
 func TestConcurrentDuplicateSubmissions(t *testing.T) {
 	const n, dim = 10, 30
 	cfg := baseConfig(n, dim, 1)
-	cfg.StageTimeout = 3 * time.Second
+	cfg.StageTimeout = 5 * time.Second // ShareKeys waits it out for the raw clients
 	var h *harness
 	var book roundBook
 	cfg.OnRound = func(rep *RoundReport) ([]byte, error) {
