@@ -27,6 +27,17 @@
 // dropped for the rest of the round. A [Client] takes part in every round
 // it can join; [ClientConfig].Input gives its vector.
 //
+// The server hands each client message to the state machine (secagg's
+// Server, safe for concurrent use) without holding a lock of its own, so
+// messages that arrive on different connections are decoded and their
+// signatures verified on every core at once. A stage closes in two steps:
+// at its deadline, or once every expected client has answered, it stops
+// admitting messages (one that arrives then is refused, its client
+// counted as dropped); when the messages already in the state machine are
+// done, the state machine's stage is closed. Each client's message is
+// thus either counted in the round and acknowledged, or refused and its
+// client reported dropped, never both.
+//
 // # Identity
 //
 // The server authenticates every client by its certificate (package
@@ -76,7 +87,11 @@
 //     a different one is refused with AlreadyExists (told apart by a
 //     SHA-256 digest, or for masked inputs a 128-bit fingerprint keyed by
 //     the server's secret seeds; either answer leaves the round as it
-//     was). A client retries calls that fail with Unavailable,
+//     was). A message that arrives while the client's earlier one of the
+//     stage is still in the state machine waits for it and is then
+//     answered the same way (or, if the earlier one was refused, handled
+//     itself): a client's messages of a stage reach the state machine one
+//     at a time. A client retries calls that fail with Unavailable,
 //     DeadlineExceeded or ResourceExhausted (a lost reply, a server
 //     restart, a full upload queue), but not its own refusal of a received
 //     message above its receive limit, which would only come again.

@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -118,13 +119,26 @@ type Server struct {
 	// uploading holds the clients with an upload in progress (waiting for
 	// a slot or sending): one each, so that no client holds all slots.
 	uploading map[int]bool
+
+	hooks *serverHooks // nil outside tests
+}
+
+// serverHooks let tests observe how client messages reach the state
+// machine. Each hook runs with no lock held.
+type serverHooks struct {
+	// handle is called before the state machine handles a client's
+	// message; the function it returns is called after.
+	handle func(stage pb.Stage, id int) (after func())
+	// wait is called when a message waits for the same client's message
+	// of the stage that the state machine is handling.
+	wait func(stage pb.Stage, id int)
 }
 
 // roundState is one round's state, guarded by Server.mu.
 type roundState struct {
 	round    uint64
-	sr       *serverRound
-	config   []byte // encoded SessionConfig
+	sr       *serverRound // safe for concurrent use; called without Server.mu
+	config   []byte       // encoded SessionConfig
 	stage    pb.Stage
 	expected map[int]bool
 	accepted map[pb.Stage]map[int][32]byte
@@ -134,6 +148,14 @@ type roundState struct {
 	allIn    chan struct{} // closed when every expected client has submitted
 	failed   error
 	dropped  map[int]pb.Stage
+	// handling holds, per stage, the clients whose message the state
+	// machine is handling, each with a channel closed when it is done.
+	// A client is in accepted or handling, never both.
+	handling map[pb.Stage]map[int]chan struct{}
+	// closing reports that the open stage admits no more messages: its
+	// deadline passed (or every client answered, or the run ended), and
+	// runStage waits for those in handling before closing it.
+	closing bool
 }
 
 var clientStages = []pb.Stage{pb.Stage_STAGE_ADVERTISE, pb.Stage_STAGE_SHARE_KEYS, pb.Stage_STAGE_MASKED_INPUT, pb.Stage_STAGE_CONSISTENCY, pb.Stage_STAGE_UNMASK}
@@ -304,7 +326,7 @@ func (s *Server) openRound(r uint64) (*roundState, error) {
 	}
 	rs := &roundState{
 		round: r, sr: sr, config: enc, stage: pb.Stage_STAGE_ADVERTISE,
-		expected: make(map[int]bool), accepted: make(map[pb.Stage]map[int][32]byte),
+		expected: make(map[int]bool), accepted: make(map[pb.Stage]map[int][32]byte), handling: make(map[pb.Stage]map[int]chan struct{}),
 		outputs: make(map[pb.Stage]map[int][]byte), closed: make(map[pb.Stage]chan struct{}),
 		allIn: make(chan struct{}), dropped: make(map[int]pb.Stage),
 	}
@@ -314,6 +336,7 @@ func (s *Server) openRound(r uint64) (*roundState, error) {
 	for _, st := range clientStages {
 		rs.closed[st] = make(chan struct{})
 		rs.accepted[st] = make(map[int][32]byte)
+		rs.handling[st] = make(map[int]chan struct{})
 	}
 	s.mu.Lock()
 	s.prev, s.cur, s.next = s.cur, rs, r+1
@@ -325,7 +348,11 @@ func (s *Server) openRound(r uint64) (*roundState, error) {
 }
 
 // runStage waits until every expected client has sent its message for
-// stage or the stage's deadline passes, then closes the stage.
+// stage or the stage's deadline passes, then closes the stage: it stops
+// admitting messages, waits for those the state machine is handling (each
+// a bounded computation: decoding, a signature check, an addition), and
+// only then closes the state machine's stage, so that the clients it
+// counts are exactly those in accepted.
 func (s *Server) runStage(ctx context.Context, rs *roundState, stage pb.Stage) (pb.Stage, *secagg.Result, error) {
 	t := time.NewTimer(s.cfg.StageTimeout)
 	defer t.Stop()
@@ -336,6 +363,13 @@ func (s *Server) runStage(ctx context.Context, rs *roundState, stage pb.Stage) (
 	case <-allIn:
 	case <-t.C:
 	case <-ctx.Done():
+	}
+	s.mu.Lock()
+	rs.closing = true
+	busy := slices.Collect(maps.Values(rs.handling[stage]))
+	s.mu.Unlock()
+	for _, ch := range busy {
+		<-ch
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -358,7 +392,7 @@ func (s *Server) runStage(ctx context.Context, rs *roundState, stage pb.Stage) (
 	}
 	rs.outputs[stage] = out
 	if next != pb.Stage_STAGE_UNSPECIFIED {
-		rs.stage = next
+		rs.stage, rs.closing = next, false
 		rs.expected = make(map[int]bool, len(out))
 		for id := range out {
 			rs.expected[id] = true
@@ -601,7 +635,7 @@ func (s *Server) Submit(ctx context.Context, req *pb.SubmitRequest) (*pb.SubmitR
 	if c, ok := peekClient(req.GetPayload()); ok && c != id {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), errorf(ErrIdentity, "message for client %d on the channel of client %d", c, id))
 	}
-	dup, err := s.submit(id, false, f, req.GetPayload(), sha256.Sum256(req.GetPayload()))
+	dup, err := s.submit(ctx, id, false, f, req.GetPayload(), sha256.Sum256(req.GetPayload()))
 	if err != nil {
 		return nil, s.refuse("Submit", id, f.GetRound(), f.GetStage(), err)
 	}
@@ -609,56 +643,106 @@ func (s *Server) Submit(ctx context.Context, req *pb.SubmitRequest) (*pb.SubmitR
 	return &pb.SubmitResponse{Duplicate: dup}, nil
 }
 
-// admit checks that client id may send a message for frame f now. It
-// returns the round and, for a message already accepted, its digest.
-func (s *Server) admitLocked(id int, f *pb.Frame) (*roundState, *[32]byte, error) {
+// admitLocked checks that client id may send a message for frame f now.
+// It returns the round and, for a message already accepted, its digest,
+// or, while the state machine handles the client's earlier message of the
+// stage, a channel closed when it is done.
+func (s *Server) admitLocked(id int, f *pb.Frame) (*roundState, *[32]byte, <-chan struct{}, error) {
 	rs, err := s.roundLocked(f)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if rs == nil {
-		return nil, nil, errorf(ErrFrame, "round %d is not open", f.GetRound())
+		return nil, nil, nil, errorf(ErrFrame, "round %d is not open", f.GetRound())
 	}
 	acc, ok := rs.accepted[f.Stage]
 	if !ok {
-		return nil, nil, errorf(ErrFrame, "stage %v takes no client message", f.Stage)
+		return nil, nil, nil, errorf(ErrFrame, "stage %v takes no client message", f.Stage)
 	}
 	if d, done := acc[id]; done {
-		return rs, &d, nil
+		return rs, &d, nil, nil
 	}
 	if rs.stage != f.Stage {
 		if _, gone := rs.dropped[id]; gone {
-			return nil, nil, errorf(ErrDropped, "client %d dropped at stage %v of round %d", id, rs.dropped[id], rs.round)
+			return nil, nil, nil, errorf(ErrDropped, "client %d dropped at stage %v of round %d", id, rs.dropped[id], rs.round)
 		}
-		return nil, nil, errorf(ErrFrame, "stage %v of round %d is not open (open: %v)", f.Stage, rs.round, rs.stage)
+		return nil, nil, nil, errorf(ErrFrame, "stage %v of round %d is not open (open: %v)", f.Stage, rs.round, rs.stage)
+	}
+	if busy, ok := rs.handling[f.Stage][id]; ok {
+		return rs, nil, busy, nil
 	}
 	if !rs.expected[id] {
-		return nil, nil, errorf(ErrDropped, "client %d is not part of stage %v of round %d", id, f.Stage, rs.round)
+		return nil, nil, nil, errorf(ErrDropped, "client %d is not part of stage %v of round %d", id, f.Stage, rs.round)
 	}
-	return rs, nil, nil
+	if rs.closing {
+		return nil, nil, nil, errorf(ErrDropped, "stage %v of round %d closed before client %d's message was handled", f.Stage, rs.round, id)
+	}
+	return rs, nil, nil, nil
 }
 
 // submit hands a client's message to the round's state machine. bound
 // reports that the channel's certificate carries the client's roster
 // identity (rosterBound), which lets the masked input skip its signature.
-func (s *Server) submit(id int, bound bool, f *pb.Frame, payload []byte, digest [32]byte) (bool, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	rs, prev, err := s.admitLocked(id, f)
-	if err != nil {
-		return false, err
-	}
-	if prev != nil {
-		if subtle.ConstantTimeCompare(prev[:], digest[:]) == 1 {
-			return true, nil
+//
+// The state machine (safe for concurrent use) handles the message with no
+// lock of the server held, so that messages on different connections are
+// decoded and their signatures verified in parallel; the client is marked
+// as being handled meanwhile, and runStage does not close the stage
+// before it is done. A second message of the client for the stage that
+// arrives meanwhile (a retry after a lost reply) waits for the first and
+// is then answered as if it had come after it: "duplicate" if it is the
+// same message, ErrConflict if it differs, and handled itself if the
+// first was refused.
+func (s *Server) submit(ctx context.Context, id int, bound bool, f *pb.Frame, payload []byte, digest [32]byte) (bool, error) {
+	for {
+		s.mu.Lock()
+		rs, prev, busy, err := s.admitLocked(id, f)
+		if err != nil {
+			s.mu.Unlock()
+			return false, err
 		}
-		return false, errorf(ErrConflict, "client %d already sent another message in stage %v of round %d", id, f.Stage, rs.round)
-	}
-	if err := rs.sr.handle(f.Stage, id, bound, payload); err != nil {
+		if prev != nil {
+			s.mu.Unlock()
+			if subtle.ConstantTimeCompare(prev[:], digest[:]) == 1 {
+				return true, nil
+			}
+			return false, errorf(ErrConflict, "client %d already sent another message in stage %v of round %d", id, f.Stage, rs.round)
+		}
+		if busy != nil {
+			s.mu.Unlock()
+			if h := s.hooks; h != nil && h.wait != nil {
+				h.wait(f.Stage, id)
+			}
+			select {
+			case <-busy:
+				continue
+			case <-ctx.Done():
+				return false, ctx.Err()
+			}
+		}
+		done := make(chan struct{})
+		rs.handling[f.Stage][id] = done
+		s.mu.Unlock()
+
+		err = s.handle(rs, f.Stage, id, bound, payload)
+
+		s.mu.Lock()
+		delete(rs.handling[f.Stage], id)
+		close(done)
+		if err == nil {
+			s.acceptLocked(rs, f.Stage, id, digest)
+		}
+		s.mu.Unlock()
 		return false, err
 	}
-	s.acceptLocked(rs, f.Stage, id, digest)
-	return false, nil
+}
+
+// handle calls the state machine, with no lock of the server held.
+func (s *Server) handle(rs *roundState, stage pb.Stage, id int, bound bool, payload []byte) error {
+	if h := s.hooks; h != nil && h.handle != nil {
+		defer h.handle(stage, id)()
+	}
+	return rs.sr.handle(stage, id, bound, payload)
 }
 
 func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32]byte) {
@@ -716,13 +800,13 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 		return false, 0, errorf(ErrFrame, "uploads are for stage %v, not %v", pb.Stage_STAGE_MASKED_INPUT, f.GetStage())
 	}
 	s.mu.Lock()
-	rs, prev, err := s.admitLocked(id, f)
+	rs, prev, busy, err := s.admitLocked(id, f)
 	var lo, hi uint64
 	var stageDone chan struct{} // closed when the stage closes
 	if err == nil {
 		lo, hi = rs.sr.uploadBounds()
 		stageDone = rs.closed[f.Stage]
-		if prev == nil && s.uploading[id] {
+		if prev == nil && (s.uploading[id] || busy != nil) {
 			err = errorf(ErrBusy, "client %d has an upload in progress in round %d", id, f.GetRound())
 		} else if prev == nil {
 			s.uploading[id] = true
@@ -809,7 +893,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 		}
 		return false, 0, errorf(ErrConflict, "client %d already sent another masked input in round %d", id, f.Round)
 	}
-	dup, err := s.submit(id, bound, f, msg, digest)
+	dup, err := s.submit(ctx, id, bound, f, msg, digest)
 	return dup, a.want, err
 }
 
