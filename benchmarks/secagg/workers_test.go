@@ -32,11 +32,12 @@ import (
 // responses) are handed to each server from as many goroutines as it has
 // workers, all of a round at once, as a server reading many connections
 // receives them; the masked inputs, one at a time, as the clients send
-// them. 5 % of the clients drop out before
-// the masked-input round, the server's costliest case. Right after the
-// session, the floor is measured on the same machine state: the median of
-// 15 expansions of one D-element 32-bit mask (BenchmarkMaskFloor's
-// operation).
+// them. 5 % of the clients drop out before the masked-input round, the
+// server's costliest case. The floor is measured on the same machine
+// state, right before and right after the session: the median of 15
+// expansions of one D-element 32-bit mask (BenchmarkMaskFloor's
+// operation) each time, the lower of the two kept, so that a slow moment
+// of the machine cannot flatter the ratio (the add floor below likewise).
 //
 // Reported per session: client-ms and client-cpu-ms, the mean over the
 // surviving clients of their whole-session compute (decoding the server's
@@ -320,6 +321,9 @@ func runTwin(c clientCase, mode workersMode, iter uint64) (workersRun, error) {
 	dropped := rng.Perm(c.n)[:int(c.dropout*float64(c.n))]
 	s := &twinSession{p: p, tw: tw, clients: clients, clocks: clocks, dropped: dropped, in: inputs(p, iter)}
 	s.signed = mode.signed
+	// The floors are measured before and after the session and the lower
+	// of each kept: a slow moment of the machine cannot lower the ratios.
+	floor, addFloor := measureFloor(c.d), measureAddFloor(c.d)
 	res, err := s.run(threat)
 	if err != nil {
 		return out, err
@@ -341,8 +345,8 @@ func runTwin(c clientCase, mode workersMode, iter uint64) (workersRun, error) {
 		}
 	}
 	out.masks = maskCount(p, res.Survivors, dropped)
-	out.floor = measureFloor(c.d)
-	out.addFloor = time.Duration(len(res.Survivors)) * measureAddFloor(c.d)
+	out.floor = min(floor, measureFloor(c.d))
+	out.addFloor = time.Duration(len(res.Survivors)) * min(addFloor, measureAddFloor(c.d))
 	return out, nil
 }
 
