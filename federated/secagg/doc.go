@@ -289,6 +289,13 @@
 // schedules, about 2 MB) whatever the number of dropouts; no worker holds
 // a vector of its own, so the parallel steps add no O(workers x Dim) term.
 //
+// The per-message work uses every core too when the caller hands messages
+// over from several goroutines, as a server reading many connections does:
+// a [Server] is safe for concurrent use, and its Handle* methods verify
+// signatures and check key shares and unmask responses outside its lock
+// (see [Server]). Only the recording of a message, and the addition of a
+// masked input into the one accumulator, run one at a time.
+//
 // # References
 //
 //   - K. Bonawitz, V. Ivanov, B. Kreuter, A. Marcedone, H. B. McMahan,
