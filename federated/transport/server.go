@@ -723,26 +723,33 @@ func (s *Server) submit(ctx context.Context, id int, bound bool, f *pb.Frame, pa
 		done := make(chan struct{})
 		rs.handling[f.Stage][id] = done
 		s.mu.Unlock()
-
-		err = s.handle(rs, f.Stage, id, bound, payload)
-
-		s.mu.Lock()
-		delete(rs.handling[f.Stage], id)
-		close(done)
-		if err == nil {
-			s.acceptLocked(rs, f.Stage, id, digest)
-		}
-		s.mu.Unlock()
-		return false, err
+		return false, s.handle(rs, f.Stage, id, bound, payload, digest, done)
 	}
 }
 
-// handle calls the state machine, with no lock of the server held.
-func (s *Server) handle(rs *roundState, stage pb.Stage, id int, bound bool, payload []byte) error {
+// handle calls the state machine, with no lock of the server held, for
+// the client that submit marked as in flight, then clears the mark and
+// accepts the message if the state machine took it. The mark is cleared
+// on every way out, a panic included (under a recovering interceptor the
+// server goes on), or the stage's close and the client's retries would
+// wait for it forever.
+func (s *Server) handle(rs *roundState, stage pb.Stage, id int, bound bool, payload []byte, digest [32]byte, done chan struct{}) (err error) {
+	returned := false
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(rs.handling[stage], id)
+		close(done)
+		if returned && err == nil {
+			s.acceptLocked(rs, stage, id, digest)
+		}
+	}()
 	if h := s.hooks; h != nil && h.handle != nil {
 		defer h.handle(stage, id)()
 	}
-	return rs.sr.handle(stage, id, bound, payload)
+	err = rs.sr.handle(stage, id, bound, payload)
+	returned = true
+	return err
 }
 
 func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32]byte) {
