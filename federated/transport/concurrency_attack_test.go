@@ -2,6 +2,7 @@ package transport
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -378,4 +379,35 @@ func TestDuplicateStormBooksAgree(t *testing.T) {
 	}
 	callsMu.Unlock()
 	assert.Empty(t, stuckIn(5*time.Second, before, "transport.(*Server).submit", "transport.(*Server).runStage"))
+}
+
+// TestOnRoundErrorReleasesAwaiters: OnRound fails (the checkpoint cannot
+// be written, say), which stops Run before the round's result is
+// published. The clients awaiting the result must learn that the
+// federation ended instead of waiting (and re-asking after each await
+// timeout) until their own context ends.
+func TestOnRoundErrorReleasesAwaiters(t *testing.T) {
+	const n, dim = 4, 20
+	cfg := baseConfig(n, dim, 2)
+	cfg.StageTimeout = 2 * time.Second
+	cfg.OnRound = func(*RoundReport) ([]byte, error) { return nil, errors.New("checkpoint disk full") }
+	h := newHarness(t, cfg, Limits{})
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
+	defer cancel()
+	wait := h.runClients(ctx, ids(n), nil)
+	require.ErrorContains(t, h.wait(), "checkpoint disk full")
+	reps := h.roundReports()
+	require.Len(t, reps, 1)
+	require.NoError(t, reps[0].Err, "the round ran to its result")
+	done := make(chan map[int]error, 1)
+	go func() { done <- wait() }()
+	select {
+	case errs := <-done:
+		for id, err := range errs {
+			assert.NoError(t, err, "client %d: the federation ended", id)
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("clients still wait for the result of a round whose server stopped")
+	}
 }
