@@ -216,6 +216,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer func() {
 		s.mu.Lock()
 		s.done = true
+		s.releaseUnpublishedLocked()
 		close(s.opened)
 		s.opened = make(chan struct{})
 		s.mu.Unlock()
@@ -234,6 +235,25 @@ func (s *Server) Run(ctx context.Context) error {
 		s.publishResult(r, rep, payload)
 	}
 	return nil
+}
+
+// releaseUnpublishedLocked ends the open round if Run stops before its
+// result is published (OnRound failed): its clients awaiting the result
+// learn that the federation ended rather than wait for it forever.
+func (s *Server) releaseUnpublishedLocked() {
+	rs := s.cur
+	if rs == nil {
+		return
+	}
+	select {
+	case <-rs.closed[pb.Stage_STAGE_UNMASK]:
+		return
+	default:
+	}
+	if rs.failed == nil {
+		rs.failed = errorf(ErrFinished, "the federation stopped before the result of round %d was published", rs.round)
+	}
+	s.closeAllLocked(rs)
 }
 
 // runRound waits for the clients, opens round r and drives its stages.
