@@ -19,6 +19,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
 )
 
@@ -410,4 +411,71 @@ func TestOnRoundErrorReleasesAwaiters(t *testing.T) {
 	case <-time.After(15 * time.Second):
 		t.Fatal("clients still wait for the result of a round whose server stopped")
 	}
+}
+
+// TestSecondCertificateStalledUpload: the holder of a second certificate
+// the CA issued for client 1 (its key off the roster, so it cannot sign
+// for client 1) opens an upload of client 1's masked input, is given a
+// slot, and sends nothing. The honest client 1 (roster-bound channel)
+// must still get its masked input in: the stall must not count as client
+// 1's upload in progress, or the honest client is refused as busy until
+// the stage closes and reported dropped, its input missing from the sum.
+func TestSecondCertificateStalledUpload(t *testing.T) {
+	const n, dim = 6, 40
+	beacon := []byte("beacon value fixed in advance")
+	h, confs, keys, roster := maliciousHarness(t, n, dim, beacon)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	stalled := make(chan struct{})
+	wait := h.runClients(ctx, ids(n), func(id int, c *ClientConfig) {
+		c.TLS, c.Identity, c.RequireMalicious = confs[id], keys[id], true
+		c.Roster, c.SessionSeed = roster, BeaconSeeds(beacon, roster)
+		if id == 1 {
+			in := c.Input
+			c.Input = func(ctx context.Context, round uint64, model []byte, length int) ([]int64, error) {
+				<-stalled
+				return in(ctx, round, model, length)
+			}
+		}
+	})
+
+	imp := h.raw(1) // a fresh certificate for client 1, a key off the roster
+	hello, err := imp.Hello(ctx, &pb.HelloRequest{})
+	require.NoError(t, err)
+	fr := func(st pb.Stage) *pb.Frame { return &pb.Frame{Session: hello.Session, Round: 1, Stage: st} }
+	await := func(f *pb.Frame) []byte {
+		st, err := imp.Await(ctx, &pb.AwaitRequest{Frame: f})
+		require.NoError(t, err)
+		msg, err := receiveDownload(st.Recv, f, 1<<30)
+		require.NoError(t, err)
+		return msg
+	}
+	var sc pb.SessionConfig
+	require.NoError(t, proto.Unmarshal(await(fr(pb.Stage_STAGE_CONFIG)), &sc))
+	scfg, err := configFromPB(&sc)
+	require.NoError(t, err)
+	p, err := secagg.NewParams(scfg)
+	require.NoError(t, err)
+	await(fr(pb.Stage_STAGE_SHARE_KEYS)) // the masked-input stage is open
+
+	upCtx, upCancel := context.WithCancel(ctx)
+	defer upCancel()
+	st, err := imp.Upload(upCtx)
+	require.NoError(t, err)
+	require.NoError(t, st.Send(&pb.UploadChunk{Kind: &pb.UploadChunk_Header{Header: &pb.UploadHeader{Frame: fr(pb.Stage_STAGE_MASKED_INPUT), TotalSize: maskedInputSize(p)}}}))
+	r, err := st.Recv()
+	require.NoError(t, err)
+	require.NotNil(t, r.GetReady(), "the stalling upload got a slot")
+	close(stalled) // and sends nothing more
+
+	require.NoError(t, h.wait())
+	errs := wait()
+	require.NoError(t, errs[1])
+	rep := h.roundReports()[0]
+	require.NoError(t, rep.Err)
+	require.NotNil(t, rep.Result)
+	assert.Empty(t, rep.DroppedAt, "a stalled upload on another certificate for client 1 kept the honest client 1 out")
+	assert.Equal(t, ids(n), rep.Result.Survivors)
+	assert.Equal(t, plainSum(rep.Result.Survivors, 1, dim+1), rep.Result.Sum)
 }
