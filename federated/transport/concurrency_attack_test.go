@@ -2,6 +2,8 @@ package transport
 
 import (
 	"context"
+	"crypto/ed25519"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -21,6 +23,7 @@ import (
 
 	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
+	"github.com/privml/privml/internal/mtls"
 )
 
 // serveWith serves h.srv on a new listener with extra gRPC server options
@@ -478,4 +481,135 @@ func TestSecondCertificateStalledUpload(t *testing.T) {
 	assert.Empty(t, rep.DroppedAt, "a stalled upload on another certificate for client 1 kept the honest client 1 out")
 	assert.Equal(t, ids(n), rep.Result.Survivors)
 	assert.Equal(t, plainSum(rep.Result.Survivors, 1, dim+1), rep.Result.Sum)
+}
+
+// TestSecondCertificateInFlight: a second certificate the CA issued for
+// client 1 (its key off the roster) races the honest client 1's adverts
+// while they are in the state machine. Round 1: the impostor's forged
+// advert is in the state machine when the honest advert arrives; the
+// honest one waits, the forgery is refused, and the honest one is then
+// handled itself (not answered from the forgery's outcome). Round 2: the
+// honest advert is in the state machine when the forgery arrives; the
+// forgery waits and is refused as a conflict, never answered as the
+// honest one's success. Both rounds sum every client's input.
+func TestSecondCertificateInFlight(t *testing.T) {
+	const n, dim = 5, 30
+	beacon := []byte("beacon for the in-flight impostor")
+	cfg := baseConfig(n, dim, 2)
+	cfg.StageTimeout = 20 * time.Second
+	h := newHarness(t, cfg, Limits{})
+	roster := make([]ed25519.PublicKey, n)
+	keys := make([]ed25519.PrivateKey, n)
+	confs := make([]*tls.Config, n)
+	for id := range n {
+		is, err := h.ca.IssueClient(id, nil)
+		require.NoError(t, err)
+		keys[id] = is.Key.(ed25519.PrivateKey)
+		roster[id] = keys[id].Public().(ed25519.PublicKey)
+		confs[id], err = mtls.ClientConfig(h.ca.CertPEM, is.TLS(), "localhost")
+		require.NoError(t, err)
+	}
+	cfg.Secagg.Threat, cfg.Secagg.Identities, cfg.Secagg.CorruptRate = secagg.Malicious, roster, 0.1
+	cfg.SessionSeed = BeaconSeeds(beacon, roster)
+	cfg.OnRound, cfg.Logger = h.srv.cfg.OnRound, h.srv.cfg.Logger
+	srv, err := NewServer(cfg)
+	require.NoError(t, err)
+
+	entered := map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})} // the first advert of client 1 is in the state machine
+	waiting := map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})} // a second waits for it
+	waited := map[uint64]func(){1: sync.OnceFunc(func() { close(waiting[1]) }), 2: sync.OnceFunc(func() { close(waiting[2]) })}
+	var calls [3]int
+	var mu sync.Mutex
+	srv.hooks = &serverHooks{
+		handle: func(stage pb.Stage, id int) func() {
+			if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
+				return func() {}
+			}
+			srv.mu.Lock()
+			r := srv.cur.round
+			srv.mu.Unlock()
+			mu.Lock()
+			calls[r]++
+			first := calls[r] == 1
+			mu.Unlock()
+			if first {
+				close(entered[r])
+				select {
+				case <-waiting[r]:
+				case <-time.After(15 * time.Second):
+				}
+			}
+			return func() {}
+		},
+		wait: func(stage pb.Stage, id int) {
+			if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
+				return
+			}
+			srv.mu.Lock()
+			r := srv.cur.round
+			srv.mu.Unlock()
+			waited[r]()
+		},
+	}
+	h.srv = srv
+	h.g.Stop()
+	h.restartGRPC()
+	h.start()
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+
+	imp := h.raw(1) // a fresh certificate for client 1, a key off the roster
+	hello, err := imp.Hello(ctx, &pb.HelloRequest{})
+	require.NoError(t, err)
+	forged := fakeMessage(38+2*32+2+ed25519.SignatureSize, 1, 1)
+	impErr := map[uint64]chan error{1: make(chan error, 1), 2: make(chan error, 1)}
+	go func() {
+		for r := uint64(1); r <= 2; r++ {
+			fr := func(st pb.Stage) *pb.Frame { return &pb.Frame{Session: hello.Session, Round: r, Stage: st} }
+			st, err := imp.Await(ctx, &pb.AwaitRequest{Frame: fr(pb.Stage_STAGE_CONFIG)})
+			if err == nil {
+				_, err = receiveDownload(st.Recv, fr(pb.Stage_STAGE_CONFIG), 1<<20)
+			}
+			if err != nil {
+				impErr[r] <- err
+				continue
+			}
+			if r == 2 {
+				<-entered[2] // the honest advert is in the state machine
+			}
+			_, err = imp.Submit(ctx, &pb.SubmitRequest{Frame: fr(pb.Stage_STAGE_ADVERTISE), Payload: forged})
+			impErr[r] <- err
+		}
+	}()
+	wait := h.runClients(ctx, ids(n), func(id int, cc *ClientConfig) {
+		cc.TLS, cc.Identity, cc.RequireMalicious = confs[id], keys[id], true
+		cc.Roster, cc.SessionSeed = roster, BeaconSeeds(beacon, roster)
+		if id == 1 {
+			cc.BeforeStage = func(round uint64, st Stage) error {
+				if round == 1 && st == pb.Stage_STAGE_ADVERTISE {
+					<-entered[1] // the forgery is in the state machine
+				}
+				return nil
+			}
+		}
+	})
+	require.NoError(t, h.wait())
+	for id, err := range wait() {
+		require.NoError(t, err, "client %d", id)
+	}
+	e1, e2 := <-impErr[1], <-impErr[2]
+	assert.Equal(t, codes.InvalidArgument, status.Code(e1), "round 1, the forgery handled first: %v", e1)
+	assert.Equal(t, codes.AlreadyExists, status.Code(e2), "round 2, the forgery that waited for the honest advert: %v", e2)
+	mu.Lock()
+	assert.Equal(t, 2, calls[1], "round 1: the forgery and the honest advert each reach the state machine")
+	assert.Equal(t, 1, calls[2], "round 2: only the honest advert reaches the state machine")
+	mu.Unlock()
+	reps := h.roundReports()
+	require.Len(t, reps, 2)
+	for _, rep := range reps {
+		require.NoError(t, rep.Err)
+		assert.Empty(t, rep.DroppedAt, "round %d", rep.Round)
+		assert.Equal(t, ids(n), rep.Result.Survivors, "round %d", rep.Round)
+		assert.Equal(t, plainSum(ids(n), rep.Round, dim+1), rep.Result.Sum, "round %d", rep.Round)
+	}
 }
