@@ -71,8 +71,9 @@ type ServerConfig struct {
 	// OnRound is called after each round, with the result or the error
 	// that aborted it. It returns the application payload broadcast to the
 	// clients in the round's result (for example the updated model) and
-	// is the place to checkpoint. An error from OnRound stops Run.
-	// Optional.
+	// is the place to checkpoint. An error from OnRound stops Run; the
+	// clients awaiting that round's result are then told that the
+	// federation ended. Optional.
 	OnRound func(*RoundReport) ([]byte, error)
 	// Logger receives structured logs: ids, rounds, stages, sizes,
 	// durations and status codes, never vectors, masks, shares or keys.
