@@ -140,10 +140,12 @@
 // the server's ready, when a slot is free: the server's live memory is
 // O(Dim), independent of the number of clients (BENCHMARKS.md has the
 // peak RSS at 20 and 100 clients). A client has at most one upload in
-// progress (a second gets ResourceExhausted and is retried), and an upload
-// holds its slot no longer than its stage: one that is still waiting or
-// sending when the stage closes ends with FailedPrecondition, so a client
-// that stalls cannot keep a slot across rounds. MaxConcurrentUploads
+// progress per certificate (a second gets ResourceExhausted and is
+// retried; another certificate issued for its id that stalls an upload
+// does not lock it out), and an upload holds its slot no longer than its
+// stage: one that is still waiting or sending when the stage closes ends
+// with FailedPrecondition, so a client that stalls cannot keep a slot
+// across rounds. MaxConcurrentUploads
 // colluding clients that stall can still starve one stage's uploads.
 //
 // Downloads are encoded once per round (the configuration) or per

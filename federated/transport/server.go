@@ -71,8 +71,9 @@ type ServerConfig struct {
 	// OnRound is called after each round, with the result or the error
 	// that aborted it. It returns the application payload broadcast to the
 	// clients in the round's result (for example the updated model) and
-	// is the place to checkpoint. An error from OnRound stops Run.
-	// Optional.
+	// is the place to checkpoint. An error from OnRound stops Run; the
+	// clients awaiting that round's result are then told that the
+	// federation ended. Optional.
 	OnRound func(*RoundReport) ([]byte, error)
 	// Logger receives structured logs: ids, rounds, stages, sizes,
 	// durations and status codes, never vectors, masks, shares or keys.
@@ -116,9 +117,12 @@ type Server struct {
 	opened  chan struct{} // closed and replaced when a round opens
 	present map[int]bool  // clients seen since the last round opened
 	arrive  chan struct{} // closed and replaced when present grows
-	// uploading holds the clients with an upload in progress (waiting for
-	// a slot or sending): one each, so that no client holds all slots.
-	uploading map[int]bool
+	// uploading holds the senders with an upload in progress (waiting
+	// for a slot or sending): one each, so that no client holds all
+	// slots. A sender is a client id and the certificate it came with, so
+	// that the holder of another certificate issued for the id cannot
+	// lock the client out by stalling an upload.
+	uploading map[uploader]bool
 
 	hooks *serverHooks // nil outside tests
 }
@@ -194,7 +198,7 @@ func NewServer(cfg ServerConfig) (*Server, error) {
 	}
 	s := &Server{
 		cfg: cfg, log: cfg.Logger, uploads: make(chan struct{}, cfg.MaxConcurrentUploads), bufs: make(chan []byte, cfg.MaxConcurrentUploads),
-		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[int]bool),
+		next: cfg.FirstRound, opened: make(chan struct{}), present: make(map[int]bool), arrive: make(chan struct{}), uploading: make(map[uploader]bool),
 		seeds: newUploadSeeds(),
 	}
 	if s.log == nil {
@@ -216,6 +220,7 @@ func (s *Server) Run(ctx context.Context) error {
 	defer func() {
 		s.mu.Lock()
 		s.done = true
+		s.releaseUnpublishedLocked()
 		close(s.opened)
 		s.opened = make(chan struct{})
 		s.mu.Unlock()
@@ -234,6 +239,25 @@ func (s *Server) Run(ctx context.Context) error {
 		s.publishResult(r, rep, payload)
 	}
 	return nil
+}
+
+// releaseUnpublishedLocked ends the open round if Run stops before its
+// result is published (OnRound failed): its clients awaiting the result
+// learn that the federation ended rather than wait for it forever.
+func (s *Server) releaseUnpublishedLocked() {
+	rs := s.cur
+	if rs == nil {
+		return
+	}
+	select {
+	case <-rs.closed[pb.Stage_STAGE_UNMASK]:
+		return
+	default:
+	}
+	if rs.failed == nil {
+		rs.failed = errorf(ErrFinished, "the federation stopped before the result of round %d was published", rs.round)
+	}
+	s.closeAllLocked(rs)
 }
 
 // runRound waits for the clients, opens round r and drives its stages.
@@ -472,6 +496,27 @@ func (s *Server) rosterBound(ctx context.Context, id int) bool {
 	pk, ok := ti.State.VerifiedChains[0][0].PublicKey.(ed25519.PublicKey)
 	return ok && len(pk) == ed25519.PublicKeySize &&
 		subtle.ConstantTimeCompare(pk, s.cfg.Secagg.Identities[id]) == 1
+}
+
+// uploader names the sender of an upload: its client id and the SHA-256
+// of its verified certificate.
+type uploader struct {
+	id   int
+	cert [32]byte
+}
+
+// certDigest returns the SHA-256 of the caller's verified certificate
+// (zero if there is none; checkPeer refuses such a caller).
+func certDigest(ctx context.Context) [32]byte {
+	p, ok := peer.FromContext(ctx)
+	if !ok || p.AuthInfo == nil {
+		return [32]byte{}
+	}
+	ti, ok := p.AuthInfo.(credentials.TLSInfo)
+	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
+		return [32]byte{}
+	}
+	return sha256.Sum256(ti.State.VerifiedChains[0][0].Raw)
 }
 
 // checkPeer authenticates the caller and checks it is on the roster.
@@ -723,26 +768,33 @@ func (s *Server) submit(ctx context.Context, id int, bound bool, f *pb.Frame, pa
 		done := make(chan struct{})
 		rs.handling[f.Stage][id] = done
 		s.mu.Unlock()
-
-		err = s.handle(rs, f.Stage, id, bound, payload)
-
-		s.mu.Lock()
-		delete(rs.handling[f.Stage], id)
-		close(done)
-		if err == nil {
-			s.acceptLocked(rs, f.Stage, id, digest)
-		}
-		s.mu.Unlock()
-		return false, err
+		return false, s.handle(rs, f.Stage, id, bound, payload, digest, done)
 	}
 }
 
-// handle calls the state machine, with no lock of the server held.
-func (s *Server) handle(rs *roundState, stage pb.Stage, id int, bound bool, payload []byte) error {
+// handle calls the state machine, with no lock of the server held, for
+// the client that submit marked as in flight, then clears the mark and
+// accepts the message if the state machine took it. The mark is cleared
+// on every way out, a panic included (under a recovering interceptor the
+// server goes on), or the stage's close and the client's retries would
+// wait for it forever.
+func (s *Server) handle(rs *roundState, stage pb.Stage, id int, bound bool, payload []byte, digest [32]byte, done chan struct{}) (err error) {
+	returned := false
+	defer func() {
+		s.mu.Lock()
+		defer s.mu.Unlock()
+		delete(rs.handling[stage], id)
+		close(done)
+		if returned && err == nil {
+			s.acceptLocked(rs, stage, id, digest)
+		}
+	}()
 	if h := s.hooks; h != nil && h.handle != nil {
 		defer h.handle(stage, id)()
 	}
-	return rs.sr.handle(stage, id, bound, payload)
+	err = rs.sr.handle(stage, id, bound, payload)
+	returned = true
+	return err
 }
 
 func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32]byte) {
@@ -765,9 +817,10 @@ func (s *Server) acceptLocked(rs *roundState, stage pb.Stage, id int, digest [32
 // announced size) and an upload slot taken before the client is told to
 // send data, and the identity in the first chunk is checked before it is
 // buffered: at most MaxConcurrentUploads masked inputs are in memory. A
-// client has at most one upload in progress (a second is refused with
-// ErrBusy, which its retry loop waits out), so that one client cannot
-// take every slot, and an upload unfinished when its stage closes ends
+// client has at most one upload in progress per certificate (a second is
+// refused with ErrBusy, which its retry loop waits out), so that one
+// client cannot take every slot, nor another certificate issued for its
+// id lock it out, and an upload unfinished when its stage closes ends
 // with ErrDropped, freeing its slot.
 func (s *Server) Upload(stream pb.Aggregation_UploadServer) error {
 	ctx := stream.Context()
@@ -799,6 +852,7 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 	if f.GetStage() != pb.Stage_STAGE_MASKED_INPUT {
 		return false, 0, errorf(ErrFrame, "uploads are for stage %v, not %v", pb.Stage_STAGE_MASKED_INPUT, f.GetStage())
 	}
+	sender := uploader{id, certDigest(ctx)}
 	s.mu.Lock()
 	rs, prev, busy, err := s.admitLocked(id, f)
 	var lo, hi uint64
@@ -806,13 +860,13 @@ func (s *Server) upload(stream pb.Aggregation_UploadServer, id int, bound bool, 
 	if err == nil {
 		lo, hi = rs.sr.uploadBounds()
 		stageDone = rs.closed[f.Stage]
-		if prev == nil && (s.uploading[id] || busy != nil) {
+		if prev == nil && (s.uploading[sender] || busy != nil) {
 			err = errorf(ErrBusy, "client %d has an upload in progress in round %d", id, f.GetRound())
 		} else if prev == nil {
-			s.uploading[id] = true
+			s.uploading[sender] = true
 			defer func() {
 				s.mu.Lock()
-				delete(s.uploading, id)
+				delete(s.uploading, sender)
 				s.mu.Unlock()
 			}()
 		}
