@@ -105,19 +105,8 @@ func (rs *revSession) upToUnmask() ([]*secagg.Client, map[int]*secagg.UnmaskResp
 	clients := make([]*secagg.Client, n)
 	for i := range clients {
 		clients[i] = rs.client(i, rs.stream(i, 0, 0))
-		a, err := clients[i].Advertise()
-		require.NoError(t, err)
-		require.NoError(t, srv.HandleAdvert(a))
 	}
-	lists, err := srv.FinishAdvertise()
-	require.NoError(t, err)
-	for i, c := range clients {
-		m, err := c.ShareKeys(lists[i])
-		require.NoError(t, err)
-		require.NoError(t, srv.HandleShareKeys(m))
-	}
-	bundles, err := srv.FinishShareKeys()
-	require.NoError(t, err)
+	bundles := shareKeys(t, srv, clients)
 	x := make([]int64, rs.p.Length())
 	want := make([]int64, rs.p.Length())
 	for i, c := range clients {

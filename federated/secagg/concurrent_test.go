@@ -294,19 +294,8 @@ func raceRoundClose(t *testing.T, attempt uint64) {
 		cseed := sha256.Sum256(append(seed[:], byte(i)))
 		clients[i], err = secagg.NewClient(p, i, &secagg.ClientOptions{InsecureTestRand: prg.NewReader(&cseed)})
 		require.NoError(t, err)
-		a, err := clients[i].Advertise()
-		require.NoError(t, err)
-		require.NoError(t, srv.HandleAdvert(a))
 	}
-	lists, err := srv.FinishAdvertise()
-	require.NoError(t, err)
-	for i, c := range clients {
-		m, err := c.ShareKeys(lists[i])
-		require.NoError(t, err)
-		require.NoError(t, srv.HandleShareKeys(m))
-	}
-	bundles, err := srv.FinishShareKeys()
-	require.NoError(t, err)
+	bundles := shareKeys(t, srv, clients)
 	masked := make([]*secagg.MaskedInput, n)
 	x := make([]int64, p.Length())
 	for i, c := range clients {
@@ -379,4 +368,25 @@ func raceRoundClose(t *testing.T, attempt uint64) {
 	}
 	require.Equal(t, in, res.Survivors)
 	require.Equal(t, want, res.Sum)
+}
+
+// shareKeys runs the advert and key-sharing rounds of every client, one
+// message at a time, and returns the share bundles.
+func shareKeys(t *testing.T, srv *secagg.Server, clients []*secagg.Client) map[int]*secagg.ShareBundle {
+	t.Helper()
+	for _, c := range clients {
+		a, err := c.Advertise()
+		require.NoError(t, err)
+		require.NoError(t, srv.HandleAdvert(a))
+	}
+	lists, err := srv.FinishAdvertise()
+	require.NoError(t, err)
+	for i, c := range clients {
+		m, err := c.ShareKeys(lists[i])
+		require.NoError(t, err)
+		require.NoError(t, srv.HandleShareKeys(m))
+	}
+	bundles, err := srv.FinishShareKeys()
+	require.NoError(t, err)
+	return bundles
 }

@@ -3,7 +3,6 @@ package transport
 import (
 	"context"
 	"crypto/ed25519"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"math/rand/v2"
@@ -23,7 +22,6 @@ import (
 
 	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
-	"github.com/privml/privml/internal/mtls"
 )
 
 // serveWith serves h.srv on a new listener with extra gRPC server options
@@ -497,64 +495,45 @@ func TestSecondCertificateInFlight(t *testing.T) {
 	beacon := []byte("beacon for the in-flight impostor")
 	cfg := baseConfig(n, dim, 2)
 	cfg.StageTimeout = 20 * time.Second
-	h := newHarness(t, cfg, Limits{})
-	roster := make([]ed25519.PublicKey, n)
-	keys := make([]ed25519.PrivateKey, n)
-	confs := make([]*tls.Config, n)
-	for id := range n {
-		is, err := h.ca.IssueClient(id, nil)
-		require.NoError(t, err)
-		keys[id] = is.Key.(ed25519.PrivateKey)
-		roster[id] = keys[id].Public().(ed25519.PublicKey)
-		confs[id], err = mtls.ClientConfig(h.ca.CertPEM, is.TLS(), "localhost")
-		require.NoError(t, err)
-	}
-	cfg.Secagg.Threat, cfg.Secagg.Identities, cfg.Secagg.CorruptRate = secagg.Malicious, roster, 0.1
-	cfg.SessionSeed = BeaconSeeds(beacon, roster)
-	cfg.OnRound, cfg.Logger = h.srv.cfg.OnRound, h.srv.cfg.Logger
-	srv, err := NewServer(cfg)
-	require.NoError(t, err)
-
 	entered := map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})} // the first advert of client 1 is in the state machine
 	waiting := map[uint64]chan struct{}{1: make(chan struct{}), 2: make(chan struct{})} // a second waits for it
 	waited := map[uint64]func(){1: sync.OnceFunc(func() { close(waiting[1]) }), 2: sync.OnceFunc(func() { close(waiting[2]) })}
 	var calls [3]int
 	var mu sync.Mutex
-	srv.hooks = &serverHooks{
-		handle: func(stage pb.Stage, id int) func() {
-			if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
-				return func() {}
-			}
-			srv.mu.Lock()
-			r := srv.cur.round
-			srv.mu.Unlock()
-			mu.Lock()
-			calls[r]++
-			first := calls[r] == 1
-			mu.Unlock()
-			if first {
-				close(entered[r])
-				select {
-				case <-waiting[r]:
-				case <-time.After(15 * time.Second):
+	hooks := func(srv *Server) *serverHooks {
+		return &serverHooks{
+			handle: func(stage pb.Stage, id int) func() {
+				if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
+					return func() {}
 				}
-			}
-			return func() {}
-		},
-		wait: func(stage pb.Stage, id int) {
-			if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
-				return
-			}
-			srv.mu.Lock()
-			r := srv.cur.round
-			srv.mu.Unlock()
-			waited[r]()
-		},
+				srv.mu.Lock()
+				r := srv.cur.round
+				srv.mu.Unlock()
+				mu.Lock()
+				calls[r]++
+				first := calls[r] == 1
+				mu.Unlock()
+				if first {
+					close(entered[r])
+					select {
+					case <-waiting[r]:
+					case <-time.After(15 * time.Second):
+					}
+				}
+				return func() {}
+			},
+			wait: func(stage pb.Stage, id int) {
+				if stage != pb.Stage_STAGE_ADVERTISE || id != 1 {
+					return
+				}
+				srv.mu.Lock()
+				r := srv.cur.round
+				srv.mu.Unlock()
+				waited[r]()
+			},
+		}
 	}
-	h.srv = srv
-	h.g.Stop()
-	h.restartGRPC()
-	h.start()
+	h, confs, keys, roster := maliciousHarnessWith(t, cfg, beacon, hooks)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
 

@@ -2,9 +2,7 @@ package transport
 
 import (
 	"context"
-	"crypto/ed25519"
 	"crypto/sha256"
-	"crypto/tls"
 	"maps"
 	"slices"
 	"strings"
@@ -22,7 +20,6 @@ import (
 
 	"github.com/privml/privml/federated/secagg"
 	pb "github.com/privml/privml/federated/transport/transportpb"
-	"github.com/privml/privml/internal/mtls"
 )
 
 // handleCounter counts the state machine's calls per stage and client and
@@ -177,24 +174,6 @@ func TestHandlersRunConcurrently(t *testing.T) {
 	beacon := []byte("beacon for the concurrency test")
 	cfg := baseConfig(n, dim, 1)
 	cfg.StageTimeout = 30 * time.Second // stages close when all are in
-	h := newHarness(t, cfg, Limits{})
-	roster := make([]ed25519.PublicKey, n)
-	keys := make([]ed25519.PrivateKey, n)
-	confs := make([]*tls.Config, n)
-	for id := range n {
-		is, err := h.ca.IssueClient(id, nil)
-		require.NoError(t, err)
-		keys[id] = is.Key.(ed25519.PrivateKey)
-		roster[id] = keys[id].Public().(ed25519.PublicKey)
-		confs[id], err = mtls.ClientConfig(h.ca.CertPEM, is.TLS(), "localhost")
-		require.NoError(t, err)
-	}
-	cfg.Secagg.Threat, cfg.Secagg.Identities, cfg.Secagg.CorruptRate = secagg.Malicious, roster, 0.1
-	cfg.SessionSeed = BeaconSeeds(beacon, roster)
-	cfg.OnRound, cfg.Logger = h.srv.cfg.OnRound, h.srv.cfg.Logger
-	srv, err := NewServer(cfg)
-	require.NoError(t, err)
-
 	c := newHandleCounter()
 	var once sync.Once
 	joined := false
@@ -210,11 +189,7 @@ func TestHandlersRunConcurrently(t *testing.T) {
 			})
 		})
 	}
-	srv.hooks = &serverHooks{handle: c.handle}
-	h.srv = srv
-	h.g.Stop()
-	h.restartGRPC()
-	h.start()
+	h, confs, keys, roster := maliciousHarnessWith(t, cfg, beacon, func(*Server) *serverHooks { return &serverHooks{handle: c.handle} })
 
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()

@@ -20,7 +20,14 @@ import (
 // secure-aggregation identities and session seeds from a beacon value.
 // It returns the clients' TLS configurations, identity keys and roster.
 func maliciousHarness(t *testing.T, n, dim int, beacon []byte) (*harness, []*tls.Config, []ed25519.PrivateKey, []ed25519.PublicKey) {
-	cfg := baseConfig(n, dim, 1)
+	return maliciousHarnessWith(t, baseConfig(n, dim, 1), beacon, nil)
+}
+
+// maliciousHarnessWith is maliciousHarness for the server configuration
+// cfg (its threat model, identities and seed source are set here) and,
+// when hooks is not nil, the test hooks it returns for the new server.
+func maliciousHarnessWith(t *testing.T, cfg ServerConfig, beacon []byte, hooks func(*Server) *serverHooks) (*harness, []*tls.Config, []ed25519.PrivateKey, []ed25519.PublicKey) {
+	n := cfg.Secagg.NumClients
 	h := newHarness(t, cfg, Limits{})
 	// One certificate per client, issued once: its key is the identity.
 	roster := make([]ed25519.PublicKey, n)
@@ -42,6 +49,9 @@ func maliciousHarness(t *testing.T, n, dim int, beacon []byte) (*harness, []*tls
 	cfg.Logger = h.srv.cfg.Logger
 	srv, err := NewServer(cfg)
 	require.NoError(t, err)
+	if hooks != nil {
+		srv.hooks = hooks(srv)
+	}
 	h.srv = srv
 	h.g.Stop()
 	h.restartGRPC()

@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
+	"crypto/x509"
 	"errors"
 	"fmt"
 	"io"
@@ -485,15 +486,11 @@ func (s *Server) rosterBound(ctx context.Context, id int) bool {
 	if s.cfg.Secagg.Threat != secagg.Malicious || id < 0 || id >= len(s.cfg.Secagg.Identities) {
 		return false
 	}
-	p, ok := peer.FromContext(ctx)
-	if !ok || p.AuthInfo == nil {
+	leaf := verifiedLeaf(ctx)
+	if leaf == nil {
 		return false
 	}
-	ti, ok := p.AuthInfo.(credentials.TLSInfo)
-	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return false
-	}
-	pk, ok := ti.State.VerifiedChains[0][0].PublicKey.(ed25519.PublicKey)
+	pk, ok := leaf.PublicKey.(ed25519.PublicKey)
 	return ok && len(pk) == ed25519.PublicKeySize &&
 		subtle.ConstantTimeCompare(pk, s.cfg.Secagg.Identities[id]) == 1
 }
@@ -508,15 +505,25 @@ type uploader struct {
 // certDigest returns the SHA-256 of the caller's verified certificate
 // (zero if there is none; checkPeer refuses such a caller).
 func certDigest(ctx context.Context) [32]byte {
+	leaf := verifiedLeaf(ctx)
+	if leaf == nil {
+		return [32]byte{}
+	}
+	return sha256.Sum256(leaf.Raw)
+}
+
+// verifiedLeaf returns the caller's certificate if the TLS handshake
+// verified its chain, and nil otherwise.
+func verifiedLeaf(ctx context.Context) *x509.Certificate {
 	p, ok := peer.FromContext(ctx)
 	if !ok || p.AuthInfo == nil {
-		return [32]byte{}
+		return nil
 	}
 	ti, ok := p.AuthInfo.(credentials.TLSInfo)
 	if !ok || len(ti.State.VerifiedChains) == 0 || len(ti.State.VerifiedChains[0]) == 0 {
-		return [32]byte{}
+		return nil
 	}
-	return sha256.Sum256(ti.State.VerifiedChains[0][0].Raw)
+	return ti.State.VerifiedChains[0][0]
 }
 
 // checkPeer authenticates the caller and checks it is on the roster.
